@@ -1,0 +1,37 @@
+// The `weightmap` command: a thin layer over the library.
+#include <cstdio>
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+
+namespace wm::cli {
+
+int report_error(const std::string& message) {
+  fmt::print(stderr, "weightmap: error: {}\n", message);
+  return 1;
+}
+
+}  // namespace wm::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"weightmap: load model weights (GGUF, safetensors, sharded, diffusers folders) through memory mapping"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "weightmap 0.1.0");
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "Also print debug messages");
+
+  wm::cli::Context ctx;
+  ctx.log = wm::Logger([&verbose](wm::LogLevel level, std::string_view message) {
+    if (level == wm::LogLevel::kDebug && !verbose) return;
+    fmt::print(stderr, "[{}] {}\n", wm::to_string(level), message);
+  });
+  wm::cli::add_inspect_command(app, ctx);
+  wm::cli::add_demo_command(app, ctx);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return ctx.exit_code;
+}

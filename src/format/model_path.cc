@@ -1,0 +1,146 @@
+#include "format/model_path.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fmt/format.h>
+
+#include "format/byte_source.h"
+#include "format/gguf_reader.h"
+#include "format/safetensors_index.h"
+#include "format/safetensors_reader.h"
+#include "io/file.h"
+
+namespace wm {
+namespace fs = std::filesystem;
+namespace {
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+bool is_index_name(std::string_view name) {
+  return name.find(".safetensors.index") != std::string_view::npos && ends_with(name, ".json");
+}
+
+bool is_weights_name(std::string_view name) {
+  return ends_with(name, ".safetensors") || ends_with(name, ".gguf");
+}
+
+// "model.fp16.safetensors" -> "fp16"; "model.safetensors.index.fp16.json" -> "fp16"; else "".
+std::string variant_of(std::string_view name) {
+  if (is_index_name(name)) {
+    std::string_view rest = name.substr(name.find(".safetensors.index") + 18);  // ".fp16.json" or ".json"
+    return rest.size() > 6 ? std::string(rest.substr(1, rest.size() - 6)) : std::string();
+  }
+  std::string_view stem = name.substr(0, name.rfind('.'));
+  size_t dot = stem.rfind('.');
+  return dot == std::string_view::npos ? std::string() : std::string(stem.substr(dot + 1));
+}
+
+Result<TensorTable> open_file(const std::string& path) {
+  if (is_index_name(path)) return open_safetensors_index(path);
+  auto file = File::open(path);
+  if (!file) return file.error();
+  if (file->size() == 0) return Error{path, {}, 0, "empty file (0 bytes); expected GGUF or safetensors"};
+  std::byte head[9] = {};
+  uint64_t n = std::min<uint64_t>(sizeof head, file->size());
+  if (Status s = file->read_exact(0, {head, n}); !s) return s.error();
+  FileSource src(*file);
+  if (n >= 4 && std::memcmp(head, "GGUF", 4) == 0) return parse_gguf(src);
+  bool looks_safetensors = n == 9 && static_cast<char>(head[8]) == '{';
+  if (ends_with(path, ".safetensors") || looks_safetensors) return parse_safetensors(src);
+  if (ends_with(path, ".gguf")) return parse_gguf(src);  // reports the wrong magic
+  return Error{path, {}, 0,
+               "unrecognised format: expected a GGUF file, a safetensors file or a *.safetensors.index.json"};
+}
+
+// The weights a folder holds directly: its index if it has one, else its
+// single weights file. Prefers `variant` when given, else files without one.
+// Returns an empty string when the folder holds no weights.
+Result<std::string> pick_weights_in(const fs::path& dir, const OpenOptions& options) {
+  std::vector<std::string> indexes, weights;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (!entry.is_regular_file(ec)) continue;
+    std::string name = entry.path().filename().string();
+    if (is_index_name(name)) indexes.push_back(name);
+    else if (is_weights_name(name)) weights.push_back(name);
+  }
+  if (ec) return Error{dir.string(), {}, {}, fmt::format("cannot list folder: {}", ec.message())};
+  std::vector<std::string>& pool = indexes.empty() ? weights : indexes;
+  if (pool.empty()) return std::string();
+  std::sort(pool.begin(), pool.end());
+  std::vector<std::string> chosen;
+  for (const auto& name : pool)
+    if (variant_of(name) == options.variant) chosen.push_back(name);
+  if (chosen.empty() && !options.variant.empty()) {
+    options.log.warn(fmt::format("no '{}' variant in '{}'; using the default weights", options.variant, dir.string()));
+    for (const auto& name : pool)
+      if (variant_of(name).empty()) chosen.push_back(name);
+  }
+  if (chosen.size() != 1) {
+    std::string list;
+    for (const auto& name : pool) list += (list.empty() ? "" : ", ") + name;
+    return Error{dir.string(), {}, {},
+                 chosen.empty() ? fmt::format("no weights without a variant among: {} (pass --variant)", list)
+                                : fmt::format("several candidate weight files: {}; name the one to open", list)};
+  }
+  for (const auto& name : pool)
+    if (name != chosen.front())
+      options.log.debug(fmt::format("'{}': ignoring '{}' in favour of '{}'", dir.string(), name, chosen.front()));
+  return (dir / chosen.front()).string();
+}
+
+void set_component(TensorTable& table, const std::string& component) {
+  for (auto& f : table.files) f.component = component;
+  for (auto& t : table.tensors) t.component = component;
+}
+
+Result<TensorTable> open_folder(const fs::path& dir, const OpenOptions& options) {
+  auto direct = pick_weights_in(dir, options);
+  if (!direct) return direct.error();
+  if (!direct->empty()) return open_file(*direct);
+
+  std::vector<fs::path> subdirs;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (entry.is_directory(ec)) subdirs.push_back(entry.path());
+  std::sort(subdirs.begin(), subdirs.end());
+  TensorTable table;
+  for (const auto& sub : subdirs) {
+    auto weights = pick_weights_in(sub, options);
+    if (!weights) return weights.error();
+    if (weights->empty()) continue;  // tokenizer/, scheduler/, ...
+    auto part = open_file(*weights);
+    if (!part) return part.error();
+    set_component(*part, sub.filename().string());
+    options.log.debug(fmt::format("component '{}' from '{}'", sub.filename().string(), *weights));
+    table.append(std::move(part.value()));
+  }
+  if (table.files.empty())
+    return Error{dir.string(), {}, {},
+                 "folder holds no model: expected .gguf/.safetensors files, a *.safetensors.index.json, or component "
+                 "subfolders (unet/, transformer/, text_encoder/, vae/, ...) holding them"};
+  return table;
+}
+
+}  // namespace
+
+Result<TensorTable> open_model_path(const std::string& path, const OpenOptions& options) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return open_folder(path, options);
+  return open_file(path);
+}
+
+Result<TensorTable> open_model(const std::vector<std::string>& paths, const OpenOptions& options) {
+  TensorTable table;
+  for (const auto& path : paths) {
+    auto part = open_model_path(path, options);
+    if (!part) return part.error();
+    table.append(std::move(part.value()));
+  }
+  if (Status s = table.index_names(); !s) return s.error();
+  return table;
+}
+
+}  // namespace wm

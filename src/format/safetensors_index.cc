@@ -1,0 +1,116 @@
+#include "format/safetensors_index.h"
+
+#include <filesystem>
+#include <fmt/format.h>
+#include <simdjson.h>
+#include <unordered_map>
+
+#include "format/byte_source.h"
+#include "format/safetensors_reader.h"
+#include "io/file.h"
+
+namespace wm {
+namespace {
+
+// A shard name that is relative and cannot climb out of the index's folder.
+bool is_safe_relative(std::string_view name) {
+  if (name.empty() || name.front() == '/') return false;
+  for (const auto& part : std::filesystem::path(name)) {
+    if (part == "..") return false;
+  }
+  return name.find('\0') == std::string_view::npos;
+}
+
+}  // namespace
+
+Result<ShardIndex> parse_safetensors_index(std::string_view json, const std::string& file_name) {
+  auto fail = [&](std::string tensor, std::string message) {
+    return Error{file_name, std::move(tensor), {}, std::move(message)};
+  };
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (auto err = parser.parse(json.data(), json.size()).get(doc))
+    return fail({}, fmt::format("index is not valid JSON: {}", simdjson::error_message(err)));
+  simdjson::dom::object root;
+  if (doc.get_object().get(root)) return fail({}, "index is not a JSON object");
+
+  ShardIndex index;
+  simdjson::dom::object meta;
+  if (!root["metadata"].get_object().get(meta)) {
+    for (auto field : meta) {
+      std::string_view s;
+      std::string text = field.value.get_string().get(s) ? simdjson::minify(field.value) : std::string(s);
+      index.metadata.emplace_back(std::string(field.key), MetaValue::str(std::move(text)));
+    }
+  }
+  simdjson::dom::object map;
+  if (root["weight_map"].get_object().get(map)) return fail({}, "index has no \"weight_map\" object");
+  std::unordered_map<std::string_view, size_t> shard_ids;
+  std::unordered_map<std::string_view, bool> seen;
+  for (auto field : map) {
+    std::string_view shard;
+    if (field.value.get_string().get(shard))
+      return fail(std::string(field.key), "weight_map value is not a file name string");
+    if (!is_safe_relative(shard))
+      return fail(std::string(field.key),
+                  fmt::format("shard '{}' is not a relative path inside the index's folder", shard));
+    if (seen.count(field.key)) return fail(std::string(field.key), "listed twice in weight_map");
+    seen[field.key] = true;
+    auto [it, inserted] = shard_ids.emplace(shard, index.shards.size());
+    if (inserted) index.shards.emplace_back(shard);
+    index.weight_map.emplace_back(std::string(field.key), it->second);
+  }
+  return index;
+}
+
+Result<TensorTable> open_safetensors_index(const std::string& path) {
+  auto file = File::open(path);
+  if (!file) return file.error();
+  if (file->size() == 0) return Error{path, {}, 0, "empty file (0 bytes); expected a safetensors index (JSON)"};
+  if (file->size() > kIndexMaxBytes)
+    return Error{path, {}, 0, fmt::format("index is {} bytes, over the {} byte cap", file->size(), kIndexMaxBytes)};
+  std::string json(file->size(), '\0');
+  if (Status s = file->read_exact(0, {reinterpret_cast<std::byte*>(json.data()), json.size()}); !s) return s.error();
+  auto index = parse_safetensors_index(json, path);
+  if (!index) return index.error();
+
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  TensorTable table;
+  std::unordered_map<std::string, uint32_t> shard_of;  // tensor name -> file index in table
+  for (const auto& shard : index->shards) {
+    std::string shard_path = (dir / shard).string();
+    auto shard_file = File::open(shard_path);
+    if (!shard_file)
+      return Error{path, {}, {}, fmt::format("cannot open shard '{}': {}", shard, shard_file.error().to_string())};
+    auto parsed = parse_safetensors(FileSource(*shard_file));
+    if (!parsed) return parsed.error();
+    auto file_index = static_cast<uint32_t>(table.files.size());
+    for (const auto& t : parsed->tensors) {
+      auto [it, inserted] = shard_of.emplace(t.name, file_index);
+      if (!inserted)
+        return Error{shard_path, t.name, t.offset,
+                     fmt::format("tensor is present in two shards (also in '{}')", table.files[it->second].path)};
+    }
+    table.append(std::move(parsed.value()));
+  }
+  for (const auto& [name, shard] : index->weight_map) {
+    auto it = shard_of.find(name);
+    std::string expected = (dir / index->shards[shard]).string();
+    if (it == shard_of.end() || table.files[it->second].path != expected)
+      return Error{path, name, {},
+                   it == shard_of.end()
+                       ? fmt::format("listed in the index for shard '{}' but missing from it", index->shards[shard])
+                       : fmt::format("the index assigns it to shard '{}' but it is in '{}'", index->shards[shard],
+                                     table.files[it->second].path)};
+  }
+  if (shard_of.size() != index->weight_map.size()) {
+    std::unordered_map<std::string_view, bool> listed;
+    for (const auto& [name, shard] : index->weight_map) listed[name] = true;
+    for (const auto& t : table.tensors)
+      if (!listed.count(t.name))
+        return Error{table.files[t.file].path, t.name, t.offset, fmt::format("tensor is not listed in the index '{}'", path)};
+  }
+  return table;
+}
+
+}  // namespace wm

@@ -1,0 +1,64 @@
+#include "format/safetensors_writer.h"
+
+#include <fmt/format.h>
+
+#include "common/json_writer.h"
+#include "io/atomic_file.h"
+
+namespace wm {
+
+void SafetensorsWriter::add_metadata(std::string key, std::string value) {
+  metadata_.emplace_back(std::move(key), std::move(value));
+}
+
+void SafetensorsWriter::add_tensor(std::string name, DType dtype, std::vector<uint64_t> shape, TensorData data) {
+  tensors_.push_back({std::move(name), dtype, std::move(shape), std::move(data)});
+}
+
+Status SafetensorsWriter::write(const std::string& path) const {
+  JsonWriter j;
+  j.begin_object();
+  if (!metadata_.empty()) {
+    j.key("__metadata__").begin_object();
+    for (const auto& [k, v] : metadata_) j.key(k).value(v);
+    j.end_object();
+  }
+  std::vector<uint64_t> sizes;
+  uint64_t offset = 0;
+  for (const auto& t : tensors_) {
+    const DTypeInfo& info = dtype_info(t.dtype);
+    if (!info.in_safetensors) return Error{path, t.name, {}, fmt::format("safetensors has no dtype {}", info.name)};
+    SizeOrReason size = tensor_nbytes(t.dtype, t.shape);
+    if (!size.nbytes) return Error{path, t.name, {}, size.reason};
+    j.key(t.name).begin_object();
+    j.key("dtype").value(info.name);
+    j.key("shape").begin_array();
+    for (uint64_t d : t.shape) j.value(d);
+    j.end_array();
+    j.key("data_offsets").begin_array().value(offset).value(offset + *size.nbytes).end_array();
+    j.end_object();
+    sizes.push_back(*size.nbytes);
+    offset += *size.nbytes;
+  }
+  j.end_object();
+  std::string header = j.str();
+  header.append((8 - header.size() % 8) % 8, ' ');
+
+  auto out = AtomicFileWriter::create(path);
+  if (!out) return out.error();
+  uint64_t n = header.size();
+  if (Status s = out->write({reinterpret_cast<const std::byte*>(&n), sizeof n}); !s) return s;
+  if (Status s = out->write({reinterpret_cast<const std::byte*>(header.data()), header.size()}); !s) return s;
+  std::vector<std::byte> chunk(std::min<uint64_t>(8 << 20, std::max<uint64_t>(offset, 1)));
+  for (size_t k = 0; k < tensors_.size(); ++k) {
+    for (uint64_t done = 0; done < sizes[k];) {
+      size_t len = static_cast<size_t>(std::min<uint64_t>(chunk.size(), sizes[k] - done));
+      tensors_[k].data.fill(done, {chunk.data(), len});
+      if (Status s = out->write({chunk.data(), len}); !s) return s;
+      done += len;
+    }
+  }
+  return out->commit();
+}
+
+}  // namespace wm

@@ -1,0 +1,68 @@
+// What parsing produces: the files of a model and every tensor in them
+// (name, dtype, shape, file, absolute offset, byte length). Nothing here has
+// read tensor data; every offset and size has been checked against its file.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/error.h"
+#include "dtype/dtype.h"
+#include "format/metadata.h"
+
+namespace wm {
+
+enum class FileFormat { kGguf, kSafetensors };
+const char* format_name(FileFormat f);
+
+struct FileInfo {
+  std::string path;
+  FileFormat format = FileFormat::kGguf;
+  uint64_t size = 0;          // bytes, as seen when parsed
+  uint64_t data_offset = 0;   // first byte of the tensor data section
+  uint32_t alignment = 1;     // promised alignment of tensor offsets within the data section
+  uint32_t version = 0;       // GGUF version; 0 for safetensors
+  std::string component;      // diffusers component ("transformer", ...), or empty
+  Metadata metadata;
+};
+
+struct TensorInfo {
+  std::string name;                // as stored in the file
+  std::string component;           // component the tensor belongs to, or empty
+  DType dtype = DType::F32;
+  std::vector<uint64_t> shape;     // outermost dimension first (row-major)
+  uint32_t file = 0;               // index into TensorTable::files
+  uint64_t offset = 0;             // absolute byte offset of the first byte in its file
+  uint64_t nbytes = 0;
+
+  // "component.name" when the tensor belongs to a component, else the name:
+  // the name rules and lookups use.
+  std::string qualified_name() const {
+    return component.empty() ? name : component + "." + name;
+  }
+};
+
+class TensorTable {
+ public:
+  std::vector<FileInfo> files;
+  std::vector<TensorInfo> tensors;
+
+  // Appends another table's files and tensors (file indices are rebased).
+  void append(TensorTable other);
+
+  // Builds the name index; fails naming the first duplicate qualified name.
+  Status index_names();
+  // REQUIRES: index_names() succeeded since the last change.
+  const TensorInfo* find(std::string_view qualified_name) const;
+
+  uint64_t total_tensor_bytes() const;
+
+ private:
+  std::unordered_map<std::string, size_t> by_name_;
+};
+
+}  // namespace wm

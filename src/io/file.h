@@ -1,0 +1,53 @@
+// The one place that opens model files. A File is a read-only descriptor
+// with its identity recorded at open (size, mtime, inode, device), so later
+// stages can tell whether the file changed under them.
+//
+// Thread-safe: all methods are const and use pread, which has no shared
+// file position.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "common/error.h"
+
+namespace wm {
+
+struct FileIdentity {
+  uint64_t size = 0;
+  uint64_t device = 0;
+  uint64_t inode = 0;
+  int64_t mtime_ns = 0;
+  bool operator==(const FileIdentity&) const = default;
+};
+
+class File {
+ public:
+  static Result<File> open(const std::string& path);
+
+  File(File&& other) noexcept;
+  File& operator=(File&& other) noexcept;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+  ~File();
+
+  const std::string& path() const { return path_; }
+  int fd() const { return fd_; }
+  uint64_t size() const { return identity_.size; }
+  const FileIdentity& identity() const { return identity_; }
+
+  // Reads exactly dst.size() bytes at `offset`; retries EINTR and short
+  // reads, fails (naming file and offset) on EOF or an I/O error.
+  Status read_exact(uint64_t offset, std::span<std::byte> dst) const;
+
+ private:
+  File(std::string path, int fd, FileIdentity identity)
+      : path_(std::move(path)), fd_(fd), identity_(identity) {}
+  std::string path_;
+  int fd_ = -1;
+  FileIdentity identity_;
+};
+
+}  // namespace wm

@@ -1,0 +1,42 @@
+// Helpers shared by the tests: a temporary folder that cleans up after
+// itself, whole-file reads and writes, and running the CLI.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace wm::test {
+
+// A fresh folder under $TMPDIR (or /tmp), removed with its contents.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::vector<std::byte> read_file(const std::string& path);
+void write_file(const std::string& path, const std::vector<std::byte>& bytes);
+void write_text(const std::string& path, const std::string& text);
+
+// Little-endian integer written into bytes at `at` (for corrupting files).
+void poke_u32(std::vector<std::byte>& bytes, size_t at, uint32_t v);
+void poke_u64(std::vector<std::byte>& bytes, size_t at, uint64_t v);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+// Runs the weightmap CLI with `args` (already shell-quoted where needed).
+CommandResult run_cli(const std::string& args);
+
+}  // namespace wm::test
