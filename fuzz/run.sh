@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang + ASan + UBSan and runs each for a
+# bounded time. Fails on any finding; the input that triggered it is left in
+# fuzz/findings/ (add it to fuzz/regressions/<target>/ once fixed, so the
+# regression test replays it forever).
+#   fuzz/run.sh [SECONDS_PER_TARGET=60]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${1:-60}"
+build=build-fuzz
+
+CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWM_FUZZ=ON -DWM_SANITIZE=ON \
+  -DWM_TESTS=OFF -DWM_WERROR=ON >/dev/null
+cmake --build "$build" -j2
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+mkdir -p fuzz/findings
+status=0
+for target in gguf_fuzz safetensors_fuzz safetensors_index_fuzz; do
+  corpus="$work/$target"
+  mkdir -p "$corpus" "$work/seeds-gguf" "$work/seeds-st" "$work/seeds-index"
+  "$build/fuzz/make_fuzz_seeds" "$work/seeds-gguf" "$work/seeds-st" "$work/seeds-index"
+  case "$target" in
+    gguf_fuzz) seeds="$work/seeds-gguf" ;;
+    safetensors_fuzz) seeds="$work/seeds-st" ;;
+    *) seeds="$work/seeds-index" ;;
+  esac
+  regress="fuzz/regressions/$target"
+  [ -d "$regress" ] && cp "$regress"/* "$corpus"/ 2>/dev/null || true
+  echo "== $target: ${secs}s"
+  if ! "$build/fuzz/$target" "$corpus" "$seeds" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+      -malloc_limit_mb=1024 -max_len=65536 -print_final_stats=1 -artifact_prefix="fuzz/findings/$target-" \
+      2>"$work/$target.log"; then
+    tail -40 "$work/$target.log"
+    echo "== $target: FINDING (see fuzz/findings/)"
+    status=1
+  else
+    grep -E 'stat::number_of_executed_units|stat::average_exec_per_sec|stat::new_units_added' "$work/$target.log" || true
+    echo "== $target: corpus $(ls "$corpus" | wc -l) inputs, no findings"
+  fi
+done
+exit $status

@@ -1,0 +1,14 @@
+// libFuzzer target: safetensors parser on arbitrary bytes.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+
+#include "format/safetensors_reader.h"
+#include "fuzz_invariants.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  wm::MemorySource src({reinterpret_cast<const std::byte*>(data), size}, "fuzz.safetensors");
+  auto table = wm::parse_safetensors(src);
+  if (table.ok() && !wm::table_invariant_violation(*table, size).empty()) std::abort();
+  return 0;
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The one list of Debian 12 packages weightmap needs to build, test, fuzz and
+# benchmark. Idempotent: installs only what is missing. Run as root.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config   # toolchain
+  clang libclang-rt-14-dev           # libFuzzer targets and sanitizer runtimes
+  libsimdjson-dev                    # safetensors headers and index files
+  libcli11-dev                       # command line
+  libfmt-dev                         # formatting
+  libxxhash-dev                      # checksums
+  liburing-dev                       # io_uring reads
+  libgtest-dev libgmock-dev          # tests
+  libbenchmark-dev                   # benchmarks
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
