@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/log.h"
+#include "load/loader.h"
 
 namespace wm::cli {
 
@@ -13,7 +14,24 @@ struct Context {
   int exit_code = 0;
 };
 
+// Load options shared by `load`, `demo` and later commands.
+struct LoadArgs {
+  bool mmap = true;
+  std::string device_rules;
+  std::string type_rules;
+  unsigned threads = 2;
+  uint64_t staging_mb = 64;
+  bool offload_to_cpu = false;
+  std::string variant;
+};
+void add_load_options(CLI::App& cmd, LoadArgs& args);
+Result<LoadOptions> load_options_from(const LoadArgs& args, const Logger& log);
+// Parses `paths` and loads them; shows a progress bar when `progress`.
+Result<Model> open_and_load(const std::vector<std::string>& paths, const LoadArgs& args, const Logger& log,
+                            bool progress);
+
 void add_inspect_command(CLI::App& app, Context& ctx);
+void add_load_command(CLI::App& app, Context& ctx);
 void add_demo_command(CLI::App& app, Context& ctx);
 
 // Prints "weightmap: error: <message>" to stderr and returns 1.

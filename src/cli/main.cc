@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "[{}] {}\n", wm::to_string(level), message);
   });
   wm::cli::add_inspect_command(app, ctx);
+  wm::cli::add_load_command(app, ctx);
   wm::cli::add_demo_command(app, ctx);
 
   try {

@@ -1,0 +1,85 @@
+// `weightmap load PATH... [--mmap|--no-mmap] [--device RULES] [--type RULES]
+//  [--threads N] [--staging-mb N] [--offload-to-cpu] [--tensors] [--json]`
+#include <chrono>
+#include <cstdio>
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/load_output.h"
+#include "cli/progress_bar.h"
+#include "format/model_path.h"
+#include "load/loader.h"
+
+namespace wm::cli {
+
+Result<LoadOptions> load_options_from(const LoadArgs& args, const Logger& log) {
+  LoadOptions o;
+  o.log = log;
+  o.threads = args.threads;
+  o.staging_bytes = args.staging_mb << 20;
+  o.plan.use_mmap = args.mmap;
+  o.plan.offload_to_cpu = args.offload_to_cpu;
+  auto devices = NameRules::parse(args.device_rules);
+  if (!devices) return devices.error();
+  auto types = NameRules::parse(args.type_rules);
+  if (!types) return types.error();
+  for (const auto& r : types->rules())
+    if (!dtype_from_name(r.value)) return Error{{}, {}, {}, fmt::format("--type: unknown dtype '{}'", r.value)};
+  o.plan.device_rules = std::move(devices.value());
+  o.plan.type_rules = std::move(types.value());
+  return o;
+}
+
+void add_load_options(CLI::App& cmd, LoadArgs& args) {
+  cmd.add_flag("--mmap,!--no-mmap", args.mmap, "Use tensors in place from a memory mapping (default) or copy them");
+  cmd.add_option("--device", args.device_rules, "Device rules, e.g. 'text_encoder.*=cpu,*=sim' (devices: cpu, sim)");
+  cmd.add_option("--type", args.type_rules, "Wanted dtype, e.g. F16 or 'vae.*=F32' (converted on load)");
+  cmd.add_option("-t,--threads", args.threads, "Copy-path workers")->check(CLI::Range(1, 256));
+  cmd.add_option("--staging-mb", args.staging_mb, "Staging budget shared by all workers, MiB")
+      ->check(CLI::Range(1, 1 << 16));
+  cmd.add_flag("--offload-to-cpu", args.offload_to_cpu,
+               "Keep tensors of devices that cannot read host memory in host memory (mapped when possible)");
+  cmd.add_option("--variant", args.variant, "In folders, prefer this weight variant (e.g. fp16)");
+}
+
+Result<Model> open_and_load(const std::vector<std::string>& paths, const LoadArgs& args, const Logger& log,
+                            bool progress) {
+  auto options = load_options_from(args, log);
+  if (!options) return options.error();
+  auto t0 = std::chrono::steady_clock::now();
+  auto table = open_model(paths, {log, args.variant});
+  if (!table) return table.error();
+  double parse_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  ProgressBar bar("loading");
+  if (progress) options->progress = [&bar](uint64_t done, uint64_t total) { bar.update(done, total); };
+  auto model = load_model(std::move(table.value()), *options);
+  if (model) model->mutable_report().time.parse_ms = parse_ms;
+  return model;
+}
+
+void add_load_command(CLI::App& app, Context& ctx) {
+  struct Args {
+    std::vector<std::string> paths;
+    LoadArgs load;
+    bool json = false;
+    bool tensors = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand("load", "Load a model (mapped where possible) and report what each tensor took");
+  cmd->add_option("paths", args->paths, "GGUF/safetensors files, *.safetensors.index.json, or model folders")
+      ->required();
+  add_load_options(*cmd, args->load);
+  cmd->add_flag("--tensors", args->tensors, "List every tensor with its placement and reason");
+  cmd->add_flag("--json", args->json, "Print one JSON object");
+  cmd->callback([args, &ctx] {
+    auto model = open_and_load(args->paths, args->load, ctx.log, !args->json);
+    if (!model) {
+      ctx.exit_code = report_error(model.error().to_string());
+      return;
+    }
+    std::string out = args->json ? load_json(*model, args->tensors) : load_text(*model, args->tensors);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+  });
+}
+
+}  // namespace wm::cli

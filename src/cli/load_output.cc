@@ -1,0 +1,94 @@
+#include "cli/load_output.h"
+
+#include <fmt/format.h>
+
+#include "common/json_writer.h"
+
+namespace wm::cli {
+namespace {
+double mib(uint64_t b) { return static_cast<double>(b) / (1 << 20); }
+}  // namespace
+
+std::string load_text(const Model& model, bool per_tensor) {
+  const LoadReport& r = model.report();
+  std::string out;
+  if (per_tensor)
+    for (const auto& t : model.tensors())
+      out += fmt::format("  {:<8} {:<5} {:<7} {}{}\n", placement_name(t.placement), model.devices()[t.device].name,
+                         dtype_name(t.dtype), t.name, t.reason.empty() ? "" : fmt::format("  ({})", t.reason));
+  out += fmt::format(
+      "{} tensors, {:.1f} MiB: mapped {} ({:.1f} MiB), copied {} ({:.1f} MiB), converted {} ({:.1f} MiB), "
+      "host-resident {}\n",
+      r.tensors, mib(r.bytes_total), r.tensors_mapped, mib(r.bytes_mapped), r.tensors_copied, mib(r.bytes_copied),
+      r.tensors_converted, mib(r.bytes_converted), r.tensors_host_resident);
+  out += fmt::format(
+      "time: total {:.1f} ms (parse {:.1f}, plan {:.1f}, map {:.1f}, read {:.1f}, convert {:.1f}, upload {:.1f}; "
+      "{} threads)\n",
+      r.time.total_ms + r.time.parse_ms, r.time.parse_ms, r.time.plan_ms, r.time.map_ms, r.time.read_ms,
+      r.time.convert_ms, r.time.upload_ms, r.threads);
+  out += fmt::format(
+      "memory: peak RSS {:.1f} MiB, RssAnon {:.1f} MiB (+{:.1f}), RssFile {:.1f} MiB; staging peak {:.1f} of {:.1f} MiB; "
+      "device {:.1f} MiB\n",
+      r.memory.peak_rss_kib / 1024.0, r.memory.anon_kib / 1024.0,
+      (static_cast<double>(r.memory.anon_kib) - static_cast<double>(r.memory_before.anon_kib)) / 1024.0,
+      r.memory.file_kib / 1024.0, mib(r.staging_peak_bytes), mib(r.staging_budget_bytes), mib(r.device_bytes));
+  out += fmt::format("page cache: {:.1f} of {:.1f} MiB of the model files resident\n", mib(r.page_cache_bytes),
+                     mib(r.file_bytes));
+  return out;
+}
+
+std::string load_json(const Model& model, bool per_tensor) {
+  const LoadReport& r = model.report();
+  JsonWriter j;
+  j.begin_object();
+  j.key("tensors").value(r.tensors);
+  j.key("tensors_mapped").value(r.tensors_mapped);
+  j.key("tensors_copied").value(r.tensors_copied);
+  j.key("tensors_converted").value(r.tensors_converted);
+  j.key("tensors_host_resident").value(r.tensors_host_resident);
+  j.key("bytes_total").value(r.bytes_total);
+  j.key("bytes_mapped").value(r.bytes_mapped);
+  j.key("bytes_copied").value(r.bytes_copied);
+  j.key("bytes_converted").value(r.bytes_converted);
+  j.key("device_bytes").value(r.device_bytes);
+  j.key("host_copy_bytes").value(r.host_copy_bytes);
+  j.key("staging").begin_object().key("budget_bytes").value(r.staging_budget_bytes);
+  j.key("peak_bytes").value(r.staging_peak_bytes).end_object();
+  j.key("threads").value(static_cast<uint64_t>(r.threads));
+  j.key("time_ms").begin_object();
+  j.key("total").value(r.time.total_ms + r.time.parse_ms);
+  j.key("parse").value(r.time.parse_ms);
+  j.key("plan").value(r.time.plan_ms);
+  j.key("map").value(r.time.map_ms);
+  j.key("read").value(r.time.read_ms);
+  j.key("convert").value(r.time.convert_ms);
+  j.key("upload").value(r.time.upload_ms);
+  j.end_object();
+  j.key("rss").begin_object();
+  j.key("peak_kib").value(r.memory.peak_rss_kib);
+  j.key("anon_kib").value(r.memory.anon_kib);
+  j.key("file_kib").value(r.memory.file_kib);
+  j.key("anon_kib_before").value(r.memory_before.anon_kib);
+  j.end_object();
+  j.key("page_cache_bytes").value(r.page_cache_bytes);
+  j.key("file_bytes").value(r.file_bytes);
+  if (per_tensor) {
+    j.key("per_tensor").begin_array();
+    for (const auto& t : model.tensors()) {
+      j.begin_object();
+      j.key("name").value(t.name);
+      j.key("placement").value(placement_name(t.placement));
+      j.key("device").value(model.devices()[t.device].name);
+      j.key("dtype").value(dtype_name(t.dtype));
+      j.key("nbytes").value(t.nbytes);
+      j.key("host_resident").value(t.host_resident);
+      j.key("reason").value(t.reason);
+      j.end_object();
+    }
+    j.end_array();
+  }
+  j.end_object();
+  return j.str() + "\n";
+}
+
+}  // namespace wm::cli

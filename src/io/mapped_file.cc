@@ -1,0 +1,80 @@
+#include "io/mapped_file.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fmt/format.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+namespace wm {
+namespace {
+uint64_t page_size() {
+  static const uint64_t kPage = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  return kPage;
+}
+}  // namespace
+
+Result<MappedFile> MappedFile::map(std::shared_ptr<const File> file) {
+  const std::string& path = file->path();
+  if (file->size() == 0) return Error{path, {}, {}, "zero-sized file cannot be mapped"};
+  void* p = ::mmap(nullptr, file->size(), PROT_READ, MAP_SHARED, file->fd(), 0);
+  if (p == MAP_FAILED) return Error{path, {}, {}, fmt::format("mmap failed: {}", std::strerror(errno))};
+  uint64_t size = file->size();
+  return MappedFile(std::move(file), static_cast<std::byte*>(p), size);
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept
+    : file_(std::move(other.file_)), data_(other.data_), size_(other.size_) {
+  other.data_ = nullptr;
+  other.size_ = 0;
+}
+
+MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
+  if (this != &other) {
+    unmap();
+    file_ = std::move(other.file_);
+    data_ = other.data_;
+    size_ = other.size_;
+    other.data_ = nullptr;
+    other.size_ = 0;
+  }
+  return *this;
+}
+
+MappedFile::~MappedFile() { unmap(); }
+
+void MappedFile::unmap() {
+  if (data_) ::munmap(data_, size_);
+  data_ = nullptr;
+}
+
+Result<PrivateRange> PrivateRange::map(const File& file, uint64_t offset, uint64_t len) {
+  if (len == 0) return Error{file.path(), {}, offset, "empty range cannot be mapped"};
+  if (offset > file.size() || len > file.size() - offset)
+    return Error{file.path(), {}, offset, fmt::format("range of {} bytes runs past the end of the file", len)};
+  uint64_t start = offset / page_size() * page_size();
+  uint64_t map_len = offset + len - start;
+  void* p = ::mmap(nullptr, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE, file.fd(), static_cast<off_t>(start));
+  if (p == MAP_FAILED)
+    return Error{file.path(), {}, offset, fmt::format("private mmap failed: {}", std::strerror(errno))};
+  return PrivateRange(p, map_len, static_cast<std::byte*>(p) + (offset - start), len);
+}
+
+PrivateRange::PrivateRange(PrivateRange&& other) noexcept
+    : base_(other.base_), map_len_(other.map_len_), data_(other.data_), len_(other.len_) {
+  other.base_ = nullptr;
+}
+
+PrivateRange::~PrivateRange() {
+  if (base_) ::munmap(base_, map_len_);
+}
+
+Status PrivateRange::revert() {
+  // On a private file mapping MADV_DONTNEED discards the copies; the next
+  // read faults the file's bytes back in.
+  if (::madvise(base_, map_len_, MADV_DONTNEED) != 0)
+    return Error{{}, {}, {}, fmt::format("madvise(MADV_DONTNEED) failed: {}", std::strerror(errno))};
+  return {};
+}
+
+}  // namespace wm

@@ -1,0 +1,78 @@
+// A read-only shared memory mapping of a whole model file. The File (and so
+// its descriptor) is kept for the mapping's life: eviction needs it later
+// (posix_fadvise on the descriptor is what really drops the page cache).
+//
+// Thread-safe: immutable after construction.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "common/error.h"
+#include "io/file.h"
+
+namespace wm {
+
+class MappedFile {
+ public:
+  // Maps the whole file read-only, shared. Fails (with the reason, for the
+  // caller to log before falling back to reads) on a zero-sized file or when
+  // the kernel refuses the mapping.
+  static Result<MappedFile> map(std::shared_ptr<const File> file);
+
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  ~MappedFile();
+
+  const File& file() const { return *file_; }
+  const std::byte* data() const { return data_; }
+  uint64_t size() const { return size_; }
+  // REQUIRES: offset + len <= size().
+  std::span<const std::byte> range(uint64_t offset, uint64_t len) const { return {data_ + offset, len}; }
+
+ private:
+  MappedFile(std::shared_ptr<const File> file, std::byte* data, uint64_t size)
+      : file_(std::move(file)), data_(data), size_(size) {}
+  void unmap();
+
+  std::shared_ptr<const File> file_;
+  std::byte* data_ = nullptr;
+  uint64_t size_ = 0;
+};
+
+// A byte range of a file mapped privately writable (copy-on-write): writes
+// become anonymous pages charged to this range only, never to the file and
+// never to the rest of the model. This is how LoRA patches tensors in place.
+// The mapping starts on a page boundary at or before `offset`; data() points
+// at `offset` itself.
+//
+// Not thread-safe for concurrent writes to the same bytes.
+class PrivateRange {
+ public:
+  static Result<PrivateRange> map(const File& file, uint64_t offset, uint64_t len);
+
+  PrivateRange(PrivateRange&& other) noexcept;
+  PrivateRange& operator=(PrivateRange&&) = delete;
+  PrivateRange(const PrivateRange&) = delete;
+  PrivateRange& operator=(const PrivateRange&) = delete;
+  ~PrivateRange();
+
+  std::byte* data() const { return data_; }
+  uint64_t size() const { return len_; }
+  // Drops every private copy: the range reads as the file's bytes again.
+  Status revert();
+
+ private:
+  PrivateRange(void* base, uint64_t map_len, std::byte* data, uint64_t len)
+      : base_(base), map_len_(map_len), data_(data), len_(len) {}
+  void* base_ = nullptr;
+  uint64_t map_len_ = 0;
+  std::byte* data_ = nullptr;
+  uint64_t len_ = 0;
+};
+
+}  // namespace wm

@@ -1,0 +1,38 @@
+// What a load did, for people (`weightmap load`) and tools (`--json`):
+// tensors and bytes by path, time per phase, memory, page cache.
+#pragma once
+
+#include <cstdint>
+
+#include "io/process_memory.h"
+
+namespace wm {
+
+struct PhaseTimes {
+  double parse_ms = 0;    // headers (filled by the caller that parsed)
+  double plan_ms = 0;
+  double map_ms = 0;
+  double read_ms = 0;     // summed over workers
+  double convert_ms = 0;  // summed over workers
+  double upload_ms = 0;   // on the device's copy queue
+  double total_ms = 0;    // wall, plan to model ready
+};
+
+struct LoadReport {
+  uint64_t tensors = 0;
+  uint64_t tensors_mapped = 0, tensors_copied = 0, tensors_converted = 0, tensors_host_resident = 0;
+  uint64_t bytes_total = 0;  // source bytes of every tensor
+  uint64_t bytes_mapped = 0, bytes_copied = 0, bytes_converted = 0;
+  uint64_t device_bytes = 0;       // bytes allocated on devices that cannot read host memory
+  uint64_t host_copy_bytes = 0;    // bytes of host buffers holding copies
+  uint64_t staging_budget_bytes = 0;
+  uint64_t staging_peak_bytes = 0;
+  unsigned threads = 0;
+  PhaseTimes time;
+  ProcessMemory memory_before;     // at the start of the load
+  ProcessMemory memory;            // when the model was ready
+  uint64_t page_cache_bytes = 0;   // model files' resident bytes (mincore) when ready
+  uint64_t file_bytes = 0;         // size of the model files
+};
+
+}  // namespace wm

@@ -1,0 +1,299 @@
+#include "load/loader.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fmt/format.h>
+#include <mutex>
+#include <thread>
+
+#include "dtype/convert.h"
+#include "io/residency.h"
+#include "load/staging_pool.h"
+
+namespace wm {
+
+std::vector<DeviceCaps> available_devices() { return {cpu_device_caps(), sim_device_caps()}; }
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+// One piece of one non-mapped tensor: source bytes [src_off, src_off +
+// src_len) of the tensor, landing at dst_off of its destination.
+struct Chunk {
+  size_t tensor;
+  uint64_t src_off, src_len, dst_off, elems;
+};
+
+}  // namespace
+
+class Loader {
+ public:
+  Loader(TensorTable table, const LoadOptions& options) : options_(options) { model_.table_ = std::move(table); }
+
+  Result<Model> run() {
+    auto start = Clock::now();
+    model_.report_.memory_before = read_process_memory();
+    if (Status s = open_files(); !s) return s.error();
+    model_.devices_ = available_devices();
+
+    auto t = Clock::now();
+    PlanOptions plan_options = options_.plan;
+    auto plan = make_plan(model_.table_, model_.devices_, plan_options);
+    if (!plan) return plan.error();
+    model_.report_.time.plan_ms = ms_since(t);
+
+    t = Clock::now();
+    if (map_files(*plan, plan_options)) {  // some mapping failed: plan again without it
+      plan = make_plan(model_.table_, model_.devices_, plan_options);
+      if (!plan) return plan.error();
+    }
+    model_.report_.time.map_ms = ms_since(t);
+
+    if (Status s = place_tensors(*plan); !s) return s.error();
+    if (Status s = copy_and_convert(); !s) return s.error();
+    finish_report(*plan, start);
+    return std::move(model_);
+  }
+
+ private:
+  Status open_files() {
+    for (const FileInfo& info : model_.table_.files) {
+      auto file = File::open(info.path);
+      if (!file) return file.error();
+      if (file->size() != info.size)
+        return Error{info.path, {}, {},
+                     fmt::format("file changed since it was parsed (size {} then, {} now)", info.size, file->size())};
+      model_.files_.push_back(std::make_shared<const File>(std::move(file.value())));
+    }
+    model_.mappings_.resize(model_.files_.size());
+    return {};
+  }
+
+  // Maps the files the plan wants mapped. Returns true when a mapping failed
+  // (its reason recorded in `plan_options.unmappable`), so the plan must be redone.
+  bool map_files(const LoadPlan& plan, PlanOptions& plan_options) {
+    bool failed = false;
+    for (size_t f = 0; f < model_.files_.size(); ++f) {
+      if (!plan.map_file[f]) continue;
+      const std::string& path = model_.files_[f]->path();
+      auto m = MappedFile::map(model_.files_[f]);
+      if (!m) {
+        options_.log.warn(fmt::format("cannot map '{}': {}; reading it instead", path, m.error().message));
+        plan_options.unmappable.resize(model_.files_.size());
+        plan_options.unmappable[f] = m.error().message;
+        failed = true;
+        continue;
+      }
+      options_.log.info(fmt::format("using mmap for '{}'", path));
+      model_.mappings_[f] = std::make_unique<MappedFile>(std::move(m.value()));
+    }
+    return failed;
+  }
+
+  Status place_tensors(const LoadPlan& plan) {
+    const auto& table = model_.table_;
+    model_.tensors_.reserve(table.tensors.size());
+    for (size_t i = 0; i < table.tensors.size(); ++i) {
+      const TensorInfo& src = table.tensors[i];
+      const TensorPlan& p = plan.tensors[i];
+      LoadedTensor t;
+      t.name = src.qualified_name();
+      t.dtype = p.dtype;
+      t.shape = src.shape;
+      t.nbytes = p.nbytes;
+      t.device = p.device;
+      t.placement = p.placement;
+      t.host_resident = p.host_resident;
+      t.reason = p.reason;
+      t.file = src.file;
+      t.file_offset = src.offset;
+      const DeviceCaps& caps = model_.devices_[p.device];
+      if (p.placement == Placement::kMap) {
+        t.host_data = model_.mappings_[src.file]->data() + src.offset;
+      } else if (caps.reads_host_memory || p.host_resident) {
+        size_t align = std::max<size_t>(64, caps.required_alignment(p.dtype));
+        void* buf = std::aligned_alloc(align, std::max<uint64_t>(align, (p.nbytes + align - 1) / align * align));
+        if (!buf)
+          return Error{table.files[src.file].path, src.name, src.offset,
+                       fmt::format("out of memory allocating {} bytes for the copy", p.nbytes)};
+        model_.host_buffers_.emplace_back(static_cast<std::byte*>(buf), &std::free);
+        t.host_data = static_cast<std::byte*>(buf);
+        model_.report_.host_copy_bytes += p.nbytes;
+      } else {
+        if (!model_.sim_) model_.sim_ = std::make_unique<SimDevice>();
+        t.on_device = true;
+        t.device_buffer = model_.sim_->allocate(p.nbytes);
+        model_.report_.device_bytes += p.nbytes;
+      }
+      model_.tensors_.push_back(std::move(t));
+      model_.by_name_.emplace(model_.tensors_.back().name, i);
+    }
+    return {};
+  }
+
+  // Splits every non-mapped tensor into chunks that fit one staging slot in
+  // both their source and their target dtype.
+  std::vector<Chunk> make_chunks(uint64_t slot_bytes) const {
+    std::vector<Chunk> chunks;
+    const auto& table = model_.table_;
+    for (size_t i = 0; i < table.tensors.size(); ++i) {
+      const LoadedTensor& t = model_.tensors_[i];
+      if (t.placement == Placement::kMap || t.nbytes == 0) continue;
+      const TensorInfo& src = table.tensors[i];
+      const DTypeInfo& s = dtype_info(src.dtype);
+      const DTypeInfo& d = dtype_info(t.dtype);
+      // Whole source blocks per chunk; a block converts to block_elems target elements.
+      uint64_t src_block = s.block_bytes;
+      uint64_t dst_block = t.dtype == src.dtype ? s.block_bytes : s.block_elems / d.block_elems * d.block_bytes;
+      uint64_t blocks_per_chunk = std::max<uint64_t>(1, slot_bytes / std::max(src_block, dst_block));
+      uint64_t n_blocks = src.nbytes / src_block;
+      for (uint64_t b = 0; b < n_blocks; b += blocks_per_chunk) {
+        uint64_t nb = std::min(blocks_per_chunk, n_blocks - b);
+        chunks.push_back({i, b * src_block, nb * src_block, b * dst_block, nb * s.block_elems});
+      }
+    }
+    return chunks;
+  }
+
+  Status copy_and_convert() {
+    unsigned threads = std::max(1u, options_.threads);
+    // At least two slots per worker: a converting upload holds a source and
+    // a target slot at once, and must never wait on a slot no one will free.
+    uint64_t slots = std::max<uint64_t>(2ull * threads + 2, 4);
+    uint64_t slot_bytes = std::max<uint64_t>(4096, options_.staging_bytes / slots / 4096 * 4096);
+    StagingPool pool(std::max<uint64_t>(options_.staging_bytes, slot_bytes * slots), slot_bytes);
+    std::vector<Chunk> chunks = make_chunks(pool.slot_bytes());
+    model_.report_.threads = threads;
+    model_.report_.staging_budget_bytes = pool.budget_bytes();
+
+    uint64_t total = 0;
+    for (const auto& c : chunks) total += c.src_len;
+    std::atomic<size_t> next{0};
+    std::atomic<uint64_t> done_bytes{0}, read_ns{0}, convert_ns{0};
+    std::mutex err_mu;
+    std::optional<Error> first_error;
+    std::atomic<bool> failed{false};
+    auto fail = [&](Error e) {
+      std::lock_guard lock(err_mu);
+      if (!first_error) first_error = std::move(e);
+      failed = true;
+    };
+
+    auto work = [&] {
+      try {
+        for (size_t k; !failed && (k = next.fetch_add(1)) < chunks.size();) {
+          if (Status s = run_chunk(chunks[k], pool, read_ns, convert_ns); !s) fail(s.error());
+          done_bytes += chunks[k].src_len;
+        }
+      } catch (const std::bad_alloc&) {
+        fail(Error{{}, {}, {}, "out of memory in the copy path"});
+      }
+    };
+    std::vector<std::thread> workers;
+    for (unsigned w = 0; w < std::min<size_t>(threads, std::max<size_t>(chunks.size(), 1)); ++w)
+      workers.emplace_back(work);
+    if (options_.progress) {
+      while (next.load() < chunks.size() && !failed) {
+        options_.progress(done_bytes.load(), total);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+    for (auto& w : workers) w.join();
+    if (model_.sim_) model_.sim_->wait_idle();
+    if (options_.progress) options_.progress(done_bytes.load(), total);
+    model_.report_.time.read_ms = static_cast<double>(read_ns.load()) / 1e6;
+    model_.report_.time.convert_ms = static_cast<double>(convert_ns.load()) / 1e6;
+    model_.report_.staging_peak_bytes = pool.peak_bytes();
+    if (model_.sim_) model_.report_.time.upload_ms = model_.sim_->upload_seconds() * 1e3;
+    if (first_error) return *first_error;
+    return {};
+  }
+
+  Status run_chunk(const Chunk& c, StagingPool& pool, std::atomic<uint64_t>& read_ns,
+                   std::atomic<uint64_t>& convert_ns) {
+    const TensorInfo& src = model_.table_.tensors[c.tensor];
+    const LoadedTensor& t = model_.tensors_[c.tensor];
+    const File& file = *model_.files_[src.file];
+    const bool convert_needed = t.placement == Placement::kConvert;
+    auto timed_read = [&](std::byte* dst) {
+      auto t0 = Clock::now();
+      Status s = file.read_exact(src.offset + c.src_off, {dst, c.src_len});
+      read_ns += static_cast<uint64_t>(std::chrono::nanoseconds(Clock::now() - t0).count());
+      if (!s) {
+        Error e = s.error();
+        e.tensor = src.name;
+        return Status(e);
+      }
+      return Status();
+    };
+    auto timed_convert = [&](const std::byte* from, std::byte* to) {
+      auto t0 = Clock::now();
+      uint64_t bad = convert(src.dtype, t.dtype, from, to, c.elems);
+      convert_ns += static_cast<uint64_t>(std::chrono::nanoseconds(Clock::now() - t0).count());
+      if (bad)
+        return Status(Error{file.path(), src.name, src.offset + c.src_off,
+                            fmt::format("{} values do not fit {} (out of range)", bad, dtype_name(t.dtype))});
+      return Status();
+    };
+
+    if (!t.on_device) {
+      std::byte* dst = const_cast<std::byte*>(t.host_data) + c.dst_off;
+      if (!convert_needed) return timed_read(dst);  // straight into place: no staging needed
+      StagingPool::Slot in = pool.acquire();
+      if (Status s = timed_read(in.data()); !s) return s;
+      return timed_convert(in.data(), dst);
+    }
+    // Device that cannot read host memory: stage, convert if needed, upload.
+    auto in = std::make_shared<StagingPool::Slot>(pool.acquire());
+    if (Status s = timed_read(in->data()); !s) return s;
+    uint64_t out_len = c.src_len;
+    if (convert_needed) {
+      auto out = std::make_shared<StagingPool::Slot>(pool.acquire());
+      if (Status s = timed_convert(in->data(), out->data()); !s) return s;
+      in->release();
+      in = out;
+      const DTypeInfo& d = dtype_info(t.dtype);
+      out_len = c.elems / d.block_elems * d.block_bytes;
+    }
+    model_.sim_->upload(t.device_buffer, c.dst_off, {in->data(), out_len}, [in] { in->release(); });
+    return {};
+  }
+
+  void finish_report(const LoadPlan& plan, Clock::time_point start) {
+    LoadReport& r = model_.report_;
+    r.tensors = model_.tensors_.size();
+    for (size_t i = 0; i < model_.tensors_.size(); ++i) {
+      const LoadedTensor& t = model_.tensors_[i];
+      r.bytes_total += model_.table_.tensors[i].nbytes;
+      r.tensors_mapped += t.placement == Placement::kMap;
+      r.tensors_copied += t.placement == Placement::kCopy;
+      r.tensors_converted += t.placement == Placement::kConvert;
+      r.tensors_host_resident += t.host_resident;
+    }
+    r.bytes_mapped = plan.bytes_mapped;
+    r.bytes_copied = plan.bytes_copied;
+    r.bytes_converted = plan.bytes_converted;
+    r.time.total_ms = ms_since(start);
+    r.memory = read_process_memory();
+    for (const auto& f : model_.files_) {
+      r.file_bytes += f->size();
+      if (auto res = page_cache_residency(*f)) r.page_cache_bytes += res->resident_bytes;
+    }
+  }
+
+  LoadOptions options_;
+  Model model_;
+};
+
+Result<Model> load_model(TensorTable table, const LoadOptions& options) {
+  try {
+    return Loader(std::move(table), options).run();
+  } catch (const std::bad_alloc&) {
+    return Error{{}, {}, {}, "out of memory while loading"};
+  }
+}
+
+}  // namespace wm

@@ -1,0 +1,19 @@
+#include "load/model.h"
+
+namespace wm {
+
+const LoadedTensor* Model::find(std::string_view qualified_name) const {
+  auto it = by_name_.find(std::string(qualified_name));
+  return it == by_name_.end() ? nullptr : &tensors_[it->second];
+}
+
+void Model::release() {
+  tensors_.clear();
+  by_name_.clear();
+  host_buffers_.clear();
+  if (sim_) sim_->free_all();
+  mappings_.clear();
+  files_.clear();
+}
+
+}  // namespace wm

@@ -1,0 +1,65 @@
+// The one staging budget every copy-path worker shares: a fixed number of
+// fixed-size slots carved from `budget` bytes. A worker holds a slot while it
+// reads (and converts, and waits for the upload of) one chunk; when all slots
+// are taken, the next worker waits. Peak staging memory is therefore at most
+// the budget, whatever the largest tensor or the number of workers.
+//
+// Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace wm {
+
+class StagingPool {
+ public:
+  // REQUIRES: slot_bytes > 0, budget_bytes >= slot_bytes.
+  StagingPool(uint64_t budget_bytes, uint64_t slot_bytes);
+  ~StagingPool();
+  StagingPool(const StagingPool&) = delete;
+  StagingPool& operator=(const StagingPool&) = delete;
+
+  class Slot {
+   public:
+    Slot() = default;
+    Slot(Slot&& o) noexcept : pool_(o.pool_), data_(o.data_) { o.pool_ = nullptr; }
+    Slot& operator=(Slot&& o) noexcept;
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    ~Slot() { release(); }
+    std::byte* data() const { return data_; }
+    void release();
+
+   private:
+    friend class StagingPool;
+    Slot(StagingPool* pool, std::byte* data) : pool_(pool), data_(data) {}
+    StagingPool* pool_ = nullptr;
+    std::byte* data_ = nullptr;
+  };
+
+  // Blocks until a slot is free. Slots are allocated on first use (page
+  // aligned, so O_DIRECT can read into them) and kept until the pool dies.
+  Slot acquire();
+
+  uint64_t slot_bytes() const { return slot_bytes_; }
+  uint64_t budget_bytes() const { return slot_bytes_ * max_slots_; }
+  // Most bytes of slots allocated at once.
+  uint64_t peak_bytes() const;
+
+ private:
+  void give_back(std::byte* data);
+
+  const uint64_t slot_bytes_;
+  const size_t max_slots_;
+  mutable std::mutex mu_;
+  std::condition_variable freed_;
+  std::vector<std::byte*> free_;
+  std::vector<std::byte*> all_;
+};
+
+}  // namespace wm

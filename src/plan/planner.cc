@@ -1,0 +1,111 @@
+#include <fmt/format.h>
+
+#include "dtype/convert.h"
+#include "plan/load_plan.h"
+
+namespace wm {
+
+const char* placement_name(Placement p) {
+  switch (p) {
+    case Placement::kMap: return "map";
+    case Placement::kCopy: return "copy";
+    case Placement::kConvert: return "convert";
+  }
+  return "?";
+}
+
+namespace {
+
+Result<uint32_t> pick_device(const TensorInfo& t, const std::string& qname, const std::vector<DeviceCaps>& devices,
+                             const PlanOptions& options) {
+  auto name = options.device_rules.match(qname);
+  if (!name) return 0u;
+  for (uint32_t d = 0; d < devices.size(); ++d)
+    if (devices[d].name == *name) return d;
+  return Error{{}, t.name, t.offset, fmt::format("device rule names unknown device '{}'", *name)};
+}
+
+Result<DType> pick_dtype(const TensorInfo& t, const std::string& qname, const DeviceCaps& device,
+                         const PlanOptions& options) {
+  const NameRule* rule = options.type_rules.match_rule(qname);
+  if (rule) {
+    auto dtype = dtype_from_name(rule->value);
+    if (!dtype) return Error{{}, t.name, t.offset, fmt::format("type rule names unknown dtype '{}'", rule->value)};
+    // A catch-all rule ("--type F16") converts what can be converted and
+    // leaves the rest (integer tensors, say); a rule naming tensors must apply.
+    if (rule->pattern != "*" || can_convert(t.dtype, *dtype)) return *dtype;
+  }
+  if (!device.accepts(t.dtype))
+    return Error{{}, t.name, t.offset,
+                 fmt::format("device {} does not take {}; add a --type rule", device.name, dtype_name(t.dtype))};
+  return t.dtype;
+}
+
+}  // namespace
+
+Result<LoadPlan> make_plan(const TensorTable& table, const std::vector<DeviceCaps>& devices,
+                           const PlanOptions& options) {
+  if (devices.empty()) return Error{{}, {}, {}, "no devices to plan for"};
+  LoadPlan plan;
+  plan.devices = devices;
+  plan.map_file.assign(table.files.size(), false);
+  plan.tensors.reserve(table.tensors.size());
+  const DeviceCaps host = cpu_device_caps();
+  for (const TensorInfo& t : table.tensors) {
+    const std::string qname = t.qualified_name();
+    auto fail_with_file = [&](Error e) {
+      e.file = table.files[t.file].path;
+      return e;
+    };
+    auto device = pick_device(t, qname, devices, options);
+    if (!device) return fail_with_file(device.error());
+    const DeviceCaps& caps = devices[*device];
+    auto dtype = pick_dtype(t, qname, caps, options);
+    if (!dtype) return fail_with_file(dtype.error());
+
+    TensorPlan p;
+    p.device = *device;
+    p.dtype = *dtype;
+    p.host_resident = !caps.reads_host_memory && options.offload_to_cpu;
+    // Where the bytes will be read from: the device itself, or host memory
+    // for an offloaded tensor.
+    const DeviceCaps& reader = p.host_resident ? host : caps;
+
+    if (*dtype != t.dtype) {
+      if (!can_convert(t.dtype, *dtype))
+        return fail_with_file(Error{{}, t.name, t.offset,
+                                    fmt::format("cannot convert {} to {}", dtype_name(t.dtype), dtype_name(*dtype))});
+      SizeOrReason size = tensor_nbytes(*dtype, t.shape);
+      if (!size.nbytes) return fail_with_file(Error{{}, t.name, t.offset, size.reason});
+      p.placement = Placement::kConvert;
+      p.nbytes = *size.nbytes;
+      p.reason = fmt::format("{} -> {} requested", dtype_name(t.dtype), dtype_name(*dtype));
+      plan.bytes_converted += t.nbytes;
+    } else {
+      p.nbytes = t.nbytes;
+      uint32_t align = reader.required_alignment(t.dtype);
+      const std::string* unmappable =
+          options.unmappable.empty() || options.unmappable[t.file].empty() ? nullptr : &options.unmappable[t.file];
+      if (!options.use_mmap) p.reason = "mmap disabled";
+      else if (unmappable) p.reason = fmt::format("file not mapped: {}", *unmappable);
+      else if (!reader.reads_host_memory) p.reason = fmt::format("device {} cannot read host memory", reader.name);
+      else if (t.offset % align != 0)
+        p.reason = fmt::format("offset {} is not {}-byte aligned as {} needs for {}", t.offset, align, reader.name,
+                               dtype_name(t.dtype));
+      p.placement = p.reason.empty() ? Placement::kMap : Placement::kCopy;
+      if (p.placement == Placement::kMap) {
+        plan.bytes_mapped += t.nbytes;
+        plan.map_file[t.file] = true;
+      } else {
+        plan.bytes_copied += t.nbytes;
+      }
+    }
+    if (p.host_resident)
+      p.reason = p.reason.empty() ? fmt::format("offloaded: host-resident for {}", caps.name)
+                                  : fmt::format("offloaded: host-resident for {}; {}", caps.name, p.reason);
+    plan.tensors.push_back(std::move(p));
+  }
+  return plan;
+}
+
+}  // namespace wm
