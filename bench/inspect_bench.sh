@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
 file="${2:-/tmp/weightmap-bench-3g.gguf}"
-[ -f "$file" ] || "$build/bench/make_bench_gguf" "$file" 3 300
+[ -f "$file" ] || "$build/bench/make_bench_model" gguf "$file" 3 300
 cat "$file" >/dev/null  # warm
 times=()
 for _ in $(seq 11); do
