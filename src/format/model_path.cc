@@ -61,7 +61,8 @@ Result<std::string> pick_weights_in(const fs::path& dir, const OpenOptions& opti
   std::vector<std::string> indexes, weights;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (!entry.is_regular_file(ec)) continue;
+    std::error_code entry_ec;  // a dangling link is skipped, not a listing error
+    if (!entry.is_regular_file(entry_ec)) continue;
     std::string name = entry.path().filename().string();
     if (is_index_name(name)) indexes.push_back(name);
     else if (is_weights_name(name)) weights.push_back(name);
@@ -73,11 +74,21 @@ Result<std::string> pick_weights_in(const fs::path& dir, const OpenOptions& opti
   std::vector<std::string> chosen;
   for (const auto& name : pool)
     if (variant_of(name) == options.variant) chosen.push_back(name);
+  // The variant may be a single file beside a sharded default (shards carry
+  // no ".<variant>." and cannot match).
+  if (chosen.empty() && !options.variant.empty() && &pool == &indexes) {
+    std::sort(weights.begin(), weights.end());
+    for (const auto& name : weights)
+      if (variant_of(name) == options.variant) chosen.push_back(name);
+  }
   if (chosen.empty() && !options.variant.empty()) {
     options.log.warn(fmt::format("no '{}' variant in '{}'; using the default weights", options.variant, dir.string()));
     for (const auto& name : pool)
       if (variant_of(name).empty()) chosen.push_back(name);
   }
+  // A lone candidate is unambiguous whatever dots its name has
+  // ("sd_xl_base_1.0.safetensors" is not a variant "0").
+  if (chosen.empty() && pool.size() == 1) chosen = pool;
   if (chosen.size() != 1) {
     std::string list;
     for (const auto& name : pool) list += (list.empty() ? "" : ", ") + name;
@@ -97,9 +108,17 @@ void set_component(TensorTable& table, const std::string& component) {
 }
 
 Result<TensorTable> open_folder(const fs::path& dir, const OpenOptions& options) {
-  auto direct = pick_weights_in(dir, options);
-  if (!direct) return direct.error();
-  if (!direct->empty()) return open_file(*direct);
+  // A diffusers pipeline (model_index.json) is its component subfolders,
+  // whatever single-file checkpoints sit beside them at the root.
+  std::error_code exists_ec;
+  bool pipeline = fs::exists(dir / "model_index.json", exists_ec);
+  if (!pipeline) {
+    auto direct = pick_weights_in(dir, options);
+    if (!direct) return direct.error();
+    if (!direct->empty()) return open_file(*direct);
+  } else {
+    options.log.debug(fmt::format("'{}' is a diffusers pipeline: opening its component folders", dir.string()));
+  }
 
   std::vector<fs::path> subdirs;
   std::error_code ec;

@@ -38,13 +38,16 @@ class SafetensorsHeaderParser {
     TensorTable table;
     std::vector<std::pair<uint64_t, uint64_t>> ranges;  // relative [begin, end)
     std::unordered_set<std::string_view> names;
+    bool seen_metadata = false;
     for (auto field : root) {
       std::string_view key = field.key;
       if (key == "__metadata__") {
+        if (seen_metadata) fail({}, locate_again(key), "duplicate key \"__metadata__\"");
+        seen_metadata = true;
         read_metadata(field.value, file.metadata);
         continue;
       }
-      if (!names.insert(key).second) fail(key, locate(key), "duplicate tensor name");
+      if (!names.insert(key).second) fail(key, locate_again(key), "duplicate tensor name");
       auto [t, range] = read_tensor(key, field.value);
       t.offset = file.data_offset + range.first;
       table.tensors.push_back(std::move(t));
@@ -61,11 +64,13 @@ class SafetensorsHeaderParser {
   }
 
   // Approximate file offset of a key in the header, for error messages.
-  uint64_t locate(std::string_view key) const {
+  uint64_t locate(std::string_view key, size_t from = 0) const {
     std::string quoted = fmt::format("\"{}\"", key);
-    size_t p = json_.find(quoted);
+    size_t p = json_.find(quoted, from);
     return kHeaderStart + (p == std::string_view::npos ? 0 : p);
   }
+  // Approximate file offset of the second occurrence of a key.
+  uint64_t locate_again(std::string_view key) const { return locate(key, locate(key) - kHeaderStart + 1); }
 
   void read_metadata(element value, Metadata& out) {
     object obj;

@@ -1,6 +1,8 @@
 #include "format/safetensors_writer.h"
 
+#include <algorithm>
 #include <fmt/format.h>
+#include <unordered_set>
 
 #include "common/json_writer.h"
 #include "io/atomic_file.h"
@@ -25,7 +27,12 @@ Status SafetensorsWriter::write(const std::string& path) const {
   }
   std::vector<uint64_t> sizes;
   uint64_t offset = 0;
+  std::unordered_set<std::string_view> names;
   for (const auto& t : tensors_) {
+    // A header with a key twice (or a tensor called __metadata__) is not a
+    // valid safetensors file.
+    if (t.name == "__metadata__") return Error{path, t.name, {}, "the name __metadata__ is reserved for metadata"};
+    if (!names.insert(t.name).second) return Error{path, t.name, {}, "duplicate tensor name"};
     const DTypeInfo& info = dtype_info(t.dtype);
     if (!info.in_safetensors) return Error{path, t.name, {}, fmt::format("safetensors has no dtype {}", info.name)};
     SizeOrReason size = tensor_nbytes(t.dtype, t.shape);
