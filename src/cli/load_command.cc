@@ -21,6 +21,11 @@ Result<LoadOptions> load_options_from(const LoadArgs& args, const Logger& log) {
   o.plan.offload_to_cpu = args.offload_to_cpu;
   auto devices = NameRules::parse(args.device_rules);
   if (!devices) return devices.error();
+  for (const auto& r : devices->rules()) {
+    bool known = false;
+    for (const auto& d : available_devices()) known = known || d.name == r.value;
+    if (!known) return Error{{}, {}, {}, fmt::format("--device: unknown device '{}' (devices: cpu, sim)", r.value)};
+  }
   auto types = NameRules::parse(args.type_rules);
   if (!types) return types.error();
   for (const auto& r : types->rules())

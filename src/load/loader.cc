@@ -1,5 +1,6 @@
 #include "load/loader.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -159,12 +160,19 @@ class Loader {
   }
 
   Status copy_and_convert() {
-    unsigned threads = std::max(1u, options_.threads);
-    // At least two slots per worker: a converting upload holds a source and
-    // a target slot at once, and must never wait on a slot no one will free.
-    uint64_t slots = std::max<uint64_t>(2ull * threads + 2, 4);
-    uint64_t slot_bytes = std::max<uint64_t>(4096, options_.staging_bytes / slots / 4096 * 4096);
-    StagingPool pool(std::max<uint64_t>(options_.staging_bytes, slot_bytes * slots), slot_bytes);
+    // The budget is a hard limit (never below two pages, the least one
+    // converting upload needs), whatever the worker count.
+    constexpr uint64_t kPage = 4096;
+    const uint64_t budget = std::max<uint64_t>(options_.staging_bytes, 2 * kPage);
+    const uint64_t max_slots = budget / kPage;
+    // A converting upload holds a source and a target slot at once, and must
+    // never wait on a slot no one will free: with more slots than workers,
+    // some worker can always finish. So a budget too small to give every
+    // worker its slots runs fewer workers rather than growing.
+    unsigned threads = static_cast<unsigned>(std::clamp<uint64_t>(options_.threads, 1, max_slots - 1));
+    uint64_t slots = std::min<uint64_t>(std::max<uint64_t>(2ull * threads + 2, 4), max_slots);
+    uint64_t slot_bytes = budget / slots / kPage * kPage;  // >= kPage as slots <= max_slots
+    StagingPool pool(budget, slot_bytes);
     std::vector<Chunk> chunks = make_chunks(pool.slot_bytes());
     model_.report_.threads = threads;
     model_.report_.staging_budget_bytes = pool.budget_bytes();

@@ -33,7 +33,11 @@ Result<DType> pick_dtype(const TensorInfo& t, const std::string& qname, const De
     if (!dtype) return Error{{}, t.name, t.offset, fmt::format("type rule names unknown dtype '{}'", rule->value)};
     // A catch-all rule ("--type F16") converts what can be converted and
     // leaves the rest (integer tensors, say); a rule naming tensors must apply.
-    if (rule->pattern != "*" || can_convert(t.dtype, *dtype)) return *dtype;
+    if (rule->pattern != "*" || can_convert(t.dtype, *dtype)) {
+      if (!device.accepts(*dtype))
+        return Error{{}, t.name, t.offset, fmt::format("device {} does not take {}", device.name, dtype_name(*dtype))};
+      return *dtype;
+    }
   }
   if (!device.accepts(t.dtype))
     return Error{{}, t.name, t.offset,
@@ -84,8 +88,9 @@ Result<LoadPlan> make_plan(const TensorTable& table, const std::vector<DeviceCap
     } else {
       p.nbytes = t.nbytes;
       uint32_t align = reader.required_alignment(t.dtype);
-      const std::string* unmappable =
-          options.unmappable.empty() || options.unmappable[t.file].empty() ? nullptr : &options.unmappable[t.file];
+      const std::string* unmappable = t.file < options.unmappable.size() && !options.unmappable[t.file].empty()
+                                          ? &options.unmappable[t.file]
+                                          : nullptr;
       if (!options.use_mmap) p.reason = "mmap disabled";
       else if (unmappable) p.reason = fmt::format("file not mapped: {}", *unmappable);
       else if (!reader.reads_host_memory) p.reason = fmt::format("device {} cannot read host memory", reader.name);
