@@ -32,11 +32,13 @@ class SimDevice {
 
   // Queues a copy of `src` into buffer `h` at `offset`; `done` runs on the
   // queue's thread once the bytes are in (the caller releases its staging
-  // there). REQUIRES: src stays valid until `done` runs.
+  // there). REQUIRES: src stays valid until `done` runs; offset + src.size()
+  // <= size(h) (the loader computes both from the plan).
   void upload(Handle h, uint64_t offset, std::span<const std::byte> src, std::function<void()> done);
   // Blocks until every queued upload has finished.
   void wait_idle();
   // Reads device memory back (what a kernel would see), for verification.
+  // REQUIRES: offset + dst.size() <= size(h).
   void download(Handle h, uint64_t offset, std::span<std::byte> dst) const;
 
   uint64_t bytes_allocated() const;

@@ -90,18 +90,19 @@ class SafetensorsHeaderParser {
   }
 
   std::pair<TensorInfo, std::pair<uint64_t, uint64_t>> read_tensor(std::string_view name, element value) {
-    uint64_t at = locate(name);
+    // Where the entry is, for errors only: locating it costs a search of the header.
+    auto where = [&] { return locate(name); };
     object obj;
-    if (value.get_object().get(obj)) fail(name, at, "entry is not an object");
+    if (value.get_object().get(obj)) fail(name, where(), "entry is not an object");
     std::string_view dtype_s;
-    if (obj["dtype"].get_string().get(dtype_s)) fail(name, at, "missing or non-string \"dtype\"");
+    if (obj["dtype"].get_string().get(dtype_s)) fail(name, where(), "missing or non-string \"dtype\"");
     auto dtype = dtype_from_safetensors_name(dtype_s);
-    if (!dtype) fail(name, at, fmt::format("unknown dtype \"{}\"", dtype_s));
+    if (!dtype) fail(name, where(), fmt::format("unknown dtype \"{}\"", dtype_s));
 
     array shape_a;
-    if (obj["shape"].get_array().get(shape_a)) fail(name, at, "missing or non-array \"shape\"");
+    if (obj["shape"].get_array().get(shape_a)) fail(name, where(), "missing or non-array \"shape\"");
     if (shape_a.size() > kSafetensorsMaxDims)
-      fail(name, at, fmt::format("{} dimensions; at most {} are supported", shape_a.size(), kSafetensorsMaxDims));
+      fail(name, where(), fmt::format("{} dimensions; at most {} are supported", shape_a.size(), kSafetensorsMaxDims));
     TensorInfo t;
     t.name = std::string(name);
     t.dtype = *dtype;
@@ -109,17 +110,17 @@ class SafetensorsHeaderParser {
 
     array offs;
     if (obj["data_offsets"].get_array().get(offs) || offs.size() != 2)
-      fail(name, at, "missing \"data_offsets\" or it is not [begin, end]");
+      fail(name, where(), "missing \"data_offsets\" or it is not [begin, end]");
     uint64_t begin = read_u64(offs.at(0).value_unsafe(), name, "data_offsets[0]");
     uint64_t end = read_u64(offs.at(1).value_unsafe(), name, "data_offsets[1]");
-    if (end < begin) fail(name, at, fmt::format("data_offsets [{}, {}] end before begin", begin, end));
+    if (end < begin) fail(name, where(), fmt::format("data_offsets [{}, {}] end before begin", begin, end));
     if (end > data_bytes_)
-      fail(name, at, fmt::format("data_offsets [{}, {}] run past the data section ({} bytes)", begin, end, data_bytes_));
+      fail(name, where(), fmt::format("data_offsets [{}, {}] run past the data section ({} bytes)", begin, end, data_bytes_));
 
     SizeOrReason size = tensor_nbytes(t.dtype, t.shape);
-    if (!size.nbytes) fail(name, at, fmt::format("shape is invalid for {}: {}", dtype_s, size.reason));
+    if (!size.nbytes) fail(name, where(), fmt::format("shape is invalid for {}: {}", dtype_s, size.reason));
     if (*size.nbytes != end - begin)
-      fail(name, at,
+      fail(name, where(),
            fmt::format("shape x dtype size is {} bytes but data_offsets [{}, {}] hold {}", *size.nbytes, begin, end,
                        end - begin));
     t.nbytes = *size.nbytes;
