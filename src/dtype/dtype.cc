@@ -102,10 +102,17 @@ const char* removed_gguf_type_reason(uint32_t id) {
 }
 
 std::optional<uint64_t> element_count(std::span<const uint64_t> shape) {
+  // A dimension beyond the limit is an overflow wherever it stands, even
+  // beside a zero dimension: the answer must not depend on the order.
+  bool has_zero = false;
+  for (uint64_t d : shape) {
+    if (d > kMaxElements) return std::nullopt;
+    has_zero = has_zero || d == 0;
+  }
+  if (has_zero) return 0;
   uint64_t n = 1;
   for (uint64_t d : shape) {
-    if (d == 0) return 0;  // keep scanning would not change the answer
-    if (d > kMaxElements || n > kMaxElements / d) return std::nullopt;
+    if (n > kMaxElements / d) return std::nullopt;
     n *= d;
   }
   return n;
@@ -113,8 +120,7 @@ std::optional<uint64_t> element_count(std::span<const uint64_t> shape) {
 
 SizeOrReason tensor_nbytes(DType t, std::span<const uint64_t> shape) {
   const DTypeInfo& info = dtype_info(t);
-  // element_count() returns 0 early on a zero dimension, so check every
-  // dimension for overflow on its own first.
+  // Name the dimension that is too large (element_count() only says nullopt).
   for (uint64_t d : shape)
     if (d > kMaxElements) return {std::nullopt, fmt::format("dimension {} is too large", d)};
   auto n = element_count(shape);

@@ -17,6 +17,7 @@ constexpr uint64_t kMaxStringLen = 64ull << 20;
 constexpr uint64_t kMaxTensorNameLen = 64 * 1024;
 constexpr uint64_t kMaxMetadataValues = 4'000'000;
 constexpr int kMaxArrayDepth = 8;
+constexpr uint64_t kMaxReserve = 4096;  // elements reserved up front from an unverified count
 
 class GgufParser {
  public:
@@ -49,10 +50,16 @@ class GgufParser {
     // A key/value takes at least 13 bytes (key length, value type, one byte).
     if (n_kv > cur_.remaining() / 13)
       cur_.fail_at(at, fmt::format("metadata count {} cannot fit in the {} bytes left", n_kv, cur_.remaining()));
+    // Every key/value holds at least one value; a larger count can only fail later,
+    // after costing memory in proportion to the (possibly huge) file.
+    if (n_kv > kMaxMetadataValues)
+      cur_.fail_at(at, fmt::format("metadata count {} exceeds the limit of {} values", n_kv, kMaxMetadataValues));
 
     file.alignment = kGgufDefaultAlignment;
     std::unordered_set<std::string> keys;
-    file.metadata.reserve(n_kv);
+    // Counts are only bounded by the file's size: never reserve more than a
+    // small amount up front on their word.
+    file.metadata.reserve(std::min<uint64_t>(n_kv, kMaxReserve));
     for (uint64_t k = 0; k < n_kv; ++k) {
       uint64_t kv_at = cur_.pos();
       std::string key = cur_.read_string("metadata key", kMaxKeyLen);
@@ -63,22 +70,25 @@ class GgufParser {
     }
 
     TensorTable table;
-    table.tensors.reserve(n_tensors);
+    table.tensors.reserve(std::min<uint64_t>(n_tensors, kMaxReserve));
     std::vector<uint64_t> info_at;
-    info_at.reserve(n_tensors);
+    info_at.reserve(std::min<uint64_t>(n_tensors, kMaxReserve));
+    // Names are checked as they are read, so that a long run of identical
+    // (e.g. zero-filled) tensor infos fails at the second one.
+    std::unordered_set<std::string> names;
     for (uint64_t k = 0; k < n_tensors; ++k) {
       info_at.push_back(cur_.pos());
       table.tensors.push_back(read_tensor_info());
+      if (!names.insert(table.tensors.back().name).second)
+        cur_.fail_at(info_at.back(), "duplicate tensor name", table.tensors.back().name);
     }
 
     uint64_t end_of_infos = cur_.pos();
     uint64_t pad = (file.alignment - end_of_infos % file.alignment) % file.alignment;
     file.data_offset = end_of_infos + pad;
 
-    std::unordered_set<std::string_view> names;
     for (size_t k = 0; k < table.tensors.size(); ++k) {
       TensorInfo& t = table.tensors[k];
-      if (!names.insert(t.name).second) cur_.fail_at(info_at[k], "duplicate tensor name", t.name);
       if (t.offset % file.alignment != 0)
         cur_.fail_at(info_at[k],
                      fmt::format("data offset {} is not a multiple of the file's alignment {}", t.offset,

@@ -1,7 +1,11 @@
 #include "format/gguf_writer.h"
 
+#include <cstdint>
 #include <cstring>
 #include <fmt/format.h>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
 
 #include "format/gguf_reader.h"
 #include "io/atomic_file.h"
@@ -53,6 +57,64 @@ class HeaderBytes {
 
 uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
+// Why `v` cannot be written as GGUF (its variant does not hold what its type
+// says, an integer out of its type's range, an array item of another type
+// than the array's), or empty. put_value() relies on this having passed.
+std::string invalid_value(const MetaValue& v) {
+  auto unsigned_max = [](MetaType t) -> uint64_t {
+    switch (t) {
+      case MetaType::U8: return UINT8_MAX;
+      case MetaType::U16: return UINT16_MAX;
+      case MetaType::U32: return UINT32_MAX;
+      case MetaType::BOOL: return 1;
+      default: return UINT64_MAX;
+    }
+  };
+  auto signed_range = [](MetaType t) -> std::pair<int64_t, int64_t> {
+    switch (t) {
+      case MetaType::I8: return {INT8_MIN, INT8_MAX};
+      case MetaType::I16: return {INT16_MIN, INT16_MAX};
+      case MetaType::I32: return {INT32_MIN, INT32_MAX};
+      default: return {INT64_MIN, INT64_MAX};
+    }
+  };
+  const char* name = meta_type_name(v.type);
+  switch (v.type) {
+    case MetaType::U8: case MetaType::U16: case MetaType::U32: case MetaType::U64: case MetaType::BOOL: {
+      const auto* x = std::get_if<uint64_t>(&v.v);
+      if (!x) return fmt::format("a {} value must hold an unsigned integer", name);
+      if (*x > unsigned_max(v.type)) return fmt::format("{} is out of range for {}", *x, name);
+      return {};
+    }
+    case MetaType::I8: case MetaType::I16: case MetaType::I32: case MetaType::I64: {
+      const auto* x = std::get_if<int64_t>(&v.v);
+      if (!x) return fmt::format("a {} value must hold a signed integer", name);
+      auto [lo, hi] = signed_range(v.type);
+      if (*x < lo || *x > hi) return fmt::format("{} is out of range for {}", *x, name);
+      return {};
+    }
+    case MetaType::F32: case MetaType::F64:
+      return std::holds_alternative<double>(v.v) ? std::string{} : fmt::format("a {} value must hold a double", name);
+    case MetaType::STRING:
+      return std::holds_alternative<std::string>(v.v) ? std::string{} : "a string value must hold a string";
+    case MetaType::ARRAY: {
+      const auto* items = std::get_if<std::vector<MetaValue>>(&v.v);
+      if (!items) return "an array value must hold items";
+      if (static_cast<uint32_t>(v.elem_type) >= kMetaTypeCount)
+        return fmt::format("unknown array element type {}", static_cast<uint32_t>(v.elem_type));
+      for (size_t k = 0; k < items->size(); ++k) {
+        const MetaValue& item = (*items)[k];
+        if (item.type != v.elem_type)
+          return fmt::format("array item {} has type {} in an array of {}", k, meta_type_name(item.type),
+                             meta_type_name(v.elem_type));
+        if (std::string why = invalid_value(item); !why.empty()) return fmt::format("array item {}: {}", k, why);
+      }
+      return {};
+    }
+  }
+  return fmt::format("unknown value type {}", static_cast<uint32_t>(v.type));
+}
+
 }  // namespace
 
 GgufWriter::GgufWriter(uint32_t version, uint32_t alignment) : version_(version), alignment_(alignment) {
@@ -69,6 +131,26 @@ void GgufWriter::add_tensor(std::string name, DType dtype, std::vector<uint64_t>
 }
 
 Status GgufWriter::write(const std::string& path) const {
+  // Refuse anything that would give a file parse_gguf() rejects or misreads.
+  if (version_ != 2 && version_ != 3)
+    return Error{path, {}, {}, fmt::format("cannot write GGUF version {}; expected 2 or 3", version_)};
+  if (alignment_ == 0 || (alignment_ & (alignment_ - 1)) != 0)
+    return Error{path, {}, {}, fmt::format("alignment {} is not a power of two", alignment_)};
+  std::unordered_set<std::string_view> seen;
+  for (const auto& [key, value] : metadata_) {
+    if (!seen.insert(key).second) return Error{path, {}, {}, fmt::format("duplicate metadata key '{}'", key)};
+    if (std::string why = invalid_value(value); !why.empty())
+      return Error{path, {}, {}, fmt::format("metadata key '{}': {}", key, why)};
+    if (key == "general.alignment" && value != MetaValue::u(MetaType::U32, alignment_))
+      return Error{path, {}, {},
+                   fmt::format("general.alignment {} disagrees with the writer's alignment {} (u32); set it "
+                               "through the constructor",
+                               meta_to_string(value), alignment_)};
+  }
+  seen.clear();
+  for (const auto& t : tensors_)
+    if (!seen.insert(t.name).second) return Error{path, t.name, {}, "duplicate tensor name"};
+
   std::vector<uint64_t> sizes;
   HeaderBytes h;
   h.put<uint32_t>(kGgufMagic);
@@ -88,6 +170,7 @@ Status GgufWriter::write(const std::string& path) const {
       return Error{path, t.name, {}, fmt::format("{} dimensions; GGUF allows at most {}", t.shape.size(), kGgufMaxDims)};
     SizeOrReason size = tensor_nbytes(t.dtype, t.shape);
     if (!size.nbytes) return Error{path, t.name, {}, size.reason};
+    if (Status s = check_tensor_data_size(t.data, *size.nbytes, path, t.name); !s) return s;
     h.put_string(t.name);
     h.put<uint32_t>(static_cast<uint32_t>(t.shape.size()));
     for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it) h.put<int64_t>(static_cast<int64_t>(*it));
@@ -101,14 +184,9 @@ Status GgufWriter::write(const std::string& path) const {
   if (!out) return out.error();
   if (Status s = out->write(h.bytes); !s) return s;
   if (Status s = out->write_zeros(align_up(h.bytes.size(), alignment_) - h.bytes.size()); !s) return s;
-  std::vector<std::byte> chunk(std::min<uint64_t>(8 << 20, std::max<uint64_t>(offset, 1)));
+  std::vector<std::byte> chunk;
   for (size_t k = 0; k < tensors_.size(); ++k) {
-    for (uint64_t done = 0; done < sizes[k];) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(chunk.size(), sizes[k] - done));
-      tensors_[k].data.fill(done, {chunk.data(), n});
-      if (Status s = out->write({chunk.data(), n}); !s) return s;
-      done += n;
-    }
+    if (Status s = write_tensor_data(*out, tensors_[k].data, sizes[k], chunk); !s) return s;
     if (k + 1 < tensors_.size())
       if (Status s = out->write_zeros(align_up(sizes[k], alignment_) - sizes[k]); !s) return s;
   }

@@ -19,13 +19,17 @@ void check_tensor_ranges(const FileInfo& file, std::vector<TensorInfo>& tensors)
     return tensors[a].offset != tensors[b].offset ? tensors[a].offset < tensors[b].offset
                                                   : tensors[a].nbytes < tensors[b].nbytes;
   });
-  for (size_t k = 1; k < order.size(); ++k) {
-    const TensorInfo& prev = tensors[order[k - 1]];
-    const TensorInfo& cur = tensors[order[k]];
-    if (cur.nbytes != 0 && prev.offset + prev.nbytes > cur.offset)
+  // Compare each tensor with the furthest end seen so far, not just its
+  // neighbour: an empty tensor between two overlapping ones must not hide them.
+  const TensorInfo* furthest = nullptr;
+  for (size_t k : order) {
+    const TensorInfo& cur = tensors[k];
+    if (cur.nbytes == 0) continue;
+    if (furthest && furthest->offset + furthest->nbytes > cur.offset)
       throw ParseFailure{Error{file.path, cur.name, cur.offset,
-                               fmt::format("tensor data overlaps tensor '{}' at [{}, {})", prev.name, prev.offset,
-                                           prev.offset + prev.nbytes)}};
+                               fmt::format("tensor data overlaps tensor '{}' at [{}, {})", furthest->name,
+                                           furthest->offset, furthest->offset + furthest->nbytes)}};
+    if (!furthest || cur.offset + cur.nbytes > furthest->offset + furthest->nbytes) furthest = &cur;
   }
 }
 

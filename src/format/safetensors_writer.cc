@@ -37,6 +37,7 @@ Status SafetensorsWriter::write(const std::string& path) const {
     if (!info.in_safetensors) return Error{path, t.name, {}, fmt::format("safetensors has no dtype {}", info.name)};
     SizeOrReason size = tensor_nbytes(t.dtype, t.shape);
     if (!size.nbytes) return Error{path, t.name, {}, size.reason};
+    if (Status s = check_tensor_data_size(t.data, *size.nbytes, path, t.name); !s) return s;
     j.key(t.name).begin_object();
     j.key("dtype").value(info.name);
     j.key("shape").begin_array();
@@ -56,15 +57,9 @@ Status SafetensorsWriter::write(const std::string& path) const {
   uint64_t n = header.size();
   if (Status s = out->write({reinterpret_cast<const std::byte*>(&n), sizeof n}); !s) return s;
   if (Status s = out->write({reinterpret_cast<const std::byte*>(header.data()), header.size()}); !s) return s;
-  std::vector<std::byte> chunk(std::min<uint64_t>(8 << 20, std::max<uint64_t>(offset, 1)));
-  for (size_t k = 0; k < tensors_.size(); ++k) {
-    for (uint64_t done = 0; done < sizes[k];) {
-      size_t len = static_cast<size_t>(std::min<uint64_t>(chunk.size(), sizes[k] - done));
-      tensors_[k].data.fill(done, {chunk.data(), len});
-      if (Status s = out->write({chunk.data(), len}); !s) return s;
-      done += len;
-    }
-  }
+  std::vector<std::byte> chunk;
+  for (size_t k = 0; k < tensors_.size(); ++k)
+    if (Status s = write_tensor_data(*out, tensors_[k].data, sizes[k], chunk); !s) return s;
   return out->commit();
 }
 

@@ -6,15 +6,33 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string>
 #include <vector>
+
+#include "common/error.h"
 
 namespace wm {
 
 struct TensorData {
+  static constexpr uint64_t kAnySize = UINT64_MAX;
   // Fills `out` with the tensor's bytes starting at byte `offset` of the tensor.
   std::function<void(uint64_t offset, std::span<std::byte> out)> fill;
+  // Bytes available, when known: writers refuse a tensor whose dtype and
+  // shape need another length rather than read past the end.
+  uint64_t size = kAnySize;
 
   static TensorData bytes(std::vector<std::byte> b);
 };
+
+class AtomicFileWriter;
+
+// Streams `nbytes` of `data` into `out` through `chunk` (reused between
+// tensors so a writer holds one chunk, not a tensor).
+Status write_tensor_data(AtomicFileWriter& out, const TensorData& data, uint64_t nbytes,
+                         std::vector<std::byte>& chunk);
+
+// Fails (naming file and tensor) when `data` holds a known size other than `nbytes`.
+Status check_tensor_data_size(const TensorData& data, uint64_t nbytes, const std::string& path,
+                              const std::string& tensor);
 
 }  // namespace wm
