@@ -575,3 +575,61 @@ TEST(GgufWriter, RejectsInconsistentMetadataValues) {
 
 }  // namespace
 }  // namespace wm
+
+namespace wm {
+namespace {
+
+// Loading needs no vocabulary: with array_items off the parser still walks
+// (and checks) every array but keeps only element type and length.
+TEST(GgufArraySummary, KeepsTypeAndLengthAndStillValidates) {
+  GgufWriter w;
+  std::vector<MetaValue> tokens, scores, nested;
+  for (int k = 0; k < 1000; ++k) {
+    tokens.push_back(MetaValue::str("token" + std::to_string(k)));
+    scores.push_back(MetaValue::f(MetaType::F32, k * 0.5));
+  }
+  nested.push_back(MetaValue::array(MetaType::BOOL, {MetaValue::u(MetaType::BOOL, 1)}));
+  w.add_metadata("tokens", MetaValue::array(MetaType::STRING, tokens));
+  w.add_metadata("scores", MetaValue::array(MetaType::F32, scores));
+  w.add_metadata("nested", MetaValue::array(MetaType::ARRAY, nested));
+  w.add_metadata("after", MetaValue::str("still read"));
+  w.add_tensor("t", DType::F32, {4}, TensorData::bytes(std::vector<std::byte>(16)));
+  test::TempDir dir;
+  ASSERT_TRUE(w.write(dir.file("a.gguf")).ok());
+  auto bytes = test::read_file(dir.file("a.gguf"));
+
+  auto full = parse_gguf(MemorySource(bytes, "a.gguf"));
+  auto summary = parse_gguf(MemorySource(bytes, "a.gguf"), {false});
+  ASSERT_TRUE(full.ok() && summary.ok());
+  const Metadata& m = summary->files[0].metadata;
+  ASSERT_EQ(m.size(), 4u);
+  EXPECT_TRUE(m[0].second.is_summary());
+  EXPECT_EQ(m[0].second.length, 1000u);
+  EXPECT_EQ(m[0].second.elem_type, MetaType::STRING);
+  EXPECT_EQ(m[1].second.length, 1000u);
+  EXPECT_EQ(m[2].second.length, 1u);
+  EXPECT_EQ(m[3].second, MetaValue::str("still read"));
+  EXPECT_EQ(summary->tensors[0].offset, full->tensors[0].offset);
+  EXPECT_FALSE(full->files[0].metadata[0].second.is_summary());
+  EXPECT_EQ(meta_to_string(m[0].second), "[1000 string items, not loaded]");
+
+  // A summary cannot be written back: its items are gone.
+  GgufWriter again;
+  again.add_metadata("tokens", m[0].second);
+  EXPECT_FALSE(again.write(dir.file("b.gguf")).ok());
+
+  // Validation still runs over skipped items: a string length past the end fails.
+  auto bad = bytes;
+  std::string needle = "token999";
+  auto it = std::search(bad.begin(), bad.end(), reinterpret_cast<const std::byte*>(needle.data()),
+                        reinterpret_cast<const std::byte*>(needle.data() + needle.size()));
+  ASSERT_NE(it, bad.end());
+  test::poke_u64(bad, static_cast<size_t>(it - bad.begin()) - 8, uint64_t{1} << 40);
+  auto r = parse_gguf(MemorySource(bad, "bad.gguf"), {false});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().offset, static_cast<uint64_t>(it - bad.begin()) - 8);
+  EXPECT_NE(r.error().message.find("string value length"), std::string::npos) << r.error().message;
+}
+
+}  // namespace
+}  // namespace wm

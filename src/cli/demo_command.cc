@@ -49,7 +49,7 @@ void add_demo_command(CLI::App& app, Context& ctx) {
     }
     double write_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     start = std::chrono::steady_clock::now();
-    auto table = open_model(paths->all(), {ctx.log, {}});
+    auto table = open_model(paths->all(), {ctx.log, {}, false});
     if (!table) {
       ctx.exit_code = report_error(table.error().to_string());
       return;

@@ -23,7 +23,8 @@ void add_inspect_command(CLI::App& app, Context& ctx) {
   cmd->add_flag("--metadata", args->out.metadata, "Include file metadata (GGUF key/values, __metadata__)");
   cmd->add_option("--variant", args->variant, "In folders, prefer this weight variant (e.g. fp16)");
   cmd->callback([args, &ctx] {
-    OpenOptions opts{ctx.log, args->variant};
+    // Array items (vocabularies) are read only when they will be shown.
+    OpenOptions opts{ctx.log, args->variant, args->out.metadata};
     // Each path is inspected on its own: unrelated files may share tensor names.
     TensorTable table;
     for (const auto& path : args->paths) {

@@ -52,7 +52,7 @@ Result<Model> open_and_load(const std::vector<std::string>& paths, const LoadArg
   auto options = load_options_from(args, log);
   if (!options) return options.error();
   auto t0 = std::chrono::steady_clock::now();
-  auto table = open_model(paths, {log, args.variant});
+  auto table = open_model(paths, {log, args.variant, false});
   if (!table) return table.error();
   double parse_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   ProgressBar bar("loading");

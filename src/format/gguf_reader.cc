@@ -21,7 +21,7 @@ constexpr uint64_t kMaxReserve = 4096;  // elements reserved up front from an un
 
 class GgufParser {
  public:
-  explicit GgufParser(const ByteSource& src) : cur_(src) {}
+  GgufParser(const ByteSource& src, const GgufOptions& options) : cur_(src), options_(options) {}
 
   TensorTable parse() {
     FileInfo file;
@@ -161,19 +161,48 @@ class GgufParser {
     MetaType elem = read_value_type(key);
     uint64_t at = cur_.pos();
     auto n = cur_.read<uint64_t>("array length");
-    uint64_t min_elem = elem == MetaType::STRING ? 8
-                        : elem == MetaType::ARRAY ? 12
-                        : elem == MetaType::U8 || elem == MetaType::I8 || elem == MetaType::BOOL ? 1
-                        : elem == MetaType::U16 || elem == MetaType::I16 ? 2
-                        : elem == MetaType::U32 || elem == MetaType::I32 || elem == MetaType::F32 ? 4
-                                                                                                  : 8;
+    uint64_t min_elem = elem == MetaType::STRING ? 8 : elem == MetaType::ARRAY ? 12 : scalar_size(elem);
     if (n > cur_.remaining() / min_elem)
       cur_.fail_at(at, fmt::format("array length {} for key '{}' runs past the end of the file", n, key));
+    if (!options_.array_items) {
+      skip_array_items(elem, n, key, depth);
+      return MetaValue::array_summary(elem, n);
+    }
     std::vector<MetaValue> items;
-    items.reserve(std::min<uint64_t>(n, kMaxMetadataValues - std::min(n_values_, kMaxMetadataValues)));
+    items.reserve(std::min<uint64_t>(n, kMaxReserve));
     // An element that is itself an array carries its own element type and length.
     for (uint64_t k = 0; k < n; ++k) items.push_back(read_value(elem, key, depth + 1));
     return MetaValue::array(elem, std::move(items));
+  }
+
+  static uint64_t scalar_size(MetaType t) {
+    switch (t) {
+      case MetaType::U8: case MetaType::I8: case MetaType::BOOL: return 1;
+      case MetaType::U16: case MetaType::I16: return 2;
+      case MetaType::U32: case MetaType::I32: case MetaType::F32: return 4;
+      default: return 8;
+    }
+  }
+
+  // Walks an array's items without keeping them: still checks every length
+  // against the file, allocates nothing. Tokenizer vocabularies (~450k
+  // values) are most of a GGUF header; a loader does not need them.
+  void skip_array_items(MetaType elem, uint64_t n, const std::string& key, int depth) {
+    if (elem == MetaType::STRING) {
+      for (uint64_t k = 0; k < n; ++k) {
+        uint64_t at = cur_.pos();
+        auto len = cur_.read<uint64_t>("string value");
+        if (len > kMaxStringLen || len > cur_.remaining())
+          cur_.fail_at(at, fmt::format("string value length {} for key '{}' runs past the end of the file", len, key));
+        cur_.skip(len, "string value");
+      }
+    } else if (elem == MetaType::ARRAY) {
+      for (uint64_t k = 0; k < n; ++k) read_array(key, depth + 1);
+    } else if (elem == MetaType::BOOL) {
+      for (uint64_t k = 0; k < n; ++k) read_value(elem, key, depth + 1);  // each byte must be 0 or 1
+    } else {
+      cur_.skip(n * scalar_size(elem), "array items");
+    }
   }
 
   TensorInfo read_tensor_info() {
@@ -212,14 +241,15 @@ class GgufParser {
   }
 
   HeaderCursor cur_;
+  GgufOptions options_;
   uint64_t n_values_ = 0;
 };
 
 }  // namespace
 
-Result<TensorTable> parse_gguf(const ByteSource& src) {
+Result<TensorTable> parse_gguf(const ByteSource& src, const GgufOptions& options) {
   try {
-    return GgufParser(src).parse();
+    return GgufParser(src, options).parse();
   } catch (const ParseFailure& f) {
     return f.error;
   } catch (const std::bad_alloc&) {

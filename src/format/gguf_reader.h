@@ -12,7 +12,15 @@ inline constexpr uint32_t kGgufMagic = 0x46554747;  // "GGUF" little-endian
 inline constexpr uint32_t kGgufDefaultAlignment = 32;
 inline constexpr uint32_t kGgufMaxDims = 4;
 
+struct GgufOptions {
+  // Keep the items of metadata arrays (tokenizer vocabularies...). When
+  // false, arrays are still validated but kept as their element type and
+  // length only (MetaValue::array_summary), which makes parsing a real LLM
+  // header several times faster.
+  bool array_items = true;
+};
+
 // Returns a table with one file (index 0) and its tensors, offsets absolute.
-Result<TensorTable> parse_gguf(const ByteSource& src);
+Result<TensorTable> parse_gguf(const ByteSource& src, const GgufOptions& options = {});
 
 }  // namespace wm

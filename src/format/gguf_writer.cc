@@ -100,6 +100,7 @@ std::string invalid_value(const MetaValue& v) {
     case MetaType::ARRAY: {
       const auto* items = std::get_if<std::vector<MetaValue>>(&v.v);
       if (!items) return "an array value must hold items";
+      if (v.is_summary()) return "an array read without its items (a summary) cannot be written";
       if (static_cast<uint32_t>(v.elem_type) >= kMetaTypeCount)
         return fmt::format("unknown array element type {}", static_cast<uint32_t>(v.elem_type));
       for (size_t k = 0; k < items->size(); ++k) {

@@ -22,6 +22,7 @@ std::string meta_to_string(const MetaValue& v, size_t max_items) {
     case MetaType::STRING: return std::get<std::string>(v.v);
     case MetaType::ARRAY: {
       const auto& items = std::get<std::vector<MetaValue>>(v.v);
+      if (v.is_summary()) return fmt::format("[{} {} items, not loaded]", v.length, meta_type_name(v.elem_type));
       std::string out = "[";
       for (size_t k = 0; k < items.size() && k < max_items; ++k) {
         if (k) out += ", ";

@@ -25,13 +25,20 @@ struct MetaValue {
   // Unsigned integers and bools in u, signed in i, floats in f, strings in s,
   // arrays in items (each with type == elem_type).
   std::variant<uint64_t, int64_t, double, std::string, std::vector<MetaValue>> v;
+  uint64_t length = 0;  // arrays: items in the file (items.size(), unless summarised)
 
   static MetaValue u(MetaType t, uint64_t x) { return {t, MetaType::U8, x}; }
   static MetaValue i(MetaType t, int64_t x) { return {t, MetaType::U8, x}; }
   static MetaValue f(MetaType t, double x) { return {t, MetaType::U8, x}; }
   static MetaValue str(std::string x) { return {MetaType::STRING, MetaType::U8, std::move(x)}; }
   static MetaValue array(MetaType elem, std::vector<MetaValue> xs) {
-    return {MetaType::ARRAY, elem, std::move(xs)};
+    uint64_t n = xs.size();
+    return {MetaType::ARRAY, elem, std::move(xs), n};
+  }
+  // An array whose items were not kept, only its element type and length.
+  static MetaValue array_summary(MetaType elem, uint64_t n) { return {MetaType::ARRAY, elem, std::vector<MetaValue>{}, n}; }
+  bool is_summary() const {
+    return type == MetaType::ARRAY && std::get<std::vector<MetaValue>>(v).size() != length;
   }
   bool operator==(const MetaValue&) const = default;
 };

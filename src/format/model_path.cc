@@ -37,7 +37,7 @@ std::string variant_of(std::string_view name) {
   return dot == std::string_view::npos ? std::string() : std::string(stem.substr(dot + 1));
 }
 
-Result<TensorTable> open_file(const std::string& path) {
+Result<TensorTable> open_file(const std::string& path, const OpenOptions& options) {
   if (is_index_name(path)) return open_safetensors_index(path);
   auto file = File::open(path);
   if (!file) return file.error();
@@ -46,10 +46,10 @@ Result<TensorTable> open_file(const std::string& path) {
   uint64_t n = std::min<uint64_t>(sizeof head, file->size());
   if (Status s = file->read_exact(0, {head, n}); !s) return s.error();
   FileSource src(*file);
-  if (n >= 4 && std::memcmp(head, "GGUF", 4) == 0) return parse_gguf(src);
+  if (n >= 4 && std::memcmp(head, "GGUF", 4) == 0) return parse_gguf(src, {options.metadata_arrays});
   bool looks_safetensors = n == 9 && static_cast<char>(head[8]) == '{';
   if (ends_with(path, ".safetensors") || looks_safetensors) return parse_safetensors(src);
-  if (ends_with(path, ".gguf")) return parse_gguf(src);  // reports the wrong magic
+  if (ends_with(path, ".gguf")) return parse_gguf(src, {options.metadata_arrays});  // reports the wrong magic
   return Error{path, {}, 0,
                "unrecognised format: expected a GGUF file, a safetensors file or a *.safetensors.index.json"};
 }
@@ -115,7 +115,7 @@ Result<TensorTable> open_folder(const fs::path& dir, const OpenOptions& options)
   if (!pipeline) {
     auto direct = pick_weights_in(dir, options);
     if (!direct) return direct.error();
-    if (!direct->empty()) return open_file(*direct);
+    if (!direct->empty()) return open_file(*direct, options);
   } else {
     options.log.debug(fmt::format("'{}' is a diffusers pipeline: opening its component folders", dir.string()));
   }
@@ -130,7 +130,7 @@ Result<TensorTable> open_folder(const fs::path& dir, const OpenOptions& options)
     auto weights = pick_weights_in(sub, options);
     if (!weights) return weights.error();
     if (weights->empty()) continue;  // tokenizer/, scheduler/, ...
-    auto part = open_file(*weights);
+    auto part = open_file(*weights, options);
     if (!part) return part.error();
     set_component(*part, sub.filename().string());
     options.log.debug(fmt::format("component '{}' from '{}'", sub.filename().string(), *weights));
@@ -148,7 +148,7 @@ Result<TensorTable> open_folder(const fs::path& dir, const OpenOptions& options)
 Result<TensorTable> open_model_path(const std::string& path, const OpenOptions& options) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) return open_folder(path, options);
-  return open_file(path);
+  return open_file(path, options);
 }
 
 Result<TensorTable> open_model(const std::vector<std::string>& paths, const OpenOptions& options) {

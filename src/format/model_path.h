@@ -17,6 +17,9 @@ struct OpenOptions {
   // diffusers weight variant to prefer in folders ("fp16" picks
   // model.fp16.safetensors over model.safetensors); empty = no variant.
   std::string variant;
+  // Keep GGUF metadata array items (tokenizer vocabularies). Loading needs
+  // none; an engine that reads its tokenizer from the file does.
+  bool metadata_arrays = true;
 };
 
 // Opens one path. Tensor names stay as in the files; folder components set
