@@ -56,9 +56,31 @@ void store(DType to, std::byte* dst, uint64_t k, float v) {
   }
 }
 
+template <DType To>
+void store_as(std::byte* dst, uint64_t k, float v) {
+  if constexpr (To == DType::F32) {
+    std::memcpy(dst + 4 * k, &v, 4);
+  } else {
+    uint16_t h = To == DType::F16 ? f32_to_f16(v) : f32_to_bf16(v);
+    std::memcpy(dst + 2 * k, &h, 2);
+  }
+}
+
+// The target is dispatched once per chunk, not per element, so the loop
+// compiles to straight-line code the compiler can vectorise.
+template <DType From, DType To>
+void float_loop(const std::byte* src, std::byte* dst, uint64_t n) {
+  for (uint64_t k = 0; k < n; ++k) store_as<To>(dst, k, load<From>(src, k));
+}
+
 template <DType From>
 void float_to(DType to, const std::byte* src, std::byte* dst, uint64_t n) {
-  for (uint64_t k = 0; k < n; ++k) store(to, dst, k, load<From>(src, k));
+  switch (to) {
+    case DType::F32: float_loop<From, DType::F32>(src, dst, n); break;
+    case DType::F16: float_loop<From, DType::F16>(src, dst, n); break;
+    case DType::BF16: float_loop<From, DType::BF16>(src, dst, n); break;
+    default: break;
+  }
 }
 
 bool is_float_target(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
