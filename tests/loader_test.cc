@@ -756,6 +756,25 @@ TEST(Loader, FileTruncatedAfterParsingIsAnErrorNamingIt) {
   }
 }
 
+// Saving over a loaded model keeps the size but not the bytes: a file
+// replaced (new inode) after parsing must be refused, not read at stale offsets.
+TEST(Loader, FileReplacedWithTheSameSizeAfterParsingIsAnError) {
+  TempDir dir;
+  Files f = write_model(dir);
+  TensorTable table = open_table(f.all());
+  ASSERT_NE(table.files[0].identity.inode, 0u);
+  auto bytes = read_file(f.gguf);
+  std::string tmp = f.gguf + ".new";
+  test::write_file(tmp, bytes);
+  std::filesystem::rename(tmp, f.gguf);
+  auto model = load_model(table, {});
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.error().file, f.gguf);
+  EXPECT_NE(model.error().message.find("replaced or modified"), std::string::npos) << model.error().message;
+  // Opened again, the same bytes load.
+  EXPECT_TRUE(load_model(open_table(f.all()), {}).ok());
+}
+
 TEST(Loader, FileRemovedAfterParsingIsAnErrorNamingIt) {
   TempDir dir;
   Files f = write_model(dir);

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "dtype/dtype.h"
 #include "format/metadata.h"
+#include "io/file.h"
 
 namespace wm {
 
@@ -28,6 +29,9 @@ struct FileInfo {
   uint32_t version = 0;       // GGUF version; 0 for safetensors
   std::string component;      // diffusers component ("transformer", ...), or empty
   Metadata metadata;
+  // Size, mtime, inode and device when parsed from a file (all zero when
+  // parsed from memory): the loader refuses a file that changed since.
+  FileIdentity identity;
 };
 
 struct TensorInfo {

@@ -67,6 +67,11 @@ class Loader {
       if (file->size() != info.size)
         return Error{info.path, {}, {},
                      fmt::format("file changed since it was parsed (size {} then, {} now)", info.size, file->size())};
+      // Same size is not enough: a file saved over (new inode) or rewritten
+      // in place (new mtime) may hold other bytes at the parsed offsets.
+      if (info.identity.size != 0 && file->identity() != info.identity)
+        return Error{info.path, {}, {},
+                     "file changed since it was parsed (replaced or modified: inode or mtime differs); open it again"};
       model_.files_.push_back(std::make_shared<const File>(std::move(file.value())));
     }
     model_.mappings_.resize(model_.files_.size());
