@@ -24,13 +24,13 @@ std::string load_text(const Model& model, bool per_tensor) {
   out += fmt::format(
       "time: total {:.1f} ms (parse {:.1f}, plan {:.1f}, map {:.1f}, read {:.1f}, convert {:.1f}, upload {:.1f}; "
       "{} threads)\n",
-      r.time.total_ms + r.time.parse_ms, r.time.parse_ms, r.time.plan_ms, r.time.map_ms, r.time.read_ms,
+      r.time.end_to_end_ms(), r.time.parse_ms, r.time.plan_ms, r.time.map_ms, r.time.read_ms,
       r.time.convert_ms, r.time.upload_ms, r.threads);
   out += fmt::format(
       "memory: peak RSS {:.1f} MiB, RssAnon {:.1f} MiB (+{:.1f}), RssFile {:.1f} MiB; staging peak {:.1f} of {:.1f} MiB; "
       "device {:.1f} MiB\n",
       r.memory.peak_rss_kib / 1024.0, r.memory.anon_kib / 1024.0,
-      (static_cast<double>(r.memory.anon_kib) - static_cast<double>(r.memory_before.anon_kib)) / 1024.0,
+      r.anon_growth_mib(),
       r.memory.file_kib / 1024.0, mib(r.staging_peak_bytes), mib(r.staging_budget_bytes), mib(r.device_bytes));
   out += fmt::format("page cache: {:.1f} of {:.1f} MiB of the model files resident\n", mib(r.page_cache_bytes),
                      mib(r.file_bytes));
@@ -56,7 +56,7 @@ std::string load_json(const Model& model, bool per_tensor) {
   j.key("peak_bytes").value(r.staging_peak_bytes).end_object();
   j.key("threads").value(static_cast<uint64_t>(r.threads));
   j.key("time_ms").begin_object();
-  j.key("total").value(r.time.total_ms + r.time.parse_ms);
+  j.key("total").value(r.time.end_to_end_ms());
   j.key("parse").value(r.time.parse_ms);
   j.key("plan").value(r.time.plan_ms);
   j.key("map").value(r.time.map_ms);

@@ -8,10 +8,9 @@
 #include <string>
 
 #include "common/error.h"
+#include "io/file.h"
 
 namespace wm {
-
-class File;
 
 class ByteSource {
  public:
@@ -21,6 +20,8 @@ class ByteSource {
   virtual const std::string& name() const = 0;
   // REQUIRES: offset + dst.size() <= size(). Fails only on I/O errors.
   virtual Status read(uint64_t offset, std::span<std::byte> dst) const = 0;
+  // The file's identity when the source is a file; all zero for memory.
+  virtual FileIdentity identity() const { return {}; }
 };
 
 class MemorySource final : public ByteSource {
@@ -43,6 +44,7 @@ class FileSource final : public ByteSource {
   uint64_t size() const override;
   const std::string& name() const override;
   Status read(uint64_t offset, std::span<std::byte> dst) const override;
+  FileIdentity identity() const override { return file_.identity(); }
 
  private:
   const File& file_;

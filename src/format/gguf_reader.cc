@@ -28,6 +28,7 @@ class GgufParser {
     file.path = cur_.source().name();
     file.format = FileFormat::kGguf;
     file.size = cur_.source().size();
+    file.identity = cur_.source().identity();
     if (file.size == 0) cur_.fail("empty file (0 bytes); expected a GGUF header");
 
     auto magic = cur_.read<uint32_t>("magic");

@@ -46,13 +46,9 @@ Result<TensorTable> open_file(const std::string& path, const OpenOptions& option
   uint64_t n = std::min<uint64_t>(sizeof head, file->size());
   if (Status s = file->read_exact(0, {head, n}); !s) return s.error();
   FileSource src(*file);
-  auto with_identity = [&](Result<TensorTable> r) {
-    if (r) r->files[0].identity = file->identity();
-    return r;
-  };
-  if (n >= 4 && std::memcmp(head, "GGUF", 4) == 0) return with_identity(parse_gguf(src, {options.metadata_arrays}));
+  if (n >= 4 && std::memcmp(head, "GGUF", 4) == 0) return parse_gguf(src, {options.metadata_arrays});
   bool looks_safetensors = n == 9 && static_cast<char>(head[8]) == '{';
-  if (ends_with(path, ".safetensors") || looks_safetensors) return with_identity(parse_safetensors(src));
+  if (ends_with(path, ".safetensors") || looks_safetensors) return parse_safetensors(src);
   if (ends_with(path, ".gguf")) return parse_gguf(src, {options.metadata_arrays});  // reports the wrong magic
   return Error{path, {}, 0,
                "unrecognised format: expected a GGUF file, a safetensors file or a *.safetensors.index.json"};

@@ -84,7 +84,6 @@ Result<TensorTable> open_safetensors_index(const std::string& path) {
       return Error{path, {}, {}, fmt::format("cannot open shard '{}': {}", shard, shard_file.error().to_string())};
     auto parsed = parse_safetensors(FileSource(*shard_file));
     if (!parsed) return parsed.error();
-    parsed->files[0].identity = shard_file->identity();
     auto file_index = static_cast<uint32_t>(table.files.size());
     for (const auto& t : parsed->tensors) {
       auto [it, inserted] = shard_of.emplace(t.name, file_index);

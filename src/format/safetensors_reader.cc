@@ -188,7 +188,9 @@ Result<TensorTable> parse_safetensors(const ByteSource& src) {
   std::string json(n, '\0');
   if (Status s = src.read(kHeaderStart, {reinterpret_cast<std::byte*>(json.data()), n}); !s) return s.error();
   if (json.front() != '{') return Error{name, {}, kHeaderStart, "header does not start with '{'"};
-  return parse_safetensors_header(json, size - kHeaderStart - n, name);
+  auto table = parse_safetensors_header(json, size - kHeaderStart - n, name);
+  if (table) table->files[0].identity = src.identity();
+  return table;
 }
 
 }  // namespace wm

@@ -1,7 +1,6 @@
 #include "format/tensor_data.h"
 
 #include <algorithm>
-
 #include <cstring>
 #include <fmt/format.h>
 #include <memory>

@@ -30,7 +30,8 @@ struct FileInfo {
   std::string component;      // diffusers component ("transformer", ...), or empty
   Metadata metadata;
   // Size, mtime, inode and device when parsed from a file (all zero when
-  // parsed from memory): the loader refuses a file that changed since.
+  // parsed from memory, see ByteSource::identity): the loader refuses a file
+  // that changed since.
   FileIdentity identity;
 };
 

@@ -16,6 +16,8 @@ struct PhaseTimes {
   double convert_ms = 0;  // summed over workers
   double upload_ms = 0;   // on the device's copy queue
   double total_ms = 0;    // wall, plan to model ready
+  // What a user waits for: parsing the headers, then the load.
+  double end_to_end_ms() const { return parse_ms + total_ms; }
 };
 
 struct LoadReport {
@@ -33,6 +35,11 @@ struct LoadReport {
   ProcessMemory memory;            // when the model was ready
   uint64_t page_cache_bytes = 0;   // model files' resident bytes (mincore) when ready
   uint64_t file_bytes = 0;         // size of the model files
+
+  // RssAnon growth over the load (negative if the load freed memory).
+  double anon_growth_mib() const {
+    return (static_cast<double>(memory.anon_kib) - static_cast<double>(memory_before.anon_kib)) / 1024;
+  }
 };
 
 }  // namespace wm
