@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dtype/convert.h"
+#include "test_support.h"
 
 namespace wm {
 namespace {
@@ -42,14 +43,7 @@ double round_to(double x, FloatFormat f) {
   return std::copysign(r, x);
 }
 
-double half_value(uint16_t h) {
-  int sign = h >> 15, e = (h >> 10) & 0x1f, m = h & 0x3ff;
-  double v;
-  if (e == 0x1f) v = m ? std::numeric_limits<double>::quiet_NaN() : std::numeric_limits<double>::infinity();
-  else if (e == 0) v = std::ldexp(m, -24);
-  else v = std::ldexp(1024 + m, e - 25);
-  return sign ? -v : v;
-}
+using test::half_value;
 
 double bf16_value(uint16_t h) {
   // bfloat16 is the upper half of a binary32.

@@ -29,14 +29,7 @@ using test::TempDir;
 
 // --- reference decoding (from the format definitions) ----------------------
 
-double half_value(uint16_t h) {
-  int sign = h >> 15, e = (h >> 10) & 0x1f, m = h & 0x3ff;
-  double v;
-  if (e == 0x1f) v = m ? std::numeric_limits<double>::quiet_NaN() : std::numeric_limits<double>::infinity();
-  else if (e == 0) v = std::ldexp(m, -24);
-  else v = std::ldexp(1024 + m, e - 25);
-  return sign ? -v : v;
-}
+using test::half_value;
 double bf16_value(uint16_t h) { return std::bit_cast<float>(static_cast<uint32_t>(h) << 16); }
 
 struct FloatFormat {

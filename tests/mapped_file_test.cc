@@ -19,15 +19,7 @@ using test::read_file;
 using test::TempDir;
 using test::write_file;
 
-std::vector<std::byte> pattern(size_t n, uint32_t seed) {
-  std::vector<std::byte> v(n);
-  uint32_t x = seed * 2654435761u + 1;
-  for (auto& b : v) {
-    x = x * 1103515245u + 12345u;
-    b = static_cast<std::byte>(x >> 24);
-  }
-  return v;
-}
+using test::pattern;
 
 std::shared_ptr<const File> open_shared(const std::string& path) {
   auto f = File::open(path);

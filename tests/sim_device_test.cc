@@ -10,19 +10,12 @@
 #include <vector>
 
 #include "device/sim_device.h"
+#include "test_support.h"
 
 namespace wm {
 namespace {
 
-std::vector<std::byte> pattern(size_t n, uint32_t seed) {
-  std::vector<std::byte> v(n);
-  uint32_t x = seed * 2654435761u + 1;
-  for (auto& b : v) {
-    x = x * 1103515245u + 12345u;
-    b = static_cast<std::byte>(x >> 24);
-  }
-  return v;
-}
+using test::pattern;
 
 TEST(SimDevice, AllocateTracksSizesAndBytes) {
   SimDevice dev;

@@ -1,10 +1,12 @@
 #include "test_support.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,6 +44,25 @@ void write_text(const std::string& path, const std::string& text) {
 
 void poke_u32(std::vector<std::byte>& bytes, size_t at, uint32_t v) { std::memcpy(bytes.data() + at, &v, 4); }
 void poke_u64(std::vector<std::byte>& bytes, size_t at, uint64_t v) { std::memcpy(bytes.data() + at, &v, 8); }
+
+double half_value(uint16_t h) {
+  int sign = h >> 15, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  double v;
+  if (e == 0x1f) v = m ? std::numeric_limits<double>::quiet_NaN() : std::numeric_limits<double>::infinity();
+  else if (e == 0) v = std::ldexp(m, -24);
+  else v = std::ldexp(1024 + m, e - 25);
+  return sign ? -v : v;
+}
+
+std::vector<std::byte> pattern(size_t n, uint32_t seed) {
+  std::vector<std::byte> v(n);
+  uint32_t x = seed * 2654435761u + 1;
+  for (auto& b : v) {
+    x = x * 1103515245u + 12345u;
+    b = static_cast<std::byte>(x >> 24);
+  }
+  return v;
+}
 
 namespace {
 std::string slurp(const std::string& path) {

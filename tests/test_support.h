@@ -31,6 +31,13 @@ void write_text(const std::string& path, const std::string& text);
 void poke_u32(std::vector<std::byte>& bytes, size_t at, uint32_t v);
 void poke_u64(std::vector<std::byte>& bytes, size_t at, uint64_t v);
 
+// `n` deterministic pseudo-random bytes, different for each seed.
+std::vector<std::byte> pattern(size_t n, uint32_t seed);
+
+// The exact value of an IEEE half, decoded in double from the format's
+// definition: the reference conversion tests compare against.
+double half_value(uint16_t h);
+
 struct CommandResult {
   int exit_code = -1;
   std::string out;  // stdout
