@@ -7,6 +7,11 @@ const LoadedTensor* Model::find(std::string_view qualified_name) const {
   return it == by_name_.end() ? nullptr : &tensors_[it->second];
 }
 
+Status Model::wait_ready(size_t index) const {
+  (void)index;  // no background work yet: every tensor is ready when load_model returns
+  return {};
+}
+
 void Model::release() {
   tensors_.clear();
   by_name_.clear();

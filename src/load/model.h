@@ -55,6 +55,11 @@ class Model {
   LoadReport& mutable_report() { return report_; }
   SimDevice* sim() const { return sim_.get(); }
 
+  // Blocks until tensor `index` (its position in tensors()) can be read:
+  // with a background prefetch, until its file range is in the page cache.
+  // Fails (naming the file) when that range could not be read.
+  Status wait_ready(size_t index) const;
+
   // Unmaps the files, frees host and device buffers. Tensors are dropped.
   void release();
 
