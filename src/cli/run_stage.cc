@@ -1,0 +1,82 @@
+#include "cli/run_stage.h"
+
+#include <chrono>
+#include <fmt/format.h>
+
+#include "compute/pass.h"
+#include "io/file.h"
+#include "io/process_memory.h"
+#include "io/residency.h"
+
+namespace wm::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// Resident bytes of the files, opened afresh (the model's own are gone
+// after release).
+uint64_t cached_bytes(const std::vector<std::string>& paths) {
+  uint64_t bytes = 0;
+  for (const auto& p : paths) {
+    auto f = File::open(p);
+    if (!f) continue;
+    if (auto r = page_cache_residency(*f)) bytes += r->resident_bytes;
+  }
+  return bytes;
+}
+
+}  // namespace
+
+Result<StageResult> run_stage(TensorTable table, std::string name, double parse_ms, const LoadArgs& args,
+                              const StageOptions& options, const Context& ctx, bool progress) {
+  StageResult r;
+  r.name = std::move(name);
+  std::vector<std::string> paths;
+  for (const auto& f : table.files) {
+    paths.push_back(f.path);
+    r.file_bytes += f.size;
+  }
+  auto t0 = Clock::now();
+  auto model = load_table(std::move(table), parse_ms, args, ctx.log, progress);
+  if (!model) return model.error();
+  auto loaded = Clock::now();
+  const LoadReport& rep = model->report();
+  r.parse_ms = parse_ms;
+  r.load_ms = parse_ms + ms_between(t0, loaded);
+  r.tensors = rep.tensors;
+  r.mapped = rep.tensors_mapped;
+  r.copied = rep.tensors_copied;
+  r.converted = rep.tensors_converted;
+  r.hints_applied = rep.hints_applied;
+  r.residency_before = rep.residency_before;
+  r.io_mode = rep.io_mode;
+
+  PassOptions po;
+  po.threads = options.compute_threads;
+  po.log = ctx.log;
+  auto pass = compute_pass(*model, po);
+  if (!pass) return pass.error();
+  auto used = Clock::now();
+  r.pass_ms = ms_between(loaded, used);
+  r.ttfr_ms = ms_between(ctx.started, used);
+  r.checksum = pass->checksum;
+  r.simd = simd_level_name(pass->simd);
+  PrefetchStats ps = model->prefetch_stats();
+  r.prefetch_ms = ps.seconds * 1e3;
+  ProcessMemory mem = read_process_memory();
+  r.peak_rss_kib = mem.peak_rss_kib;
+  r.anon_kib = mem.anon_kib;
+  r.page_cache_after_pass = cached_bytes(paths);
+
+  if (Status s = model->release(options.evict); !s)
+    ctx.log.warn(fmt::format("evicting after release failed: {}", s.error().to_string()));
+  r.evicted = options.evict;
+  r.anon_kib_released = read_process_memory().anon_kib;
+  r.page_cache_after_release = cached_bytes(paths);
+  return r;
+}
+
+}  // namespace wm::cli

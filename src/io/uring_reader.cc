@@ -1,0 +1,108 @@
+#include "io/uring_reader.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fmt/format.h>
+#include <liburing.h>
+#include <optional>
+#include <vector>
+
+namespace wm {
+
+struct UringReader::Ring {
+  io_uring ring{};
+  ~Ring() { io_uring_queue_exit(&ring); }
+};
+
+Result<UringReader> UringReader::create(unsigned depth, uint64_t piece_bytes) {
+  depth = std::max(depth, 1u);
+  auto ring = std::make_unique<Ring>();
+  int rc = io_uring_queue_init(depth, &ring->ring, 0);
+  if (rc < 0) {
+    ring.release();  // never initialised: nothing to exit (and exiting it would be wrong)
+    return Error{{}, {}, {}, fmt::format("io_uring_queue_init failed: {}", std::strerror(-rc))};
+  }
+  return UringReader(std::move(ring), depth, std::max<uint64_t>(piece_bytes, 4096));
+}
+
+UringReader::UringReader(std::unique_ptr<Ring> ring, unsigned depth, uint64_t piece)
+    : ring_(std::move(ring)), depth_(depth), piece_(piece) {}
+UringReader::UringReader(UringReader&&) noexcept = default;
+UringReader& UringReader::operator=(UringReader&&) noexcept = default;
+UringReader::~UringReader() = default;
+
+Status UringReader::read(int fd, const std::string& path, uint64_t offset, std::span<std::byte> dst) {
+  // Each piece is [start, end) of dst; `done` counts bytes of it already in.
+  struct Piece {
+    uint64_t start, end, done;
+  };
+  std::vector<Piece> pieces;
+  for (uint64_t s = 0; s < dst.size(); s += piece_) pieces.push_back({s, std::min<uint64_t>(s + piece_, dst.size()), 0});
+  io_uring* ring = &ring_->ring;
+  size_t next = 0, finished = 0;
+  unsigned in_flight = 0;
+  std::vector<size_t> requeue;
+  auto queue = [&](size_t k) {
+    io_uring_sqe* sqe = io_uring_get_sqe(ring);
+    Piece& p = pieces[k];
+    io_uring_prep_read(sqe, fd, dst.data() + p.start + p.done, static_cast<unsigned>(p.end - p.start - p.done),
+                       offset + p.start + p.done);
+    io_uring_sqe_set_data64(sqe, k);
+    ++in_flight;
+  };
+  while (finished < pieces.size()) {
+    while (in_flight < depth_ && !requeue.empty()) {
+      queue(requeue.back());
+      requeue.pop_back();
+    }
+    while (in_flight < depth_ && next < pieces.size()) queue(next++);
+    int rc = io_uring_submit_and_wait(ring, 1);
+    if (rc < 0 && rc != -EINTR) {
+      // Drain what is in flight before failing: the kernel still writes into dst.
+      while (in_flight > 0) {
+        io_uring_cqe* cqe = nullptr;
+        if (io_uring_wait_cqe(ring, &cqe) != 0) break;
+        io_uring_cqe_seen(ring, cqe);
+        --in_flight;
+      }
+      return Error{path, {}, offset, fmt::format("io_uring submit failed: {}", std::strerror(-rc))};
+    }
+    io_uring_cqe* cqe = nullptr;
+    std::optional<Error> error;
+    unsigned head = 0, seen = 0;
+    io_uring_for_each_cqe(ring, head, cqe) {
+      ++seen;
+      --in_flight;
+      size_t k = static_cast<size_t>(io_uring_cqe_get_data64(cqe));
+      Piece& p = pieces[k];
+      int res = cqe->res;
+      if (res == -EINTR || res == -EAGAIN) {
+        requeue.push_back(k);
+      } else if (res < 0) {
+        if (!error) error = Error{path, {}, offset + p.start + p.done, fmt::format("io_uring read failed: {}", std::strerror(-res))};
+      } else if (res == 0) {
+        if (!error)
+          error = Error{path, {}, offset + p.start + p.done,
+                        fmt::format("unexpected end of file (wanted {} more bytes; the file may have shrunk)",
+                                    p.end - p.start - p.done)};
+      } else {
+        p.done += static_cast<uint64_t>(res);
+        if (p.start + p.done < p.end) requeue.push_back(k);  // short read: go on from where it stopped
+        else ++finished;
+      }
+    }
+    io_uring_cq_advance(ring, seen);
+    if (error) {
+      while (in_flight > 0) {
+        if (io_uring_wait_cqe(ring, &cqe) != 0) break;
+        io_uring_cqe_seen(ring, cqe);
+        --in_flight;
+      }
+      return *error;
+    }
+  }
+  return {};
+}
+
+}  // namespace wm
