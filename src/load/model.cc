@@ -13,6 +13,7 @@ Status Model::wait_ready(size_t index) const {
 }
 
 void Model::release() {
+  lora_.reset();  // LoRA: its private ranges and factors
   tensors_.clear();
   by_name_.clear();
   host_buffers_.clear();

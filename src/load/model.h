@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -15,9 +16,12 @@
 #include "format/tensor_table.h"
 #include "io/mapped_file.h"
 #include "load/load_report.h"
+#include "lora/lora_types.h"
 #include "plan/load_plan.h"
 
 namespace wm {
+
+struct LoraState;  // lora/apply.cc
 
 struct LoadedTensor {
   std::string name;              // qualified name ("component.name")
@@ -63,8 +67,27 @@ class Model {
   // Unmaps the files, frees host and device buffers. Tensors are dropped.
   void release();
 
+  // --- LoRA (defined in lora/apply.cc) ---------------------------------------
+  // Applies `loras` (replacing any applied before, without reloading):
+  // patched tensors get a private copy-on-write range (mapped) or are patched
+  // in place (copies, device buffers); at_runtime tensors keep their bytes
+  // and expose lora_terms(). host_data of a patched mapped tensor changes:
+  // re-read tensors() after. Bad LoRA files or modes fail before anything
+  // changes; a failure while patching leaves no LoRA applied.
+  // REQUIRES: no concurrent readers of the tensors while this runs.
+  Result<LoraReport> apply_loras(const std::vector<LoraSpec>& loras, const LoraOptions& options);
+  // Undoes every LoRA: private ranges are discarded (the file's bytes again),
+  // copies are re-read from the file. Same REQUIRES as apply_loras.
+  Status remove_loras();
+  // The at_runtime factors of tensor `index` (empty when none).
+  std::span<const LoraTerm> lora_terms(size_t index) const;
+  // What the last apply_loras did; nullptr when no LoRA is applied.
+  const LoraReport* lora_report() const;
+  // --- end LoRA ---------------------------------------------------------------
+
  private:
   friend class Loader;
+  friend class LoraApplier;  // LoRA
   TensorTable table_;
   std::vector<DeviceCaps> devices_;
   std::vector<LoadedTensor> tensors_;
@@ -74,6 +97,7 @@ class Model {
   std::vector<std::unique_ptr<std::byte, void (*)(void*)>> host_buffers_;
   std::unique_ptr<SimDevice> sim_;
   LoadReport report_;
+  std::shared_ptr<LoraState> lora_;  // LoRA: private ranges, run-time factors; null when none applied
 };
 
 }  // namespace wm

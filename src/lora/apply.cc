@@ -1,0 +1,284 @@
+#include "lora/apply.h"
+
+#include <cstring>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "dtype/convert.h"
+#include "lora/lora_file.h"
+#include "lora/merge.h"
+#include "lora/name_match.h"
+
+namespace wm {
+namespace {
+
+bool is_mapped(const LoadedTensor& t) { return t.placement == Placement::kMap && !t.on_device; }
+
+struct ModeChoice {
+  LoraAction action;
+  std::string why;
+};
+
+// The per-tensor decision; an error string when the requested mode cannot
+// be honoured for this dtype.
+Result<ModeChoice> choose_mode(LoraApplyMode mode, DType t) {
+  const DTypeInfo& info = dtype_info(t);
+  if (!info.is_float)
+    return Error{{}, {}, {}, fmt::format("LoRA on a tensor of dtype {}: only float weights can take a LoRA",
+                                         info.name)};
+  const bool quantised = info.packing == Packing::kRowBlock;
+  switch (mode) {
+    case LoraApplyMode::kImmediately:
+      if (!lora_can_patch(t))
+        return Error{{}, {}, {}, fmt::format("cannot patch a {} tensor in place (dequantise-patch-requantise "
+                                             "supports Q8_0 and Q4_0); use --lora-apply-mode at_runtime",
+                                             info.name)};
+      return ModeChoice{LoraAction::kPatched, quantised ? "immediately (dequantised, patched, requantised)"
+                                                        : "immediately"};
+    case LoraApplyMode::kAtRuntime: return ModeChoice{LoraAction::kAtRuntime, "at_runtime"};
+    case LoraApplyMode::kAuto:
+      if (quantised) return ModeChoice{LoraAction::kAtRuntime, fmt::format("auto: quantised {} base", info.name)};
+      if (!lora_can_patch(t))
+        return ModeChoice{LoraAction::kAtRuntime, fmt::format("auto: {} cannot be patched in place", info.name)};
+      return ModeChoice{LoraAction::kPatched, "auto: float base"};
+  }
+  return Error{{}, {}, {}, "unknown LoRA apply mode"};
+}
+
+std::string shape_str(const std::vector<uint64_t>& s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
+
+uint64_t product(const std::vector<uint64_t>& s, size_t from) {
+  uint64_t n = 1;
+  for (size_t k = from; k < s.size(); ++k) n *= s[k];
+  return n;
+}
+
+}  // namespace
+
+Error LoraApplier::tensor_error(size_t index, std::string message) const {
+  const TensorInfo& src = m_.table_.tensors[index];
+  return Error{m_.table_.files[src.file].path, src.name, src.offset, std::move(message)};
+}
+
+Status LoraApplier::collect(const LoraSpec& spec, const LoraOptions& options, TermsByTensor& terms,
+                            LoraReport& report) {
+  auto file = LoraFile::open(spec.path, options.log);
+  if (!file) return file.error();
+  std::vector<std::string> base_names;
+  base_names.reserve(m_.tensors_.size());
+  for (const auto& t : m_.tensors_) base_names.push_back(t.name);
+  BaseNameIndex base(base_names);
+  LoraNameMatch match = match_lora_names(file->tensor_names(), base, options.prefixes);
+  for (auto& u : match.unmatched) {
+    u.file = spec.path;
+    options.log.warn(fmt::format("LoRA '{}': tensor '{}' unused: {}", spec.path, u.tensor, u.reason));
+    report.unmatched.push_back(std::move(u));
+  }
+  for (const LoraPair& pair : match.pairs) {
+    const LoadedTensor& t = m_.tensors_[pair.base];
+    const TensorInfo& down_info = file->tensor(pair.down);
+    const TensorInfo& up_info = file->tensor(pair.up);
+    auto misfit = [&](std::string_view what) {
+      return Error{spec.path, pair.down, down_info.offset,
+                   fmt::format("LoRA factors down {} and up {} do not fit base tensor '{}' of shape {}: {}",
+                               shape_str(down_info.shape), shape_str(up_info.shape), t.name, shape_str(t.shape),
+                               what)};
+    };
+    if (t.shape.size() < 2) return misfit("the base has fewer than 2 dimensions");
+    if (down_info.shape.size() < 2 || up_info.shape.size() < 2) return misfit("factors need 2 or more dimensions");
+    const uint64_t rows = t.shape[0], cols = product(t.shape, 1);
+    const uint64_t rank = down_info.shape[0];
+    if (rank == 0 || rank > UINT32_MAX) return misfit("rank out of range");
+    if (product(down_info.shape, 1) != cols) return misfit("down is not rank x (base columns)");
+    if (up_info.shape[0] != rows || up_info.shape[1] != rank || product(up_info.shape, 2) != 1)
+      return misfit("up is not (base rows) x rank");
+    LoraTerm term;
+    term.source = spec.path;
+    term.rank = static_cast<uint32_t>(rank);
+    term.rows = rows;
+    term.cols = cols;
+    auto down = file->read_f32(down_info);
+    if (!down) return down.error();
+    auto up = file->read_f32(up_info);
+    if (!up) return up.error();
+    term.down = std::move(down.value());
+    term.up = std::move(up.value());
+    float alpha = file->file_alpha().value_or(static_cast<float>(rank));
+    if (pair.alpha) {
+      const TensorInfo& a = file->tensor(*pair.alpha);
+      auto v = file->read_f32(a);
+      if (!v) return v.error();
+      if (v->size() != 1)
+        return Error{spec.path, a.name, a.offset, fmt::format("alpha must hold one value, not {}", v->size())};
+      alpha = (*v)[0];
+    }
+    term.scale = spec.strength * alpha / static_cast<float>(rank);
+    terms[pair.base].push_back(std::move(term));
+  }
+  return {};
+}
+
+Result<LoraReport> LoraApplier::apply(const std::vector<LoraSpec>& loras, const LoraOptions& options) {
+  // Everything that can fail on bad input is checked before any byte moves.
+  LoraReport report;
+  TermsByTensor terms;
+  for (const LoraSpec& spec : loras)
+    if (Status s = collect(spec, options, terms, report); !s) return s.error();
+  std::vector<ModeChoice> choices;
+  for (const auto& [index, ts] : terms) {
+    auto choice = choose_mode(options.mode, m_.tensors_[index].dtype);
+    if (!choice) return tensor_error(index, choice.error().message);
+    choices.push_back(std::move(choice.value()));
+  }
+
+  // Swap: undo the previous LoRAs, keeping reverted private ranges to reuse.
+  std::map<size_t, std::unique_ptr<PrivateRange>> spare;
+  if (m_.lora_) {
+    for (auto& [index, p] : m_.lora_->patched)
+      if (Status s = restore(index, p, &spare[index]); !s) {
+        (void)remove();
+        return s.error();
+      }
+    m_.lora_.reset();
+  }
+
+  auto state = std::make_shared<LoraState>();
+  size_t k = 0;
+  for (auto& [index, ts] : terms) {
+    const ModeChoice& choice = choices[k++];
+    LoraTensorReport r{index, m_.tensors_[index].name, choice.action, choice.why,
+                       static_cast<uint32_t>(ts.size()), 0};
+    if (choice.action == LoraAction::kAtRuntime) {
+      state->runtime[index] = std::move(ts);
+      ++report.tensors_at_runtime;
+    } else {
+      std::unique_ptr<PrivateRange> reuse;
+      if (auto it = spare.find(index); it != spare.end()) reuse = std::move(it->second);
+      LoraState::Patch p;
+      if (Status s = patch(index, ts, p, std::move(reuse)); !s) {
+        m_.lora_ = state;  // so remove() puts back what was patched so far
+        (void)remove();
+        return s.error();
+      }
+      ts = {};  // patched: the factors are no longer needed
+      if (p.range) {
+        r.cow_bytes = p.range->size();
+        r.why += ", copy-on-write";
+      } else {
+        r.why += m_.tensors_[index].on_device ? ", device buffer" : ", host copy";
+      }
+      report.cow_bytes += r.cow_bytes;
+      ++report.tensors_patched;
+      state->patched.emplace(index, std::move(p));
+    }
+    report.tensors.push_back(std::move(r));
+  }
+  spare.clear();  // ranges of tensors the new LoRAs leave alone: unmapped
+  options.log.info(fmt::format("lora: {} tensors patched (copy-on-write {:.1f} MiB), {} at run time, {} unmatched",
+                               report.tensors_patched, static_cast<double>(report.cow_bytes) / (1 << 20),
+                               report.tensors_at_runtime, report.unmatched.size()));
+  state->report = report;
+  m_.lora_ = std::move(state);
+  return report;
+}
+
+Status LoraApplier::patch(size_t index, std::span<const LoraTerm> terms, LoraState::Patch& p,
+                          std::unique_ptr<PrivateRange> reuse) {
+  if (Status s = m_.wait_ready(index); !s) return s;
+  LoadedTensor& t = m_.tensors_[index];
+  const uint64_t rows = terms[0].rows, cols = terms[0].cols;
+  if (is_mapped(t)) {
+    if (!reuse) {
+      auto range = PrivateRange::map(*m_.files_[t.file], t.file_offset, t.nbytes);
+      if (!range) return tensor_error(index, "copy-on-write mapping failed: " + range.error().message);
+      reuse = std::make_unique<PrivateRange>(std::move(range.value()));
+    }
+    p.original = t.host_data;
+    p.range = std::move(reuse);
+    add_lora_delta(t.dtype, p.range->data(), rows, cols, terms);
+    t.host_data = p.range->data();
+    return {};
+  }
+  if (!t.on_device) {
+    add_lora_delta(t.dtype, const_cast<std::byte*>(t.host_data), rows, cols, terms);
+    return {};
+  }
+  // A device that cannot read host memory: download, patch, upload.
+  std::vector<std::byte> buf(t.nbytes);
+  m_.sim_->download(t.device_buffer, 0, buf);
+  add_lora_delta(t.dtype, buf.data(), rows, cols, terms);
+  m_.sim_->upload(t.device_buffer, 0, buf, [] {});
+  m_.sim_->wait_idle();
+  return {};
+}
+
+Status LoraApplier::restore(size_t index, LoraState::Patch& p, std::unique_ptr<PrivateRange>* keep) {
+  LoadedTensor& t = m_.tensors_[index];
+  if (!p.range) return reload_copy(index);
+  // MADV_DONTNEED drops the private pages: the range reads as the file again.
+  if (Status s = p.range->revert(); !s) return tensor_error(index, s.error().message);
+  t.host_data = p.original;
+  if (keep) *keep = std::move(p.range);
+  p.range.reset();
+  return {};
+}
+
+// A copied or converted tensor: the file's bytes again, converted as the
+// load did, so it equals what a fresh load gives.
+Status LoraApplier::reload_copy(size_t index) {
+  if (Status s = m_.wait_ready(index); !s) return s;
+  const TensorInfo& src = m_.table_.tensors[index];
+  LoadedTensor& t = m_.tensors_[index];
+  std::vector<std::byte> raw(src.nbytes);
+  if (Status s = m_.files_[src.file]->read_exact(src.offset, raw); !s) {
+    Error e = s.error();
+    e.tensor = src.name;
+    return e;
+  }
+  std::vector<std::byte> converted;
+  if (t.dtype != src.dtype) {
+    converted.resize(t.nbytes);
+    if (convert(src.dtype, t.dtype, raw.data(), converted.data(), elements_in(src.dtype, src.nbytes)) != 0)
+      return tensor_error(index, "values out of range when converting the file's bytes again");
+    raw.swap(converted);
+  }
+  if (!t.on_device) {
+    std::memcpy(const_cast<std::byte*>(t.host_data), raw.data(), t.nbytes);
+  } else {
+    m_.sim_->upload(t.device_buffer, 0, {raw.data(), t.nbytes}, [] {});
+    m_.sim_->wait_idle();
+  }
+  return {};
+}
+
+Status LoraApplier::remove() {
+  if (!m_.lora_) return {};
+  Status first;
+  for (auto& [index, p] : m_.lora_->patched)
+    if (Status s = restore(index, p, nullptr); !s && first) first = s;
+  m_.lora_.reset();
+  return first;
+}
+
+// --- Model's LoRA entry points ----------------------------------------------
+
+Result<LoraReport> Model::apply_loras(const std::vector<LoraSpec>& loras, const LoraOptions& options) {
+  try {
+    return LoraApplier(*this).apply(loras, options);
+  } catch (const std::bad_alloc&) {
+    (void)LoraApplier(*this).remove();
+    return Error{{}, {}, {}, "out of memory while applying LoRAs"};
+  }
+}
+
+Status Model::remove_loras() { return LoraApplier(*this).remove(); }
+
+std::span<const LoraTerm> Model::lora_terms(size_t index) const {
+  if (!lora_) return {};
+  auto it = lora_->runtime.find(index);
+  return it == lora_->runtime.end() ? std::span<const LoraTerm>{} : std::span<const LoraTerm>(it->second);
+}
+
+const LoraReport* Model::lora_report() const { return lora_ ? &lora_->report : nullptr; }
+
+}  // namespace wm

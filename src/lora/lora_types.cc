@@ -1,0 +1,58 @@
+#include "lora/lora_types.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fmt/format.h>
+
+namespace wm {
+
+const char* lora_mode_name(LoraApplyMode m) {
+  switch (m) {
+    case LoraApplyMode::kAuto: return "auto";
+    case LoraApplyMode::kImmediately: return "immediately";
+    case LoraApplyMode::kAtRuntime: return "at_runtime";
+  }
+  return "?";
+}
+
+std::optional<LoraApplyMode> lora_mode_from_name(std::string_view name) {
+  if (name == "auto") return LoraApplyMode::kAuto;
+  if (name == "immediately") return LoraApplyMode::kImmediately;
+  if (name == "at_runtime") return LoraApplyMode::kAtRuntime;
+  return std::nullopt;
+}
+
+const char* lora_action_name(LoraAction a) { return a == LoraAction::kPatched ? "patched" : "at_runtime"; }
+
+namespace {
+std::optional<float> parse_float(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  std::string copy(s);
+  char* end = nullptr;
+  errno = 0;
+  float v = std::strtof(copy.c_str(), &end);
+  if (errno != 0 || end != copy.c_str() + copy.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+}  // namespace
+
+Result<LoraSpec> parse_lora_spec(std::string_view text) {
+  LoraSpec spec;
+  size_t colon = text.rfind(':');
+  std::optional<float> strength;
+  if (colon != std::string_view::npos) strength = parse_float(text.substr(colon + 1));
+  spec.path = std::string(strength ? text.substr(0, colon) : text);
+  if (strength) spec.strength = *strength;
+  if (spec.path.empty()) return Error{{}, {}, {}, fmt::format("--lora '{}': expected FILE[:STRENGTH]", text)};
+  return spec;
+}
+
+Result<LoraPrefixRule> parse_lora_prefix_rule(std::string_view text) {
+  size_t eq = text.find('=');
+  if (eq == std::string_view::npos || eq == 0)
+    return Error{{}, {}, {}, fmt::format("--lora-prefix '{}': expected FROM=TO (TO may be empty)", text)};
+  return LoraPrefixRule{std::string(text.substr(0, eq)), std::string(text.substr(eq + 1))};
+}
+
+}  // namespace wm
