@@ -1,0 +1,58 @@
+#include "compute/matvec.h"
+
+#include "compute/matvec_kernels.h"
+#include "compute/worker_pool.h"
+
+namespace wm {
+namespace {
+
+// Below this many weight bytes a matrix is done on the caller's thread:
+// waking helpers would cost more than it saves (many tensors are small).
+constexpr uint64_t kParallelMinBytes = 256 << 10;
+// Rows per chunk handed to a thread: about this many weight bytes.
+constexpr uint64_t kChunkBytes = 256 << 10;
+
+}  // namespace
+
+uint64_t MatrixView::row_bytes() const {
+  const DTypeInfo& info = dtype_info(dtype);
+  return cols / info.block_elems * info.block_bytes;
+}
+
+MatrixView MatrixView::from_shape(DType dtype, const std::byte* data, std::span<const uint64_t> shape) {
+  MatrixView m;
+  m.dtype = dtype;
+  m.data = data;
+  m.cols = shape.empty() ? 1 : shape.back();
+  m.rows = 1;
+  for (size_t d = 0; d + 1 < shape.size(); ++d) m.rows *= shape[d];
+  return m;
+}
+
+bool matvec_supports(DType dtype) {
+  switch (dtype) {
+    case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q4_0: return true;
+    default: return false;
+  }
+}
+
+void matvec_rows(SimdLevel level, const MatrixView& w, const float* x, float* y, uint64_t row_begin,
+                 uint64_t row_end) {
+  switch (level) {
+    case SimdLevel::kPortable: kernels::matvec_rows_portable(w, x, y, row_begin, row_end); break;
+    case SimdLevel::kAvx2: kernels::matvec_rows_avx2(w, x, y, row_begin, row_end); break;
+    case SimdLevel::kAvx512: kernels::matvec_rows_avx512(w, x, y, row_begin, row_end); break;
+  }
+}
+
+void matvec(SimdLevel level, const MatrixView& w, const float* x, float* y, WorkerPool* pool) {
+  uint64_t row_bytes = w.row_bytes();
+  if (pool == nullptr || pool->threads() == 1 || w.rows * row_bytes < kParallelMinBytes) {
+    matvec_rows(level, w, x, y, 0, w.rows);
+    return;
+  }
+  uint64_t grain = row_bytes >= kChunkBytes ? 1 : kChunkBytes / row_bytes;
+  pool->parallel_for(w.rows, grain, [&](uint64_t begin, uint64_t end) { matvec_rows(level, w, x, y, begin, end); });
+}
+
+}  // namespace wm

@@ -1,0 +1,49 @@
+// y = W x for a row-major weight matrix read in place (a mapped file, a host
+// buffer), for F32, F16, BF16, Q8_0 and Q4_0, at a chosen SIMD level.
+//
+// Determinism contract (the compute pass checksum depends on it): for one
+// SIMD level, every dtype converts its weights to F32 and accumulates exactly
+// as the F32 kernel does (same element-to-lane assignment, same order, same
+// horizontal sum), so a tensor loaded as F16 and the same tensor converted to
+// F32 at load give bit-identical y. Each y[r] is computed by one thread from
+// row r alone, so y does not depend on how rows are split across threads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "compute/cpu_features.h"
+#include "dtype/dtype.h"
+
+namespace wm {
+
+class WorkerPool;
+
+// A weight matrix: rows = product of all dimensions but the last, cols = the
+// last (shapes are outermost first).
+struct MatrixView {
+  DType dtype = DType::F32;
+  const std::byte* data = nullptr;
+  uint64_t rows = 0;
+  uint64_t cols = 0;
+
+  // Bytes of one row. REQUIRES: cols is a whole number of dtype blocks.
+  uint64_t row_bytes() const;
+  static MatrixView from_shape(DType dtype, const std::byte* data, std::span<const uint64_t> shape);
+};
+
+// Whether there is a kernel for `dtype`.
+bool matvec_supports(DType dtype);
+
+// y[r] = sum_k W[r][k] * x[k] for r in [row_begin, row_end); other y untouched.
+// REQUIRES: matvec_supports(w.dtype); simd_level_supported(level); w.cols a
+// whole number of blocks; x holds w.cols floats, y at least row_end.
+void matvec_rows(SimdLevel level, const MatrixView& w, const float* x, float* y, uint64_t row_begin,
+                 uint64_t row_end);
+
+// All rows, split across `pool`'s threads (the caller's thread only when
+// `pool` is null or the matrix is small).
+void matvec(SimdLevel level, const MatrixView& w, const float* x, float* y, WorkerPool* pool);
+
+}  // namespace wm

@@ -1,0 +1,196 @@
+// Matrix-vector kernels, every dtype at every SIMD level this CPU has,
+// against a scalar reference in double; odd sizes; and the determinism
+// contract: y independent of threads, and an F16/BF16/Q8_0/Q4_0 matrix gives
+// bit-identical y to the same matrix converted to F32.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <tuple>
+
+#include "compute/matvec.h"
+#include "compute/pass.h"
+#include "compute/worker_pool.h"
+#include "compute_reference.h"
+#include "dtype/convert.h"
+
+namespace wm {
+namespace {
+
+using test::random_weights;
+using test::reference_decode;
+
+const SimdLevel kLevels[] = {SimdLevel::kPortable, SimdLevel::kAvx2, SimdLevel::kAvx512};
+const DType kDTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0};
+
+#define SKIP_UNLESS_SUPPORTED(level)                                                                   \
+  if (!simd_level_supported(level))                                                                     \
+  GTEST_SKIP() << "this CPU lacks " << simd_level_name(level) << " (best here: "                       \
+               << simd_level_name(best_simd_level()) << "); its kernels are compiled but cannot run here"
+
+bool quantised(DType t) { return dtype_info(t).block_elems > 1; }
+
+// Checks y against the double reference. Tolerance: whatever order a float
+// sum of n products takes (lanes, fused or separate multiply-add), its error
+// is at most gamma_n * sum|w_k x_k| with gamma_n = n u / (1 - n u), u = 2^-24
+// (Higham, dot product bound); (cols + 64) u * 1.01 covers it with room for
+// the final lane combination. The weights themselves are exact in F32 for
+// every dtype here (Q8_0/Q4_0: an 11-bit scale times a small integer), so the
+// reference differs only by the accumulation.
+void expect_matches_reference(DType dtype, const std::vector<std::byte>& w, uint64_t rows, uint64_t cols,
+                              const std::vector<float>& x, const std::vector<float>& y) {
+  std::vector<double> ref = reference_decode(dtype, w.data(), w.size());
+  ASSERT_EQ(ref.size(), rows * cols);
+  int bad = 0;
+  for (uint64_t r = 0; r < rows; ++r) {
+    double sum = 0, mag = 0;
+    for (uint64_t k = 0; k < cols; ++k) {
+      sum += ref[r * cols + k] * x[k];
+      mag += std::fabs(ref[r * cols + k] * x[k]);
+    }
+    double tol = static_cast<double>(cols + 64) * 0x1p-24 * 1.01 * mag;
+    if (std::fabs(y[r] - sum) > tol && bad++ < 5)
+      ADD_FAILURE() << "row " << r << " of " << rows << " (cols " << cols << "): got " << y[r] << ", want " << sum
+                    << " +- " << tol;
+  }
+}
+
+std::vector<float> run_matvec(SimdLevel level, DType dtype, const std::vector<std::byte>& w, uint64_t rows,
+                              uint64_t cols, const std::vector<float>& x, WorkerPool* pool) {
+  std::vector<float> y(rows, std::nanf(""));
+  matvec(level, MatrixView{dtype, w.data(), rows, cols}, x.data(), y.data(), pool);
+  return y;
+}
+
+class MatvecTest : public ::testing::TestWithParam<std::tuple<SimdLevel, DType>> {};
+
+std::string param_name(const ::testing::TestParamInfo<MatvecTest::ParamType>& info) {
+  return std::string(simd_level_name(std::get<0>(info.param))) + "_" + dtype_name(std::get<1>(info.param));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllLevelsAndDTypes, MatvecTest,
+                         ::testing::Combine(::testing::ValuesIn(kLevels), ::testing::ValuesIn(kDTypes)), param_name);
+
+TEST_P(MatvecTest, MatchesDoubleReferenceOnOddSizes) {
+  auto [level, dtype] = GetParam();
+  SKIP_UNLESS_SUPPORTED(level);
+  // Float types: columns around every vector width (8, 16) and step (32, 64);
+  // quantised types: whole 32-blocks, odd numbers of them.
+  std::vector<uint64_t> cols_list = quantised(dtype)
+                                        ? std::vector<uint64_t>{32, 64, 96, 160, 224, 4096}
+                                        : std::vector<uint64_t>{1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 100, 257};
+  uint64_t seed = 1;
+  for (uint64_t rows : {1u, 3u, 1000u})
+    for (uint64_t cols : cols_list) {
+      SCOPED_TRACE(testing::Message() << rows << " x " << cols);
+      auto w = random_weights(dtype, rows, cols, seed++);
+      auto x = seeded_input(seed, cols);
+      expect_matches_reference(dtype, w, rows, cols, x, run_matvec(level, dtype, w, rows, cols, x, nullptr));
+    }
+}
+
+TEST_P(MatvecTest, ThreadCountAndRowSplitDoNotChangeY) {
+  auto [level, dtype] = GetParam();
+  SKIP_UNLESS_SUPPORTED(level);
+  uint64_t rows = 1003, cols = quantised(dtype) ? 2048 : 2049;  // over a MiB: split across threads
+  auto w = random_weights(dtype, rows, cols, 7);
+  auto x = seeded_input(3, cols);
+  WorkerPool one(1), two(2), three(3);
+  auto y1 = run_matvec(level, dtype, w, rows, cols, x, &one);
+  auto y2 = run_matvec(level, dtype, w, rows, cols, x, &two);
+  auto y3 = run_matvec(level, dtype, w, rows, cols, x, &three);
+  EXPECT_EQ(std::memcmp(y1.data(), y2.data(), rows * 4), 0);
+  EXPECT_EQ(std::memcmp(y1.data(), y3.data(), rows * 4), 0);
+  // Row ranges computed separately give the same bits as the whole.
+  std::vector<float> parts(rows);
+  MatrixView view{dtype, w.data(), rows, cols};
+  matvec_rows(level, view, x.data(), parts.data(), 0, 1);
+  matvec_rows(level, view, x.data(), parts.data(), 1, 500);
+  matvec_rows(level, view, x.data(), parts.data(), 500, rows);
+  EXPECT_EQ(std::memcmp(y1.data(), parts.data(), rows * 4), 0);
+  expect_matches_reference(dtype, w, rows, cols, x, y2);
+}
+
+class MatvecConvertedTest : public MatvecTest {};
+INSTANTIATE_TEST_SUITE_P(AllLevelsAndNonF32DTypes, MatvecConvertedTest,
+                         ::testing::Combine(::testing::ValuesIn(kLevels),
+                                            ::testing::Values(DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0)),
+                         param_name);
+
+TEST_P(MatvecConvertedTest, BitIdenticalToTheSameMatrixConvertedToF32) {
+  auto [level, dtype] = GetParam();
+  SKIP_UNLESS_SUPPORTED(level);
+  std::vector<uint64_t> cols_list = quantised(dtype) ? std::vector<uint64_t>{32, 96, 4096}
+                                                     : std::vector<uint64_t>{1, 7, 17, 33, 65, 257, 4099};
+  for (uint64_t cols : cols_list) {
+    SCOPED_TRACE(testing::Message() << "cols " << cols);
+    uint64_t rows = 37;
+    auto w = random_weights(dtype, rows, cols, cols);
+    std::vector<std::byte> f32(rows * cols * 4);
+    ASSERT_EQ(convert(dtype, DType::F32, w.data(), f32.data(), rows * cols), 0u);
+    auto x = seeded_input(11, cols);
+    auto y = run_matvec(level, dtype, w, rows, cols, x, nullptr);
+    auto y_f32 = run_matvec(level, DType::F32, f32, rows, cols, x, nullptr);
+    EXPECT_EQ(std::memcmp(y.data(), y_f32.data(), rows * 4), 0);
+  }
+}
+
+TEST(Matvec, ZeroColumnsGiveZeroAndShapesMapToRowsAndCols) {
+  std::vector<float> y(4, 1.0f);
+  matvec(SimdLevel::kPortable, MatrixView{DType::F32, nullptr, 4, 0}, nullptr, y.data(), nullptr);
+  for (float v : y) EXPECT_EQ(v, 0.0f);
+  uint64_t shape[] = {2, 3, 5};
+  MatrixView m = MatrixView::from_shape(DType::F16, nullptr, shape);
+  EXPECT_EQ(m.rows, 6u);
+  EXPECT_EQ(m.cols, 5u);
+  EXPECT_EQ(m.row_bytes(), 10u);
+  uint64_t q[] = {4, 64};
+  EXPECT_EQ(MatrixView::from_shape(DType::Q4_0, nullptr, q).row_bytes(), 36u);
+  EXPECT_TRUE(matvec_supports(DType::Q8_0));
+  EXPECT_FALSE(matvec_supports(DType::I32));
+  EXPECT_FALSE(matvec_supports(DType::Q4_K));
+}
+
+TEST(SimdLevel, NamesRoundTripAndPortableIsAlwaysThere) {
+  for (SimdLevel l : kLevels) EXPECT_EQ(simd_level_from_name(simd_level_name(l)), l);
+  EXPECT_FALSE(simd_level_from_name("sse9"));
+  EXPECT_TRUE(simd_level_supported(SimdLevel::kPortable));
+  EXPECT_TRUE(simd_level_supported(best_simd_level()));
+}
+
+TEST(SimdLevel, EnvironmentChoosesOrFailsClearly) {
+  ASSERT_EQ(setenv("WEIGHTMAP_SIMD", "portable", 1), 0);
+  auto p = simd_level_from_env();
+  ASSERT_TRUE(p.ok()) << p.error().to_string();
+  EXPECT_EQ(*p, SimdLevel::kPortable);
+  ASSERT_EQ(setenv("WEIGHTMAP_SIMD", "sse9", 1), 0);
+  auto bad = simd_level_from_env();
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("unknown level"), std::string::npos) << bad.error().message;
+  if (!simd_level_supported(SimdLevel::kAvx512)) {
+    ASSERT_EQ(setenv("WEIGHTMAP_SIMD", "avx512", 1), 0);
+    auto missing = simd_level_from_env();
+    ASSERT_FALSE(missing.ok());
+    EXPECT_NE(missing.error().message.find("does not support"), std::string::npos) << missing.error().message;
+  }
+  ASSERT_EQ(unsetenv("WEIGHTMAP_SIMD"), 0);
+  auto best = simd_level_from_env();
+  ASSERT_TRUE(best.ok());
+  EXPECT_EQ(*best, best_simd_level());
+}
+
+TEST(WorkerPool, EveryItemOnceWhateverTheGrain) {
+  WorkerPool pool(2);
+  for (uint64_t grain : {1u, 3u, 64u, 5000u}) {
+    std::vector<int> seen(1000, 0);
+    pool.parallel_for(seen.size(), grain, [&](uint64_t b, uint64_t e) {
+      for (uint64_t i = b; i < e; ++i) ++seen[i];
+    });
+    for (int s : seen) ASSERT_EQ(s, 1);
+  }
+  pool.parallel_for(0, 1, [](uint64_t, uint64_t) { FAIL() << "called for an empty range"; });
+}
+
+}  // namespace
+}  // namespace wm
