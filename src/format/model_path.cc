@@ -8,6 +8,7 @@
 #include "format/gguf_reader.h"
 #include "format/safetensors_index.h"
 #include "format/safetensors_reader.h"
+#include "format/torch_reader.h"
 #include "io/file.h"
 
 namespace wm {
@@ -26,6 +27,11 @@ bool is_weights_name(std::string_view name) {
   return ends_with(name, ".safetensors") || ends_with(name, ".gguf");
 }
 
+// PyTorch checkpoints: opened by extension, or by their magic whatever the name.
+bool is_torch_name(std::string_view name) {
+  return ends_with(name, ".ckpt") || ends_with(name, ".pt") || ends_with(name, ".pth") || ends_with(name, ".bin");
+}
+
 // "model.fp16.safetensors" -> "fp16"; "model.safetensors.index.fp16.json" -> "fp16"; else "".
 std::string variant_of(std::string_view name) {
   if (is_index_name(name)) {
@@ -42,23 +48,25 @@ Result<TensorTable> open_file(const std::string& path, const OpenOptions& option
   auto file = File::open(path);
   if (!file) return file.error();
   if (file->size() == 0) return Error{path, {}, 0, "empty file (0 bytes); expected GGUF or safetensors"};
-  std::byte head[9] = {};
+  std::byte head[16] = {};  // 15 tell a legacy PyTorch checkpoint
   uint64_t n = std::min<uint64_t>(sizeof head, file->size());
   if (Status s = file->read_exact(0, {head, n}); !s) return s.error();
   FileSource src(*file);
   if (n >= 4 && std::memcmp(head, "GGUF", 4) == 0) return parse_gguf(src, {options.metadata_arrays});
-  bool looks_safetensors = n == 9 && static_cast<char>(head[8]) == '{';
+  bool looks_safetensors = n >= 9 && static_cast<char>(head[8]) == '{';
   if (ends_with(path, ".safetensors") || looks_safetensors) return parse_safetensors(src);
+  if (looks_like_torch({head, n}) || is_torch_name(path)) return parse_torch(src, options.log);
   if (ends_with(path, ".gguf")) return parse_gguf(src, {options.metadata_arrays});  // reports the wrong magic
   return Error{path, {}, 0,
-               "unrecognised format: expected a GGUF file, a safetensors file or a *.safetensors.index.json"};
+               "unrecognised format: expected a GGUF file, a safetensors file, a *.safetensors.index.json or a PyTorch "
+               "checkpoint"};
 }
 
 // The weights a folder holds directly: its index if it has one, else its
 // single weights file. Prefers `variant` when given, else files without one.
 // Returns an empty string when the folder holds no weights.
 Result<std::string> pick_weights_in(const fs::path& dir, const OpenOptions& options) {
-  std::vector<std::string> indexes, weights;
+  std::vector<std::string> indexes, weights, checkpoints;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     std::error_code entry_ec;  // a dangling link is skipped, not a listing error
@@ -66,8 +74,15 @@ Result<std::string> pick_weights_in(const fs::path& dir, const OpenOptions& opti
     std::string name = entry.path().filename().string();
     if (is_index_name(name)) indexes.push_back(name);
     else if (is_weights_name(name)) weights.push_back(name);
+    else if (is_torch_name(name)) checkpoints.push_back(name);
   }
   if (ec) return Error{dir.string(), {}, {}, fmt::format("cannot list folder: {}", ec.message())};
+  // PyTorch checkpoints only where there is nothing better: folders often
+  // carry both, and safetensors need no unpickling.
+  if (indexes.empty() && weights.empty() && !checkpoints.empty()) {
+    options.log.info(fmt::format("'{}' has no safetensors or GGUF weights: using its PyTorch checkpoints", dir.string()));
+    weights = std::move(checkpoints);
+  }
   std::vector<std::string>& pool = indexes.empty() ? weights : indexes;
   if (pool.empty()) return std::string();
   std::sort(pool.begin(), pool.end());

@@ -8,6 +8,8 @@ const char* format_name(FileFormat f) {
   switch (f) {
     case FileFormat::kGguf: return "gguf";
     case FileFormat::kSafetensors: return "safetensors";
+    case FileFormat::kTorch: return "torch";
+    case FileFormat::kTorchLegacy: return "torch-legacy";
   }
   return "?";
 }

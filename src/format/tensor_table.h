@@ -17,7 +17,7 @@
 
 namespace wm {
 
-enum class FileFormat { kGguf, kSafetensors };
+enum class FileFormat { kGguf, kSafetensors, kTorch, kTorchLegacy };
 const char* format_name(FileFormat f);
 
 struct FileInfo {
@@ -35,6 +35,22 @@ struct FileInfo {
   FileIdentity identity;
 };
 
+// A tensor whose bytes are a view into a larger storage, or lie in a
+// deflate-compressed zip entry (PyTorch checkpoints). Read it with
+// read_transformed (load/source_transform.h).
+struct SourceLayout {
+  // Element strides, outermost first, of a non-contiguous view; empty when
+  // the tensor is row-major contiguous.
+  std::vector<uint64_t> strides;
+  // Deflated storage: TensorInfo::offset is where the compressed bytes start,
+  // `compressed_bytes` their length, `inflated_bytes` the storage's size, and
+  // `first_byte` where the tensor's first element lies in the inflated storage.
+  bool deflated = false;
+  uint64_t compressed_bytes = 0;
+  uint64_t inflated_bytes = 0;
+  uint64_t first_byte = 0;
+};
+
 struct TensorInfo {
   std::string name;                // as stored in the file
   std::string component;           // component the tensor belongs to, or empty
@@ -43,6 +59,11 @@ struct TensorInfo {
   uint32_t file = 0;               // index into TensorTable::files
   uint64_t offset = 0;             // absolute byte offset of the first byte in its file
   uint64_t nbytes = 0;
+  // How the bytes lie when they are not simply `nbytes` contiguous bytes at
+  // `offset` (PyTorch checkpoints only); such a tensor is never mapped.
+  SourceLayout source;
+
+  bool plain_source() const { return source.strides.empty() && !source.deflated; }
 
   // "component.name" when the tensor belongs to a component, else the name:
   // the name rules and lookups use.

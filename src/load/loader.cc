@@ -4,12 +4,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fmt/format.h>
 #include <mutex>
 #include <thread>
 
 #include "dtype/convert.h"
 #include "io/residency.h"
+#include "load/source_transform.h"
 #include "load/staging_pool.h"
 
 namespace wm {
@@ -151,6 +153,10 @@ class Loader {
       const TensorInfo& src = table.tensors[i];
       const DTypeInfo& s = dtype_info(src.dtype);
       const DTypeInfo& d = dtype_info(t.dtype);
+      if (!src.plain_source()) {  // PyTorch view or compressed entry: one whole-tensor chunk, see run_chunk
+        chunks.push_back({i, 0, src.nbytes, 0, src.nbytes / s.block_bytes});
+        continue;
+      }
       // Whole source blocks per chunk; a block converts to block_elems target elements.
       uint64_t src_block = s.block_bytes;
       uint64_t dst_block = t.dtype == src.dtype ? s.block_bytes : s.block_elems / d.block_elems * d.block_bytes;
@@ -231,6 +237,18 @@ class Loader {
     const LoadedTensor& t = model_.tensors_[c.tensor];
     const File& file = *model_.files_[src.file];
     const bool convert_needed = t.placement == Placement::kConvert;
+    // A PyTorch view or compressed zip entry (one whole-tensor chunk) is
+    // gathered or inflated by load/source_transform.h, outside the staging pool.
+    if (!src.plain_source()) {
+      if (!t.on_device && !convert_needed)
+        return read_transformed(file, src, {const_cast<std::byte*>(t.host_data), src.nbytes});
+      auto bytes = read_transformed_as(file, src, t.dtype);
+      if (!bytes) return bytes.error();
+      auto held = std::make_shared<std::vector<std::byte>>(std::move(bytes.value()));
+      if (!t.on_device) std::memcpy(const_cast<std::byte*>(t.host_data), held->data(), held->size());
+      else model_.sim_->upload(t.device_buffer, 0, *held, [held] {});
+      return {};
+    }
     auto timed_read = [&](std::byte* dst) {
       auto t0 = Clock::now();
       Status s = file.read_exact(src.offset + c.src_off, {dst, c.src_len});

@@ -91,7 +91,10 @@ Result<LoadPlan> make_plan(const TensorTable& table, const std::vector<DeviceCap
       const std::string* unmappable = t.file < options.unmappable.size() && !options.unmappable[t.file].empty()
                                           ? &options.unmappable[t.file]
                                           : nullptr;
-      if (!options.use_mmap) p.reason = "mmap disabled";
+      // A PyTorch view or compressed entry is not the bytes the engine wants.
+      if (!t.source.strides.empty()) p.reason = "non-contiguous view: gathered from its storage";
+      else if (t.source.deflated) p.reason = "compressed zip entry: inflated";
+      else if (!options.use_mmap) p.reason = "mmap disabled";
       else if (unmappable) p.reason = fmt::format("file not mapped: {}", *unmappable);
       else if (!reader.reads_host_memory) p.reason = fmt::format("device {} cannot read host memory", reader.name);
       else if (t.offset % align != 0)
