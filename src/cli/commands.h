@@ -23,6 +23,10 @@ struct LoadArgs {
   uint64_t staging_mb = 64;
   bool offload_to_cpu = false;
   std::string variant;
+  // LoRA: --lora FILE[:STRENGTH] (repeatable), --lora-apply-mode, --lora-prefix FROM=TO (repeatable).
+  std::vector<std::string> loras;
+  std::string lora_apply_mode = "auto";
+  std::vector<std::string> lora_prefixes;
 };
 void add_load_options(CLI::App& cmd, LoadArgs& args);
 Result<LoadOptions> load_options_from(const LoadArgs& args, const Logger& log);

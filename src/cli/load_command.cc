@@ -45,7 +45,39 @@ void add_load_options(CLI::App& cmd, LoadArgs& args) {
   cmd.add_flag("--offload-to-cpu", args.offload_to_cpu,
                "Keep tensors of devices that cannot read host memory in host memory (mapped when possible)");
   cmd.add_option("--variant", args.variant, "In folders, prefer this weight variant (e.g. fp16)");
+  cmd.add_option("--lora", args.loras, "Apply a LoRA after loading: FILE[:STRENGTH] (repeat to stack)");
+  cmd.add_option("--lora-apply-mode", args.lora_apply_mode,
+                 "immediately (patch now, copy-on-write where mapped), at_runtime (keep factors for the engine), "
+                 "auto (at_runtime for quantised bases)")
+      ->check(CLI::IsMember({"auto", "immediately", "at_runtime"}))
+      ->capture_default_str();
+  cmd.add_option("--lora-prefix", args.lora_prefixes,
+                 "LoRA name prefix to base name prefix, FROM=TO, tried before the built-in ones (repeatable)");
 }
+
+namespace {
+// LoRA: applies --lora files to a freshly loaded model; unmatched LoRA
+// tensors are logged as warnings by apply_loras.
+Status apply_lora_args(Model& model, const LoadArgs& args, const Logger& log) {
+  std::vector<LoraSpec> specs;
+  for (const auto& text : args.loras) {
+    auto spec = parse_lora_spec(text);
+    if (!spec) return spec.error();
+    specs.push_back(std::move(spec.value()));
+  }
+  LoraOptions o;
+  o.mode = lora_mode_from_name(args.lora_apply_mode).value_or(LoraApplyMode::kAuto);
+  o.log = log;
+  for (const auto& text : args.lora_prefixes) {
+    auto rule = parse_lora_prefix_rule(text);
+    if (!rule) return rule.error();
+    o.prefixes.push_back(std::move(rule.value()));
+  }
+  auto report = model.apply_loras(specs, o);
+  if (!report) return report.error();
+  return {};
+}
+}  // namespace
 
 Result<Model> open_and_load(const std::vector<std::string>& paths, const LoadArgs& args, const Logger& log,
                             bool progress) {
@@ -59,6 +91,8 @@ Result<Model> open_and_load(const std::vector<std::string>& paths, const LoadArg
   if (progress) options->progress = [&bar](uint64_t done, uint64_t total) { bar.update(done, total); };
   auto model = load_model(std::move(table.value()), *options);
   if (model) model->mutable_report().time.parse_ms = parse_ms;
+  if (model && !args.loras.empty())  // LoRA
+    if (Status s = apply_lora_args(*model, args, log); !s) return s.error();
   return model;
 }
 

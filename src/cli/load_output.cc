@@ -1,5 +1,6 @@
 #include "cli/load_output.h"
 
+#include <algorithm>
 #include <fmt/format.h>
 
 #include "common/json_writer.h"
@@ -7,6 +8,19 @@
 namespace wm::cli {
 namespace {
 double mib(uint64_t b) { return static_cast<double>(b) / (1 << 20); }
+
+// LoRA: what the applied LoRAs did to tensor `index`, or nullptr.
+const LoraTensorReport* lora_of(const Model& model, size_t index) {
+  const LoraReport* l = model.lora_report();
+  if (!l) return nullptr;
+  auto it = std::lower_bound(l->tensors.begin(), l->tensors.end(), index,
+                             [](const LoraTensorReport& t, size_t i) { return t.tensor < i; });
+  return it != l->tensors.end() && it->tensor == index ? &*it : nullptr;
+}
+std::string lora_note(const Model& model, size_t index) {
+  const LoraTensorReport* t = lora_of(model, index);
+  return t ? fmt::format("  [lora x{}: {}, {}]", t->terms, lora_action_name(t->action), t->why) : "";
+}
 }  // namespace
 
 std::string load_text(const Model& model, bool per_tensor) {
@@ -15,7 +29,8 @@ std::string load_text(const Model& model, bool per_tensor) {
   if (per_tensor)
     for (const auto& t : model.tensors())
       out += fmt::format("  {:<8} {:<5} {:<7} {}{}\n", placement_name(t.placement), model.devices()[t.device].name,
-                         dtype_name(t.dtype), t.name, t.reason.empty() ? "" : fmt::format("  ({})", t.reason));
+                         dtype_name(t.dtype), t.name, t.reason.empty() ? "" : fmt::format("  ({})", t.reason))
+             + lora_note(model, static_cast<size_t>(&t - model.tensors().data()));
   out += fmt::format(
       "{} tensors, {:.1f} MiB: mapped {} ({:.1f} MiB), copied {} ({:.1f} MiB), converted {} ({:.1f} MiB), "
       "host-resident {}\n",
@@ -34,6 +49,9 @@ std::string load_text(const Model& model, bool per_tensor) {
       r.memory.file_kib / 1024.0, mib(r.staging_peak_bytes), mib(r.staging_budget_bytes), mib(r.device_bytes));
   out += fmt::format("page cache: {:.1f} of {:.1f} MiB of the model files resident\n", mib(r.page_cache_bytes),
                      mib(r.file_bytes));
+  if (const LoraReport* l = model.lora_report())  // LoRA
+    out += fmt::format("lora: {} tensors patched (copy-on-write {:.1f} MiB), {} at run time, {} unmatched\n",
+                       l->tensors_patched, mib(l->cow_bytes), l->tensors_at_runtime, l->unmatched.size());
   return out;
 }
 
@@ -83,9 +101,21 @@ std::string load_json(const Model& model, bool per_tensor) {
       j.key("nbytes").value(t.nbytes);
       j.key("host_resident").value(t.host_resident);
       j.key("reason").value(t.reason);
+      if (const LoraTensorReport* l = lora_of(model, static_cast<size_t>(&t - model.tensors().data()))) {  // LoRA
+        j.key("lora").begin_object().key("action").value(lora_action_name(l->action)).key("why").value(l->why);
+        j.key("terms").value(static_cast<uint64_t>(l->terms)).key("cow_bytes").value(l->cow_bytes).end_object();
+      }
       j.end_object();
     }
     j.end_array();
+  }
+  if (const LoraReport* l = model.lora_report()) {  // LoRA
+    j.key("lora").begin_object();
+    j.key("tensors_patched").value(l->tensors_patched).key("tensors_at_runtime").value(l->tensors_at_runtime);
+    j.key("cow_bytes").value(l->cow_bytes).key("unmatched").begin_array();
+    for (const auto& u : l->unmatched)
+      j.begin_object().key("file").value(u.file).key("tensor").value(u.tensor).key("reason").value(u.reason).end_object();
+    j.end_array().end_object();
   }
   j.end_object();
   return j.str() + "\n";
