@@ -1,0 +1,121 @@
+// Loading PyTorch checkpoints end to end: every tensor's bytes after
+// load_model (mapped, copied, gathered from a view, inflated, converted, or
+// uploaded to the sim device) equal the numpy references exported by
+// scripts/make_torch_fixtures.py; mapped tensors point into the file.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fmt/format.h>
+
+#include "format/model_path.h"
+#include "load/loader.h"
+#include "test_support.h"
+#include "torch_reference.h"
+
+namespace wm {
+namespace {
+
+using test::read_refs;
+using test::torch_fixture;
+
+std::vector<std::byte> tensor_bytes(const Model& model, const LoadedTensor& t) {
+  std::vector<std::byte> out(t.nbytes);
+  if (t.on_device) {
+    EXPECT_NE(model.sim(), nullptr);
+    if (model.sim()) model.sim()->download(t.device_buffer, 0, out);
+  } else if (t.nbytes) {
+    EXPECT_NE(t.host_data, nullptr) << t.name;
+    if (t.host_data) std::memcpy(out.data(), t.host_data, t.nbytes);
+  }
+  return out;
+}
+
+Model load(const std::string& fixture, const std::string& devices = {}, const std::string& types = {},
+           bool mmap = true) {
+  auto table = open_model({torch_fixture(fixture)});
+  EXPECT_TRUE(table.ok()) << table.error().to_string();
+  LoadOptions o;
+  o.plan.use_mmap = mmap;
+  auto d = NameRules::parse(devices);
+  auto t = NameRules::parse(types);
+  EXPECT_TRUE(d.ok() && t.ok());
+  if (d.ok()) o.plan.device_rules = d.value();
+  if (t.ok()) o.plan.type_rules = t.value();
+  o.staging_bytes = 64 << 10;
+  auto model = load_model(std::move(table.value()), o);
+  EXPECT_TRUE(model.ok()) << model.error().to_string();
+  return model.ok() ? std::move(model.value()) : Model{};
+}
+
+class TorchLoad : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(TorchLoad, EveryTensorMatchesItsReferenceOnEveryPath) {
+  auto refs = read_refs(torch_fixture(GetParam()));
+  for (const char* devices : {"", "sim"}) {
+    for (bool mmap : {true, false}) {
+      SCOPED_TRACE(fmt::format("devices '{}' mmap {}", devices, mmap));
+      Model model = load(GetParam(), devices, {}, mmap);
+      ASSERT_EQ(model.tensors().size(), refs.size());
+      for (const auto& r : refs) {
+        const LoadedTensor* t = model.find(r.name);
+        ASSERT_NE(t, nullptr) << r.name;
+        EXPECT_EQ(tensor_bytes(model, *t), r.bytes) << r.name << " (" << placement_name(t->placement) << ")";
+        const TensorInfo* info = model.table().find(r.name);
+        ASSERT_NE(info, nullptr);
+        if (!info->plain_source()) {
+          EXPECT_EQ(t->placement, Placement::kCopy) << r.name;
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, TorchLoad,
+                         ::testing::Values("dtypes.pt", "dtypes_legacy.pt", "views.pt", "views_legacy.pt",
+                                           "views_deflated.pt", "nested.ckpt", "model_key.pth"));
+
+TEST(TorchLoadMap, AlignedStoredTensorsAreMappedInPlace) {
+  Model model = load("views.pt");
+  const LoadedTensor* base = model.find("base");
+  ASSERT_NE(base, nullptr);
+  EXPECT_EQ(base->placement, Placement::kMap) << base->reason;
+  const LoadedTensor* row = model.find("row_view");  // shares base's storage
+  ASSERT_NE(row, nullptr);
+  EXPECT_EQ(row->placement, Placement::kMap) << row->reason;
+  EXPECT_EQ(row->host_data, base->host_data + 12 * 4);
+  const LoadedTensor* tr = model.find("transposed");
+  ASSERT_NE(tr, nullptr);
+  EXPECT_EQ(tr->placement, Placement::kCopy);
+  EXPECT_NE(tr->reason.find("non-contiguous view"), std::string::npos) << tr->reason;
+  Model deflated = load("views_deflated.pt");
+  const LoadedTensor* b = deflated.find("base");
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->placement, Placement::kCopy);
+  EXPECT_NE(b->reason.find("compressed zip entry"), std::string::npos) << b->reason;
+}
+
+TEST(TorchLoadConvert, TransposedHalfViewConvertsToF32) {
+  auto refs = read_refs(torch_fixture("views.pt"));
+  const test::RefTensor* ref = nullptr;
+  for (const auto& r : refs)
+    if (r.name == "half_t") ref = &r;
+  ASSERT_NE(ref, nullptr);
+  for (const char* devices : {"", "sim"}) {
+    Model model = load("views.pt", devices, "half_t=F32");
+    const LoadedTensor* t = model.find("half_t");
+    ASSERT_NE(t, nullptr);
+    EXPECT_EQ(t->placement, Placement::kConvert);
+    auto got = tensor_bytes(model, *t);
+    ASSERT_EQ(got.size(), ref->bytes.size() * 2);
+    for (size_t i = 0; i < ref->bytes.size() / 2; ++i) {
+      uint16_t h;
+      float f;
+      std::memcpy(&h, ref->bytes.data() + 2 * i, 2);
+      std::memcpy(&f, got.data() + 4 * i, 4);
+      EXPECT_EQ(static_cast<double>(f), test::half_value(h)) << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace wm
