@@ -37,6 +37,7 @@ Result<Model> open_and_load(const std::vector<std::string>& paths, const LoadArg
 void add_inspect_command(CLI::App& app, Context& ctx);
 void add_load_command(CLI::App& app, Context& ctx);
 void add_demo_command(CLI::App& app, Context& ctx);
+void add_verify_command(CLI::App& app, Context& ctx);
 
 // Prints "weightmap: error: <message>" to stderr and returns 1.
 int report_error(const std::string& message);

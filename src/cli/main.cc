@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   wm::cli::add_inspect_command(app, ctx);
   wm::cli::add_load_command(app, ctx);
   wm::cli::add_demo_command(app, ctx);
+  wm::cli::add_verify_command(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,233 @@
+#include "load/verify.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <fmt/format.h>
+#include <memory>
+#include <optional>
+
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+#include "io/file.h"
+#include "load/source_transform.h"
+#include "load/verify_reference.h"
+
+namespace wm {
+namespace {
+
+class Hasher {
+ public:
+  Hasher() { XXH3_64bits_reset(&state_); }
+  void add(const void* p, uint64_t n) { XXH3_64bits_update(&state_, p, n); }
+  uint64_t digest() const { return XXH3_64bits_digest(&state_); }
+
+ private:
+  XXH3_state_t state_;
+};
+
+class Verifier {
+ public:
+  Verifier(const Model& model, const VerifyOptions& options) : model_(model), options_(options) {
+    files_.resize(model.table().files.size());
+    if (const LoraReport* lora = model.lora_report())
+      for (const auto& t : lora->tensors)
+        if (t.action == LoraAction::kPatched) lora_patched_.push_back(t.tensor);
+  }
+
+  Status run(size_t index, TensorVerdict& v) {
+    const LoadedTensor& t = model_.tensors()[index];
+    const TensorInfo& src = model_.table().tensors[index];
+    v.index = index;
+    v.name = t.name;
+    if (std::find(lora_patched_.begin(), lora_patched_.end(), index) != lora_patched_.end()) {
+      v.check = VerifyCheck::kSkipped;
+      v.detail = "patched by a LoRA: its bytes differ from the file on purpose";
+      return {};
+    }
+    if (t.dtype != src.dtype && !(reference::can_decode(src.dtype) && reference::can_target(t.dtype))) {
+      v.check = VerifyCheck::kSkipped;
+      v.detail = fmt::format("no reference conversion from {} to {}", dtype_name(src.dtype), dtype_name(t.dtype));
+      options_.log.warn(fmt::format("verify: tensor '{}' not checked: {}", t.name, v.detail));
+      return {};
+    }
+    auto file = open_file(src.file);
+    if (!file) return file.error();
+    return t.dtype == src.dtype ? compare_bytes(t, src, **file, v) : compare_values(t, src, **file, v);
+  }
+
+ private:
+  Result<const File*> open_file(uint32_t index) {
+    if (!files_[index]) {
+      auto f = File::open(model_.table().files[index].path);
+      if (!f) return f.error();
+      files_[index] = std::make_unique<File>(std::move(f.value()));
+    }
+    return files_[index].get();
+  }
+
+  // The file's bytes [at, at + out.size()) of tensor `src`: pread for plain
+  // tensors; views and deflated entries (PyTorch checkpoints) are gathered or
+  // inflated whole first, as only read_transformed knows their layout.
+  Status file_bytes(const File& file, const TensorInfo& src, uint64_t at, std::span<std::byte> out) {
+    if (src.plain_source()) return file.read_exact(src.offset + at, out);
+    if (whole_for_ != &src) {
+      whole_.resize(src.nbytes);
+      if (Status st = read_transformed(file, src, whole_); !st) return st;
+      whole_for_ = &src;
+    }
+    std::memcpy(out.data(), whole_.data() + at, out.size());
+    return {};
+  }
+
+  // The loaded bytes [offset, offset + n) of `t`: in place, or downloaded.
+  const std::byte* loaded(const LoadedTensor& t, uint64_t offset, uint64_t n) {
+    if (!t.on_device) return t.host_data + offset;
+    device_buf_.resize(n);
+    model_.sim()->download(t.device_buffer, offset, device_buf_);
+    return device_buf_.data();
+  }
+
+  Status check_bytes_exist(const LoadedTensor& t) const {
+    if (t.on_device && model_.sim() == nullptr)
+      return Error{{}, t.name, {}, "verify: tensor is on a device, but the model has none"};
+    if (!t.on_device && t.host_data == nullptr && t.nbytes > 0)
+      return Error{{}, t.name, {}, "verify: tensor has no bytes in host memory"};
+    return {};
+  }
+
+  Status compare_bytes(const LoadedTensor& t, const TensorInfo& src, const File& file, TensorVerdict& v) {
+    v.check = VerifyCheck::kBytes;
+    if (Status st = check_bytes_exist(t); !st) return st;
+    if (t.nbytes != src.nbytes) {
+      v.ok = false;
+      v.detail = fmt::format("holds {} bytes, the file {}", t.nbytes, src.nbytes);
+      return {};
+    }
+    Hasher loaded_hash, file_hash;
+    std::optional<uint64_t> first_diff;
+    uint64_t chunk = std::max<uint64_t>(options_.chunk_bytes, 1);
+    for (uint64_t at = 0; at < t.nbytes; at += chunk) {
+      uint64_t n = std::min(chunk, t.nbytes - at);
+      file_buf_.resize(n);
+      if (Status st = file_bytes(file, src, at, file_buf_); !st) return st;
+      const std::byte* got = loaded(t, at, n);
+      loaded_hash.add(got, n);
+      file_hash.add(file_buf_.data(), n);
+      if (!first_diff && std::memcmp(got, file_buf_.data(), n) != 0)
+        for (uint64_t k = 0; k < n; ++k)
+          if (got[k] != file_buf_[k]) {
+            first_diff = at + k;
+            break;
+          }
+    }
+    bytes_ += t.nbytes;
+    v.loaded_xxh3 = loaded_hash.digest();
+    v.file_xxh3 = file_hash.digest();
+    v.ok = v.loaded_xxh3 == v.file_xxh3 && !first_diff;
+    if (!v.ok)
+      v.detail = first_diff ? fmt::format("bytes differ from the file from tensor byte {} (file byte {})", *first_diff,
+                                          src.offset + *first_diff)
+                            : "byte hashes differ from the file";
+    return {};
+  }
+
+  Status compare_values(const LoadedTensor& t, const TensorInfo& src, const File& file, TensorVerdict& v) {
+    v.check = VerifyCheck::kValues;
+    if (Status st = check_bytes_exist(t); !st) return st;
+    const DTypeInfo& from = dtype_info(src.dtype);
+    const DTypeInfo& to = dtype_info(t.dtype);
+    uint64_t total = src.nbytes / from.block_bytes * from.block_elems;
+    if (t.nbytes != total * to.block_bytes) {
+      v.ok = false;
+      v.detail = fmt::format("holds {} bytes, {} elements of {} need {}", t.nbytes, total, dtype_name(t.dtype),
+                             total * to.block_bytes);
+      return {};
+    }
+    uint64_t elems_per_chunk = std::max<uint64_t>(1, options_.chunk_bytes / from.block_bytes) * from.block_elems;
+    Hasher loaded_hash, reference_hash;
+    std::vector<double> want;
+    std::vector<std::byte> ref_bytes;
+    for (uint64_t e = 0; e < total; e += elems_per_chunk) {
+      uint64_t n = std::min(elems_per_chunk, total - e);
+      file_buf_.resize(n / from.block_elems * from.block_bytes);
+      if (Status st = file_bytes(file, src, e / from.block_elems * from.block_bytes, file_buf_); !st) return st;
+      want.clear();
+      reference::decode(src.dtype, file_buf_.data(), n, want);
+      const std::byte* got = loaded(t, e * to.block_bytes, n * to.block_bytes);
+      loaded_hash.add(got, n * to.block_bytes);
+      for (uint64_t k = 0; k < n; ++k) {
+        double expect = reference::round_to(want[k], t.dtype);
+        double have = reference::value_at(t.dtype, got, k);
+        reference_hash.add(&expect, sizeof expect);
+        if (!reference::same_value(have, expect) && v.bad_values++ == 0)
+          v.detail = fmt::format("element {}: loaded {}, the reference conversion of the file's {} gives {}", e + k,
+                                 have, want[k], expect);
+      }
+    }
+    bytes_ += t.nbytes;
+    v.loaded_xxh3 = loaded_hash.digest();
+    v.file_xxh3 = reference_hash.digest();
+    v.ok = v.bad_values == 0;
+    if (!v.ok) v.detail = fmt::format("{} of {} values differ; first: {}", v.bad_values, total, v.detail);
+    return {};
+  }
+
+ public:
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  const Model& model_;
+  const VerifyOptions& options_;
+  std::vector<std::unique_ptr<File>> files_;
+  std::vector<size_t> lora_patched_;
+  std::vector<std::byte> file_buf_, device_buf_;
+  const TensorInfo* whole_for_ = nullptr;  // the tensor whose bytes `whole_` holds
+  std::vector<std::byte> whole_;
+  uint64_t bytes_ = 0;
+};
+
+Error with_file(Error e, const Model& model, size_t index) {
+  const LoadedTensor& t = model.tensors()[index];
+  if (e.file.empty() && t.file < model.table().files.size()) e.file = model.table().files[t.file].path;
+  if (e.tensor.empty()) e.tensor = t.name;
+  if (!e.offset) e.offset = t.file_offset;
+  return e;
+}
+
+}  // namespace
+
+const char* verify_check_name(VerifyCheck c) {
+  switch (c) {
+    case VerifyCheck::kBytes: return "bytes";
+    case VerifyCheck::kValues: return "values";
+    case VerifyCheck::kSkipped: return "skipped";
+  }
+  return "?";
+}
+
+Result<VerifyReport> verify_model(const Model& model, const VerifyOptions& options) {
+  auto t0 = std::chrono::steady_clock::now();
+  if (model.table().tensors.size() != model.tensors().size())
+    return Error{{}, {}, {}, "verify: the model's tensors do not match its parsed table (released model?)"};
+  VerifyReport report;
+  Verifier verifier(model, options);
+  uint64_t total = 0;
+  for (const auto& t : model.tensors()) total += t.nbytes;
+  for (size_t i = 0; i < model.tensors().size(); ++i) {
+    if (Status ready = model.wait_ready(i); !ready) return ready.error();
+    TensorVerdict v;
+    if (Status st = verifier.run(i, v); !st) return with_file(st.error(), model, i);
+    report.failed += !v.ok;
+    report.skipped += v.check == VerifyCheck::kSkipped;
+    if (!v.ok) options.log.warn(fmt::format("verify: tensor '{}' differs from its file: {}", v.name, v.detail));
+    report.tensors.push_back(std::move(v));
+    if (options.progress) options.progress(verifier.bytes(), total);
+  }
+  report.bytes_compared = verifier.bytes();
+  report.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return report;
+}
+
+}  // namespace wm
