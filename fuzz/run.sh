@@ -17,13 +17,14 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p fuzz/findings
 status=0
-for target in gguf_fuzz safetensors_fuzz safetensors_index_fuzz; do
+for target in gguf_fuzz safetensors_fuzz safetensors_index_fuzz lora_names_fuzz; do
   corpus="$work/$target"
   mkdir -p "$corpus" "$work/seeds-gguf" "$work/seeds-st" "$work/seeds-index"
   "$build/fuzz/make_fuzz_seeds" "$work/seeds-gguf" "$work/seeds-st" "$work/seeds-index"
   case "$target" in
     gguf_fuzz) seeds="$work/seeds-gguf" ;;
     safetensors_fuzz) seeds="$work/seeds-st" ;;
+    lora_names_fuzz) seeds="fuzz/seeds/lora_names_fuzz" ;;
     *) seeds="$work/seeds-index" ;;
   esac
   regress="fuzz/regressions/$target"
