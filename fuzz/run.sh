@@ -17,7 +17,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p fuzz/findings
 status=0
-for target in gguf_fuzz safetensors_fuzz safetensors_index_fuzz lora_names_fuzz; do
+for target in gguf_fuzz safetensors_fuzz safetensors_index_fuzz torch_fuzz lora_names_fuzz; do
   corpus="$work/$target"
   mkdir -p "$corpus" "$work/seeds-gguf" "$work/seeds-st" "$work/seeds-index"
   "$build/fuzz/make_fuzz_seeds" "$work/seeds-gguf" "$work/seeds-st" "$work/seeds-index"
@@ -25,6 +25,7 @@ for target in gguf_fuzz safetensors_fuzz safetensors_index_fuzz lora_names_fuzz;
     gguf_fuzz) seeds="$work/seeds-gguf" ;;
     safetensors_fuzz) seeds="$work/seeds-st" ;;
     lora_names_fuzz) seeds="fuzz/seeds/lora_names_fuzz" ;;
+    torch_fuzz) seeds="tests/data/torch" ;;  # checkpoints and hostile pickles from make_torch_fixtures.py
     *) seeds="$work/seeds-index" ;;
   esac
   regress="fuzz/regressions/$target"

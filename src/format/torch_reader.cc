@@ -263,10 +263,15 @@ class LegacyReader {
   uint64_t pos_ = 0;
 };
 
+// A zip starts with a local header, or with the end record when empty.
+bool looks_like_zip(const std::byte* head, size_t n) {
+  return n >= 4 && (std::memcmp(head, "PK\x03\x04", 4) == 0 || std::memcmp(head, "PK\x05\x06", 4) == 0);
+}
+
 }  // namespace
 
 bool looks_like_torch(std::span<const std::byte> head) {
-  if (head.size() >= 4 && std::memcmp(head.data(), "PK\x03\x04", 4) == 0) return true;
+  if (looks_like_zip(head.data(), head.size())) return true;
   return head.size() >= sizeof kLegacyMagicPickle &&
          std::memcmp(head.data(), kLegacyMagicPickle, sizeof kLegacyMagicPickle) == 0;
 }
@@ -276,7 +281,7 @@ Result<TensorTable> parse_torch(const ByteSource& src, const Logger& log) {
     std::byte head[4] = {};
     if (src.size() >= 4)
       if (Status s = src.read(0, head); !s) return s.error();
-    if (std::memcmp(head, "PK\x03\x04", 4) == 0) return parse_zip(src, log);
+    if (looks_like_zip(head, sizeof head)) return parse_zip(src, log);
     return LegacyReader(src, log).parse();
   } catch (const ParseFailure& f) {
     return f.error;
