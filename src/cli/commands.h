@@ -3,6 +3,9 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <chrono>
+#include <optional>
+#include <string>
 
 #include "common/log.h"
 #include "load/loader.h"
@@ -12,6 +15,9 @@ namespace wm::cli {
 struct Context {
   Logger log;
   int exit_code = 0;
+  // When main() began: what time to first result counts from (the exec and
+  // dynamic loading before it take about a millisecond).
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
 // Load options shared by `load`, `demo` and later commands.
@@ -27,17 +33,29 @@ struct LoadArgs {
   std::vector<std::string> loras;
   std::string lora_apply_mode = "auto";
   std::vector<std::string> lora_prefixes;
+  // Page cache and I/O (see io/mmap_hints.h, load/source_reader.h).
+  std::optional<std::string> hints;  // --hints; else WEIGHTMAP_MMAP_HINTS; else auto
+  std::string prefetch = "wait";     // background | wait | none (commands pick their default)
+  unsigned prefetch_workers = 4;
+  std::string io = "read";
+  uint64_t cache_window_mb = 0;
+  std::string max_memory;            // "" = no limit; "12G", "512M", bytes
 };
 void add_load_options(CLI::App& cmd, LoadArgs& args);
 Result<LoadOptions> load_options_from(const LoadArgs& args, const Logger& log);
 // Parses `paths` and loads them; shows a progress bar when `progress`.
 Result<Model> open_and_load(const std::vector<std::string>& paths, const LoadArgs& args, const Logger& log,
                             bool progress);
+// Loads an already parsed table (open_and_load's second half: what `run`
+// uses per pipeline component). `parse_ms` goes into the report.
+Result<Model> load_table(TensorTable table, double parse_ms, const LoadArgs& args, const Logger& log, bool progress);
 
 void add_inspect_command(CLI::App& app, Context& ctx);
 void add_load_command(CLI::App& app, Context& ctx);
 void add_demo_command(CLI::App& app, Context& ctx);
 void add_verify_command(CLI::App& app, Context& ctx);
+void add_run_command(CLI::App& app, Context& ctx);
+void add_cache_command(CLI::App& app, Context& ctx);
 
 // Prints "weightmap: error: <message>" to stderr and returns 1.
 int report_error(const std::string& message);

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/load_output.h"
 #include "cli/progress_bar.h"
+#include "cli/size_arg.h"
 #include "format/model_path.h"
 #include "load/loader.h"
 
@@ -30,6 +31,23 @@ Result<LoadOptions> load_options_from(const LoadArgs& args, const Logger& log) {
   if (!types) return types.error();
   for (const auto& r : types->rules())
     if (!dtype_from_name(r.value)) return Error{{}, {}, {}, fmt::format("--type: unknown dtype '{}'", r.value)};
+  auto hints = resolve_mmap_hints(args.hints ? &*args.hints : nullptr);
+  if (!hints) return hints.error();
+  o.hints = *hints;
+  if (args.prefetch == "background") o.prefetch = PrefetchMode::kBackground;
+  else if (args.prefetch == "wait") o.prefetch = PrefetchMode::kWait;
+  else if (args.prefetch == "none") o.prefetch = PrefetchMode::kNone;
+  else return Error{{}, {}, {}, fmt::format("--prefetch: unknown mode '{}' (background, wait, none)", args.prefetch)};
+  o.prefetch_workers = args.prefetch_workers;
+  auto io = parse_io_mode(args.io);
+  if (!io) return io.error();
+  o.io = *io;
+  o.cache_window_bytes = args.cache_window_mb << 20;
+  if (!args.max_memory.empty()) {
+    auto limit = parse_size(args.max_memory);
+    if (!limit) return Error{{}, {}, {}, fmt::format("--max-memory: {}", limit.error().message)};
+    o.max_memory_bytes = *limit;
+  }
   o.plan.device_rules = std::move(devices.value());
   o.plan.type_rules = std::move(types.value());
   return o;
@@ -53,6 +71,22 @@ void add_load_options(CLI::App& cmd, LoadArgs& args) {
       ->capture_default_str();
   cmd.add_option("--lora-prefix", args.lora_prefixes,
                  "LoRA name prefix to base name prefix, FROM=TO, tried before the built-in ones (repeatable)");
+  cmd.add_option("--hints", args.hints,
+                 "Page-cache hints, comma-separated: none, sequential, random, willneed, populate, dontneed, auto "
+                 "(default auto; also WEIGHTMAP_MMAP_HINTS)");
+  cmd.add_option("--prefetch", args.prefetch,
+                 "When hints prefetch: 'background' (return at once), 'wait' (return when read), 'none' (lazy faults)")
+      ->capture_default_str();
+  cmd.add_option("--prefetch-workers", args.prefetch_workers, "Reads in flight while prefetching")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd.add_option("--io", args.io, "Copy-path reads: read (pread), direct (O_DIRECT, no page cache), uring (io_uring)")
+      ->capture_default_str();
+  cmd.add_option("--cache-window-mb", args.cache_window_mb,
+                 "Copy path: drop consumed ranges from the page cache, keeping at most this many MiB (0: off)")
+      ->check(CLI::Range(0, 1 << 20));
+  cmd.add_option("--max-memory", args.max_memory,
+                 "Fail before loading when anonymous memory would exceed this (e.g. 12G, 512M)");
 }
 
 namespace {
@@ -81,15 +115,19 @@ Status apply_lora_args(Model& model, const LoadArgs& args, const Logger& log) {
 
 Result<Model> open_and_load(const std::vector<std::string>& paths, const LoadArgs& args, const Logger& log,
                             bool progress) {
-  auto options = load_options_from(args, log);
-  if (!options) return options.error();
   auto t0 = std::chrono::steady_clock::now();
   auto table = open_model(paths, {log, args.variant, false});
   if (!table) return table.error();
   double parse_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return load_table(std::move(table.value()), parse_ms, args, log, progress);
+}
+
+Result<Model> load_table(TensorTable table, double parse_ms, const LoadArgs& args, const Logger& log, bool progress) {
+  auto options = load_options_from(args, log);
+  if (!options) return options.error();
   ProgressBar bar("loading");
   if (progress) options->progress = [&bar](uint64_t done, uint64_t total) { bar.update(done, total); };
-  auto model = load_model(std::move(table.value()), *options);
+  auto model = load_model(std::move(table), *options);
   if (model) model->mutable_report().time.parse_ms = parse_ms;
   if (model && !args.loras.empty())  // LoRA
     if (Status s = apply_lora_args(*model, args, log); !s) return s.error();

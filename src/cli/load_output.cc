@@ -47,8 +47,15 @@ std::string load_text(const Model& model, bool per_tensor) {
       r.memory.peak_rss_kib / 1024.0, r.memory.anon_kib / 1024.0,
       r.anon_growth_mib(),
       r.memory.file_kib / 1024.0, mib(r.staging_peak_bytes), mib(r.staging_budget_bytes), mib(r.device_bytes));
-  out += fmt::format("page cache: {:.1f} of {:.1f} MiB of the model files resident\n", mib(r.page_cache_bytes),
+  out += fmt::format("page cache: about {:.1f} of {:.1f} MiB of the model files resident\n", mib(r.page_cache_bytes),
                      mib(r.file_bytes));
+  std::string before = r.residency_before < 0 ? "" : fmt::format(", {:.1f}% cached before", 100 * r.residency_before);
+  out += fmt::format("hints: {} (asked: {}{}); prefetch {}; copy-path reads: {}", r.hints_applied, r.hints_requested,
+                     before, r.prefetch_mode, r.io_mode);
+  if (r.cache_window_bytes)
+    out += fmt::format("; cache window {:.0f} MiB, {:.1f} MiB dropped", mib(r.cache_window_bytes),
+                       mib(r.cache_dropped_bytes));
+  out += "\n";
   if (const LoraReport* l = model.lora_report())  // LoRA
     out += fmt::format("lora: {} tensors patched (copy-on-write {:.1f} MiB), {} at run time, {} unmatched\n",
                        l->tensors_patched, mib(l->cow_bytes), l->tensors_at_runtime, l->unmatched.size());
@@ -81,6 +88,7 @@ std::string load_json(const Model& model, bool per_tensor) {
   j.key("read").value(r.time.read_ms);
   j.key("convert").value(r.time.convert_ms);
   j.key("upload").value(r.time.upload_ms);
+  j.key("hints").value(r.time.hints_ms);
   j.end_object();
   j.key("rss").begin_object();
   j.key("peak_kib").value(r.memory.peak_rss_kib);
@@ -89,6 +97,16 @@ std::string load_json(const Model& model, bool per_tensor) {
   j.key("anon_kib_before").value(r.memory_before.anon_kib);
   j.end_object();
   j.key("page_cache_bytes").value(r.page_cache_bytes);
+  j.key("hints").begin_object();
+  j.key("requested").value(r.hints_requested);
+  j.key("applied").value(r.hints_applied);
+  if (r.residency_before < 0) j.key("residency_before").null();
+  else j.key("residency_before").value(r.residency_before);
+  j.key("prefetch").value(r.prefetch_mode);
+  j.end_object();
+  j.key("io").value(r.io_mode);
+  j.key("cache_window_bytes").value(r.cache_window_bytes);
+  j.key("cache_dropped_bytes").value(r.cache_dropped_bytes);
   j.key("file_bytes").value(r.file_bytes);
   if (per_tensor) {
     j.key("per_tensor").begin_array();

@@ -40,7 +40,7 @@ struct RunArgs {
   LoadArgs load;
   std::string pipeline;
   bool sequential = false;
-  std::optional<bool> evict;
+  int evict = 0;  // +1 --evict, -1 --no-evict, 0 the default
   bool json = false;
 };
 
@@ -48,7 +48,7 @@ Result<RunSummary> run_all(const RunArgs& a, const Context& ctx) {
   RunSummary summary;
   const bool staged = !a.pipeline.empty() || a.sequential;
   StageOptions so;
-  so.evict = a.evict.value_or(staged);  // a pipeline frees each component's cache for the next
+  so.evict = a.evict == 0 ? staged : a.evict > 0;  // a pipeline frees each component's cache for the next
   so.compute_threads = a.load.threads;
   const bool progress = !a.json;
   OpenOptions oo{ctx.log, a.load.variant, false};

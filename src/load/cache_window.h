@@ -10,8 +10,10 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <vector>
 
+#include "common/error.h"
 #include "io/file.h"
 #include "io/residency.h"
 
@@ -29,19 +31,24 @@ class CacheWindow {
   // Drops whatever is still recorded (end of the load).
   void flush();
   uint64_t dropped_bytes() const;
+  // Dropping cache can fail without harming the load (the kernel reclaims
+  // it later anyway): the first failure, for the loader to log.
+  std::optional<Error> first_error() const;
 
  private:
   struct Range {
     const File* file;
     uint64_t offset, len;
   };
-  void drop_locked();
+  void drop_locked(bool final);
+  static constexpr uint64_t kFolio = 2ull << 20;
 
   const uint64_t window_;
   mutable std::mutex mu_;
   std::vector<Range> pending_;
   uint64_t pending_bytes_ = 0;
   uint64_t dropped_ = 0;
+  std::optional<Error> error_;
 };
 
 }  // namespace wm

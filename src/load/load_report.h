@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "io/process_memory.h"
 
@@ -15,6 +16,7 @@ struct PhaseTimes {
   double read_ms = 0;     // summed over workers
   double convert_ms = 0;  // summed over workers
   double upload_ms = 0;   // on the device's copy queue
+  double hints_ms = 0;    // residency check and hints (and the prefetch, when waited for)
   double total_ms = 0;    // wall, plan to model ready
   // What a user waits for: parsing the headers, then the load.
   double end_to_end_ms() const { return parse_ms + total_ms; }
@@ -33,8 +35,16 @@ struct LoadReport {
   PhaseTimes time;
   ProcessMemory memory_before;     // at the start of the load
   ProcessMemory memory;            // when the model was ready
-  uint64_t page_cache_bytes = 0;   // model files' resident bytes (mincore) when ready
+  uint64_t page_cache_bytes = 0;   // model files' resident bytes when ready (sampled mincore: an estimate)
   uint64_t file_bytes = 0;         // size of the model files
+  // Page-cache handling: what was asked, what was done.
+  std::string hints_requested;
+  std::string hints_applied;
+  double residency_before = -1;    // sampled, of mapped tensor bytes; -1 when not measured
+  std::string prefetch_mode;
+  std::string io_mode;             // copy path reads: read, direct, uring
+  uint64_t cache_window_bytes = 0;
+  uint64_t cache_dropped_bytes = 0;  // copy path: consumed ranges dropped from the cache
 
   // RssAnon growth over the load (negative if the load freed memory).
   double anon_growth_mib() const {

@@ -11,6 +11,8 @@
 
 #include "dtype/convert.h"
 #include "io/residency.h"
+#include "load/cache_window.h"
+#include "load/source_reader.h"
 #include "load/source_transform.h"
 #include "load/staging_pool.h"
 
@@ -30,6 +32,18 @@ struct Chunk {
   uint64_t src_off, src_len, dst_off, elems;
 };
 
+// Bytes of anonymous memory a plan's execution allocates.
+uint64_t anon_bytes_of(const LoadPlan& plan, uint64_t staging_bytes) {
+  uint64_t need = 0;
+  bool copies = false;
+  for (const TensorPlan& p : plan.tensors) {
+    if (p.placement == Placement::kMap) continue;
+    need += p.nbytes;  // a host buffer or a (simulated, in-process) device buffer
+    copies = true;
+  }
+  return copies ? need + staging_bytes : need;
+}
+
 }  // namespace
 
 class Loader {
@@ -47,6 +61,7 @@ class Loader {
     auto plan = make_plan(model_.table_, model_.devices_, plan_options);
     if (!plan) return plan.error();
     model_.report_.time.plan_ms = ms_since(t);
+    if (Status s = check_memory_limit(*plan); !s) return s.error();
 
     t = Clock::now();
     if (map_files(*plan, plan_options)) {  // some mapping failed: plan again without it
@@ -56,7 +71,8 @@ class Loader {
     model_.report_.time.map_ms = ms_since(t);
 
     if (Status s = place_tensors(*plan); !s) return s.error();
-    if (Status s = copy_and_convert(); !s) return s.error();
+    if (Status s = apply_page_cache_hints(); !s) return s.error();
+    if (Status s = copy_and_convert(*plan); !s) return s.error();
     finish_report(*plan, start);
     return std::move(model_);
   }
@@ -99,6 +115,51 @@ class Loader {
       model_.mappings_[f] = std::make_unique<MappedFile>(std::move(m.value()));
     }
     return failed;
+  }
+
+  Status check_memory_limit(const LoadPlan& plan) const {
+    if (options_.max_memory_bytes == 0) return {};
+    uint64_t need = anon_bytes_of(plan, options_.staging_bytes);
+    uint64_t anon_now = read_process_memory().anon_kib * 1024;
+    if (anon_now + need <= options_.max_memory_bytes) return {};
+    const std::string& path = model_.table_.files.empty() ? std::string() : model_.table_.files[0].path;
+    return Error{path, {}, {},
+                 fmt::format("this load needs about {:.1f} MiB of anonymous memory (copies, device buffers, staging) "
+                             "on top of the {:.1f} MiB in use, over the {:.1f} MiB allowed (--max-memory); mapped "
+                             "tensors need none: load with mmap, or a smaller --staging-mb",
+                             need / 1048576.0, anon_now / 1048576.0, options_.max_memory_bytes / 1048576.0)};
+  }
+
+  Status apply_page_cache_hints() {
+    HintInputs in;
+    in.table = &model_.table_;
+    in.mappings = &model_.mappings_;
+    in.files = &model_.files_;
+    for (size_t i = 0; i < model_.tensors_.size(); ++i)
+      if (model_.tensors_[i].placement == Placement::kMap) in.mapped_tensors.push_back(i);
+    // Use order is file order: the order compute and engines walk a model.
+    std::sort(in.mapped_tensors.begin(), in.mapped_tensors.end(), [&](size_t a, size_t b) {
+      const TensorInfo &x = model_.table_.tensors[a], &y = model_.table_.tensors[b];
+      return x.file != y.file ? x.file < y.file : x.offset < y.offset;
+    });
+    in.hints = options_.hints;
+    in.prefetch = options_.prefetch;
+    in.prefetch_workers = options_.prefetch_workers;
+    in.log = options_.log;
+    auto t = Clock::now();
+    auto outcome = apply_hints(std::move(in));
+    if (!outcome) return outcome.error();
+    LoadReport& r = model_.report_;
+    r.hints_requested = options_.hints.to_string();
+    r.hints_applied = outcome->applied;
+    r.residency_before = outcome->residency_before;
+    r.prefetch_mode = prefetch_mode_name(options_.prefetch);
+    r.time.hints_ms = ms_since(t);
+    model_.prefetcher_ = std::move(outcome->prefetcher);
+    model_.prefetch_span_ = std::move(outcome->span_of_tensor);
+    model_.evict_on_release_ = outcome->evict_on_release;
+    options_.log.info(fmt::format("page cache hints: {}", r.hints_applied));
+    return {};
   }
 
   Status place_tensors(const LoadPlan& plan) {
@@ -170,7 +231,7 @@ class Loader {
     return chunks;
   }
 
-  Status copy_and_convert() {
+  Status copy_and_convert(const LoadPlan& plan) {
     // The budget is a hard limit (never below two pages, the least one
     // converting upload needs), whatever the worker count.
     constexpr uint64_t kPage = 4096;
@@ -184,7 +245,26 @@ class Loader {
     uint64_t slots = std::min<uint64_t>(std::max<uint64_t>(2ull * threads + 2, 4), max_slots);
     uint64_t slot_bytes = budget / slots / kPage * kPage;  // >= kPage as slots <= max_slots
     StagingPool pool(budget, slot_bytes);
-    std::vector<Chunk> chunks = make_chunks(pool.slot_bytes());
+
+    std::vector<bool> wanted(model_.files_.size(), false);
+    for (size_t i = 0; i < model_.tensors_.size(); ++i)
+      if (plan.tensors[i].placement != Placement::kMap) wanted[model_.table_.tensors[i].file] = true;
+    IoMode io = options_.io;
+    if (io == IoMode::kDirect && 4 * 2 * 4096ull > pool.slot_bytes()) {
+      options_.log.warn(fmt::format("--io direct needs staging slots of at least 32 KiB ({} here); reading buffered",
+                                    pool.slot_bytes()));
+      io = IoMode::kRead;
+    }
+    SourceReader reader(io, model_.files_, wanted, options_.log);
+    if (reader.bounce_overhead() * 2 > pool.slot_bytes()) {
+      options_.log.warn(fmt::format("O_DIRECT alignment of {} bytes does not fit staging slots of {}; reading buffered",
+                                    reader.bounce_overhead() / 2, pool.slot_bytes()));
+      reader = SourceReader(IoMode::kRead, model_.files_, wanted, options_.log);
+    }
+    CacheWindow window(io == IoMode::kDirect ? 0 : options_.cache_window_bytes);
+    model_.report_.io_mode = io_mode_name(reader.mode());
+    model_.report_.cache_window_bytes = options_.cache_window_bytes;
+    std::vector<Chunk> chunks = make_chunks(pool.slot_bytes() - reader.bounce_overhead());
     model_.report_.threads = threads;
     model_.report_.staging_budget_bytes = pool.budget_bytes();
 
@@ -201,10 +281,15 @@ class Loader {
       failed = true;
     };
 
-    auto work = [&] {
+    const size_t n_workers = std::min<size_t>(threads, std::max<size_t>(chunks.size(), 1));
+    std::vector<SourceReader::Worker> contexts;
+    for (size_t w = 0; w < n_workers; ++w) contexts.push_back(reader.make_worker());
+    auto work = [&](SourceReader::Worker& ctx) {
       try {
         for (size_t k; !failed && (k = next.fetch_add(1)) < chunks.size();) {
-          if (Status s = run_chunk(chunks[k], pool, read_ns, convert_ns); !s) fail(s.error());
+          if (Status s = run_chunk(chunks[k], pool, reader, ctx, read_ns, convert_ns); !s) fail(s.error());
+          const TensorInfo& src = model_.table_.tensors[chunks[k].tensor];
+          window.consumed(*model_.files_[src.file], src.offset + chunks[k].src_off, chunks[k].src_len);
           done_bytes += chunks[k].src_len;
         }
       } catch (const std::bad_alloc&) {
@@ -212,8 +297,7 @@ class Loader {
       }
     };
     std::vector<std::thread> workers;
-    for (unsigned w = 0; w < std::min<size_t>(threads, std::max<size_t>(chunks.size(), 1)); ++w)
-      workers.emplace_back(work);
+    for (size_t w = 0; w < n_workers; ++w) workers.emplace_back(work, std::ref(contexts[w]));
     if (options_.progress) {
       while (next.load() < chunks.size() && !failed) {
         options_.progress(done_bytes.load(), total);
@@ -222,6 +306,11 @@ class Loader {
     }
     for (auto& w : workers) w.join();
     if (model_.sim_) model_.sim_->wait_idle();
+    window.flush();
+    model_.report_.cache_dropped_bytes = window.dropped_bytes();
+    if (auto e = window.first_error())
+      options_.log.warn(fmt::format("cache window: could not drop consumed ranges ({}); the cache may hold more",
+                                    e->to_string()));
     if (options_.progress) options_.progress(done_bytes.load(), total);
     model_.report_.time.read_ms = static_cast<double>(read_ns.load()) / 1e6;
     model_.report_.time.convert_ms = static_cast<double>(convert_ns.load()) / 1e6;
@@ -231,8 +320,8 @@ class Loader {
     return {};
   }
 
-  Status run_chunk(const Chunk& c, StagingPool& pool, std::atomic<uint64_t>& read_ns,
-                   std::atomic<uint64_t>& convert_ns) {
+  Status run_chunk(const Chunk& c, StagingPool& pool, const SourceReader& reader, SourceReader::Worker& ctx,
+                   std::atomic<uint64_t>& read_ns, std::atomic<uint64_t>& convert_ns) {
     const TensorInfo& src = model_.table_.tensors[c.tensor];
     const LoadedTensor& t = model_.tensors_[c.tensor];
     const File& file = *model_.files_[src.file];
@@ -249,16 +338,20 @@ class Loader {
       else model_.sim_->upload(t.device_buffer, 0, *held, [held] {});
       return {};
     }
-    auto timed_read = [&](std::byte* dst) {
+    // Reads the chunk's source bytes into `dst` (or, for O_DIRECT, into the
+    // bounce slot) and returns where they are.
+    auto timed_read = [&](std::byte* dst, StagingPool::Slot* bounce) -> Result<const std::byte*> {
       auto t0 = Clock::now();
-      Status s = file.read_exact(src.offset + c.src_off, {dst, c.src_len});
+      std::span<std::byte> bounce_span = bounce ? std::span<std::byte>(bounce->data(), pool.slot_bytes())
+                                                : std::span<std::byte>();
+      auto r = reader.read(ctx, src.file, src.offset + c.src_off, c.src_len, dst, bounce_span);
       read_ns += static_cast<uint64_t>(std::chrono::nanoseconds(Clock::now() - t0).count());
-      if (!s) {
-        Error e = s.error();
+      if (!r) {
+        Error e = r.error();
         e.tensor = src.name;
-        return Status(e);
+        return e;
       }
-      return Status();
+      return r;
     };
     auto timed_convert = [&](const std::byte* from, std::byte* to) {
       auto t0 = Clock::now();
@@ -269,27 +362,39 @@ class Loader {
                             fmt::format("{} values do not fit {} (out of range)", bad, dtype_name(t.dtype))});
       return Status();
     };
+    const bool bounced = reader.bounces(src.file);
 
     if (!t.on_device) {
       std::byte* dst = const_cast<std::byte*>(t.host_data) + c.dst_off;
-      if (!convert_needed) return timed_read(dst);  // straight into place: no staging needed
+      if (!convert_needed && !bounced) {  // straight into place: no staging needed
+        auto r = timed_read(dst, nullptr);
+        return r ? Status() : Status(r.error());
+      }
       StagingPool::Slot in = pool.acquire();
-      if (Status s = timed_read(in.data()); !s) return s;
-      return timed_convert(in.data(), dst);
+      auto r = timed_read(in.data(), &in);
+      if (!r) return r.error();
+      if (!convert_needed) {
+        std::memcpy(dst, *r, c.src_len);
+        return {};
+      }
+      return timed_convert(*r, dst);
     }
     // Device that cannot read host memory: stage, convert if needed, upload.
     auto in = std::make_shared<StagingPool::Slot>(pool.acquire());
-    if (Status s = timed_read(in->data()); !s) return s;
+    auto r = timed_read(in->data(), in.get());
+    if (!r) return r.error();
+    const std::byte* bytes = *r;
     uint64_t out_len = c.src_len;
     if (convert_needed) {
       auto out = std::make_shared<StagingPool::Slot>(pool.acquire());
-      if (Status s = timed_convert(in->data(), out->data()); !s) return s;
+      if (Status s = timed_convert(bytes, out->data()); !s) return s;
       in->release();
       in = out;
+      bytes = out->data();
       const DTypeInfo& d = dtype_info(t.dtype);
       out_len = c.elems / d.block_elems * d.block_bytes;
     }
-    model_.sim_->upload(t.device_buffer, c.dst_off, {in->data(), out_len}, [in] { in->release(); });
+    model_.sim_->upload(t.device_buffer, c.dst_off, {bytes, out_len}, [in] { in->release(); });
     return {};
   }
 
@@ -311,13 +416,20 @@ class Loader {
     r.memory = read_process_memory();
     for (const auto& f : model_.files_) {
       r.file_bytes += f->size();
-      if (auto res = page_cache_residency(*f)) r.page_cache_bytes += res->resident_bytes;
+      // Sampled: an exact walk of a 30 GB model's pages would cost the load a second.
+      if (auto res = page_cache_residency(*f, false)) r.page_cache_bytes += res->resident_bytes;
     }
   }
 
   LoadOptions options_;
   Model model_;
 };
+
+Result<uint64_t> anon_bytes_needed(const TensorTable& table, const LoadOptions& options) {
+  auto plan = make_plan(table, available_devices(), options.plan);
+  if (!plan) return plan.error();
+  return anon_bytes_of(*plan, options.staging_bytes);
+}
 
 Result<Model> load_model(TensorTable table, const LoadOptions& options) {
   try {

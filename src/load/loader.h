@@ -9,7 +9,10 @@
 #include <string>
 
 #include "common/log.h"
+#include "io/mmap_hints.h"
+#include "load/apply_hints.h"
 #include "load/model.h"
+#include "load/source_reader.h"
 #include "plan/load_plan.h"
 
 namespace wm {
@@ -18,6 +21,19 @@ struct LoadOptions {
   PlanOptions plan;
   unsigned threads = 2;
   uint64_t staging_bytes = 64ull << 20;
+  // Page-cache hints for the mapped files (see io/mmap_hints.h); auto by
+  // default. resolve_mmap_hints() applies WEIGHTMAP_MMAP_HINTS.
+  MmapHints hints = MmapHints::automatic();
+  PrefetchMode prefetch = PrefetchMode::kBackground;
+  unsigned prefetch_workers = 4;  // reads in flight while prefetching
+  IoMode io = IoMode::kRead;      // how the copy path reads
+  // Copy path: drop source ranges from the page cache once consumed, so the
+  // cache held stays under this many bytes (0: keep everything cached).
+  uint64_t cache_window_bytes = 0;
+  // Fail before allocating when RssAnon now plus what this load needs in
+  // anonymous memory (copies, device buffers, staging) would exceed this
+  // (0: no limit). Mapped tensors need none: their pages are page cache.
+  uint64_t max_memory_bytes = 0;
   Logger log;
   // Called from the loading thread about every 100 ms with source bytes done.
   std::function<void(uint64_t done, uint64_t total)> progress;
@@ -26,6 +42,10 @@ struct LoadOptions {
 // The devices a model can be planned onto: "cpu" (the default, index 0) and
 // "sim".
 std::vector<DeviceCaps> available_devices();
+
+// Anonymous memory a load of `table` with `options` would take: host
+// copies and conversions, simulated device buffers, and the staging budget.
+Result<uint64_t> anon_bytes_needed(const TensorTable& table, const LoadOptions& options);
 
 // Loads the tensors of `table` (from open_model) as `options` say. The
 // report's time.parse_ms is left for the caller, who did the parsing.

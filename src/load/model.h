@@ -15,6 +15,7 @@
 #include "device/sim_device.h"
 #include "format/tensor_table.h"
 #include "io/mapped_file.h"
+#include "io/prefetch.h"
 #include "load/load_report.h"
 #include "lora/lora_types.h"
 #include "plan/load_plan.h"
@@ -49,7 +50,8 @@ class Model {
   Model& operator=(Model&&) noexcept = default;
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
-  ~Model() = default;
+  // Evicts the files too when the load's hints said "dontneed".
+  ~Model();
 
   const LoadedTensor* find(std::string_view qualified_name) const;
   const std::vector<LoadedTensor>& tensors() const { return tensors_; }
@@ -64,8 +66,15 @@ class Model {
   // Fails (naming the file) when that range could not be read.
   Status wait_ready(size_t index) const;
 
-  // Unmaps the files, frees host and device buffers. Tensors are dropped.
-  void release();
+  // Stops a background prefetch, unmaps the files, frees host and device
+  // buffers; tensors are dropped. With `evict` (or the "dontneed" hint), the
+  // files' pages are then dropped from the page cache through the
+  // descriptors kept open for that (unmapping alone leaves them cached).
+  // Returns the first eviction failure; the release itself always happens.
+  Status release(bool evict = false);
+
+  // The background prefetch's progress; empty stats when there is none.
+  PrefetchStats prefetch_stats() const;
 
   // --- LoRA (defined in lora/apply.cc) ---------------------------------------
   // Applies `loras` (replacing any applied before, without reloading):
@@ -96,6 +105,10 @@ class Model {
   std::vector<std::unique_ptr<MappedFile>> mappings_;  // per file, null when not mapped
   std::vector<std::unique_ptr<std::byte, void (*)(void*)>> host_buffers_;
   std::unique_ptr<SimDevice> sim_;
+  // Declared after the mappings: destroyed (workers joined) before them.
+  std::unique_ptr<Prefetcher> prefetcher_;
+  std::vector<size_t> prefetch_span_;  // per tensor: its span in prefetcher_, or SIZE_MAX
+  bool evict_on_release_ = false;
   LoadReport report_;
   std::shared_ptr<LoraState> lora_;  // LoRA: private ranges, run-time factors; null when none applied
 };

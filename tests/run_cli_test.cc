@@ -1,0 +1,196 @@
+// `weightmap run` and `weightmap cache`: the checksum of the compute pass is
+// the same whatever the load strategy; a pipeline runs its components one
+// after another and evicts each; --max-memory fails cleanly; cache
+// status/evict/warm report and change residency.
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <filesystem>
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <string>
+
+#include "format/safetensors_writer.h"
+#include "page_cache_support.h"
+#include "test_support.h"
+
+namespace wm {
+namespace {
+
+using test::TempDir;
+
+void write_component(const std::string& path, uint32_t seed, int tensors) {
+  SafetensorsWriter w;
+  for (int i = 0; i < tensors; ++i) {
+    // F32 values from a pattern would include NaNs; small integers are exact.
+    std::vector<std::byte> bytes(256 * 512 * 2);
+    auto p = test::pattern(bytes.size(), seed + static_cast<uint32_t>(i));
+    for (size_t k = 0; k + 1 < bytes.size(); k += 2) {
+      bytes[k] = p[k];
+      bytes[k + 1] = static_cast<std::byte>(0x3c ^ (static_cast<uint8_t>(p[k + 1]) & 0x83));  // F16 in +-[0.5, 4)
+    }
+    w.add_tensor(fmt::format("w{}", i), DType::F16, {256, 512}, TensorData::bytes(bytes));
+  }
+  w.add_tensor("bias", DType::F32, {7}, TensorData::bytes(std::vector<std::byte>(28, std::byte{0x3f})));
+  ASSERT_TRUE(w.write(path).ok());
+  test::make_cold(path);
+}
+
+struct RunFixture : ::testing::Test {
+  TempDir dir;
+  std::string folder = dir.file("pipe");
+  std::string te = folder + "/text_encoder/model.safetensors";
+  std::string tr = folder + "/transformer/diffusion_pytorch_model.safetensors";
+  simdjson::dom::parser parser;
+
+  void SetUp() override {
+    std::filesystem::create_directories(folder + "/text_encoder");
+    std::filesystem::create_directories(folder + "/transformer");
+    test::write_text(folder + "/model_index.json", R"({"_class_name": "TestPipeline"})");
+    write_component(te, 1, 3);
+    write_component(tr, 100, 5);
+  }
+
+  simdjson::dom::element run_json(const std::string& args, int expect_exit = 0) {
+    auto r = test::run_cli("run " + args + " --json");
+    EXPECT_EQ(r.exit_code, expect_exit) << args << "\n" << r.err;
+    simdjson::dom::element doc;
+    auto err = parser.parse(r.out).get(doc);
+    EXPECT_EQ(err, simdjson::SUCCESS) << args << "\n" << r.out;
+    return doc;
+  }
+  static std::string checksum(simdjson::dom::element e) { return std::string(std::string_view(e["checksum"])); }
+};
+
+TEST_F(RunFixture, ChecksumIsTheSameWhateverTheStrategy) {
+  std::string reference;
+  for (const char* strategy :
+       {"", "--hints none", "--hints populate --prefetch wait", "--prefetch none", "--no-mmap", "--no-mmap --io direct",
+        "--no-mmap --io uring", "--device '*=sim'", "--device '*=sim' --io direct", "--type F32", "-t 1"}) {
+    auto doc = run_json(tr + " " + strategy);
+    auto stages = doc["stages"].get_array();
+    ASSERT_EQ(stages.size(), 1u) << strategy;
+    simdjson::dom::element s = stages.at(0);
+    if (reference.empty()) reference = checksum(doc);
+    EXPECT_EQ(checksum(doc), reference) << strategy;
+    EXPECT_EQ(checksum(s), reference) << strategy;
+    EXPECT_EQ(uint64_t(s["tensors"]), 6u);
+    EXPECT_GE(double(s["ttfr_ms"]), double(s["load_ms"])) << strategy;
+    EXPECT_GT(double(s["ttfr_ms"]), 0);
+  }
+}
+
+TEST_F(RunFixture, PipelineRunsComponentsInOrderAndEvictsEach) {
+  std::string why;
+  bool cold_ok = test::can_make_cold(dir.path(), &why);
+  auto doc = run_json(folder + " --pipeline transformer,text_encoder");
+  auto stages = doc["stages"].get_array();
+  ASSERT_EQ(stages.size(), 2u);
+  EXPECT_EQ(std::string_view(stages.at(0)["name"]), "transformer");
+  EXPECT_EQ(std::string_view(stages.at(1)["name"]), "text_encoder");
+  EXPECT_EQ(uint64_t(stages.at(0)["tensors"]), 6u);
+  EXPECT_EQ(uint64_t(stages.at(1)["tensors"]), 4u);
+  for (auto s : stages) {
+    EXPECT_TRUE(bool(s["evicted"]));
+    if (cold_ok) {
+      EXPECT_LT(uint64_t(s["page_cache_bytes_after_release"]), uint64_t(s["file_bytes"]) / 50);
+    }
+  }
+  EXPECT_GE(double(stages.at(1)["ttfr_ms"]), double(stages.at(0)["ttfr_ms"]));
+  EXPECT_EQ(double(doc["ttfr_ms"]), double(stages.at(1)["ttfr_ms"]));
+
+  // A component's checksum is that of its file run alone (names differ,
+  // bytes do not); --sequential gives the same stages.
+  auto alone = run_json(tr);
+  EXPECT_EQ(checksum(stages.at(0)), checksum(alone));
+  auto seq = run_json(tr + " " + te + " --sequential");
+  ASSERT_EQ(seq["stages"].get_array().size(), 2u);
+  EXPECT_EQ(checksum(seq["stages"].get_array().at(0)), checksum(stages.at(0)));
+  EXPECT_EQ(checksum(seq["stages"].get_array().at(1)), checksum(stages.at(1)));
+  EXPECT_EQ(checksum(seq), checksum(doc));
+  EXPECT_NE(checksum(doc), checksum(stages.at(0)));
+}
+
+TEST_F(RunFixture, BadPipelinesAndMemoryLimitsFailWithClearMessages) {
+  auto unknown = test::run_cli("run " + folder + " --pipeline transformer,unet");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("no component 'unet'"), std::string::npos) << unknown.err;
+  EXPECT_NE(unknown.err.find("text_encoder"), std::string::npos) << unknown.err;
+
+  auto both = test::run_cli("run " + folder + " --pipeline transformer --sequential");
+  EXPECT_EQ(both.exit_code, 1);
+  EXPECT_NE(both.err.find("exclude"), std::string::npos);
+
+  auto tight = test::run_cli("run " + tr + " --no-mmap --max-memory 1M");
+  EXPECT_EQ(tight.exit_code, 1);
+  EXPECT_NE(tight.err.find("--max-memory"), std::string::npos) << tight.err;
+  EXPECT_NE(tight.err.find(tr), std::string::npos) << tight.err;
+  auto mapped = test::run_cli("run " + tr + " --max-memory 64M");
+  EXPECT_EQ(mapped.exit_code, 0) << mapped.err;  // mapped tensors need no anonymous memory
+
+  auto bad_hint = test::run_cli("run " + tr + " --hints sequential,bogus");
+  EXPECT_EQ(bad_hint.exit_code, 1);
+  EXPECT_NE(bad_hint.err.find("bogus"), std::string::npos);
+}
+
+TEST_F(RunFixture, EnvironmentVariableSetsHintsAndTheFlagWins) {
+  // Runs `load --json` with `env` in front; returns the exit code and output.
+  auto load = [&](const std::string& env, const std::string& args) {
+    TempDir out;
+    std::string file = out.file("o.txt");
+    std::string cmd = "env -u WEIGHTMAP_MMAP_HINTS " + env + " " + WM_CLI_PATH + " load " + tr + " --json " + args +
+                      " >" + file + " 2>&1 </dev/null";
+    int rc = std::system(cmd.c_str());
+    std::string text;
+    for (std::byte b : test::read_file(file)) text += static_cast<char>(b);
+    return std::pair<int, std::string>(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, text);
+  };
+  auto requested = [&](const std::string& text) {
+    size_t brace = text.find('{');  // info lines on stderr come first
+    simdjson::dom::element doc;
+    EXPECT_EQ(parser.parse(text.substr(brace == std::string::npos ? 0 : brace)).get(doc), simdjson::SUCCESS) << text;
+    return std::string(std::string_view(doc["hints"]["requested"]));
+  };
+  auto plain = load("", "");
+  ASSERT_EQ(plain.first, 0) << plain.second;
+  EXPECT_EQ(requested(plain.second), "auto");
+  auto env = load("WEIGHTMAP_MMAP_HINTS=' Sequential , WillNeed'", "");
+  ASSERT_EQ(env.first, 0) << env.second;
+  EXPECT_EQ(requested(env.second), "sequential,willneed");
+  auto flag = load("WEIGHTMAP_MMAP_HINTS=sequential", "--hints none");
+  ASSERT_EQ(flag.first, 0) << flag.second;
+  EXPECT_EQ(requested(flag.second), "none");
+  auto bogus = load("WEIGHTMAP_MMAP_HINTS=bogus", "");
+  EXPECT_EQ(bogus.first, 1);
+  EXPECT_NE(bogus.second.find("WEIGHTMAP_MMAP_HINTS: unknown hint 'bogus'"), std::string::npos) << bogus.second;
+  EXPECT_EQ(load("WEIGHTMAP_MMAP_HINTS=bogus", "--hints populate").first, 0);  // the flag wins
+}
+
+TEST_F(RunFixture, CacheStatusEvictWarm) {
+  std::string why;
+  if (!test::can_make_cold(dir.path(), &why)) GTEST_SKIP() << why;
+  auto status = [&](const std::string& action) {
+    auto r = test::run_cli("cache " + action + " " + tr + " --json --tensors");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    simdjson::dom::element doc;
+    EXPECT_EQ(parser.parse(r.out).get(doc), simdjson::SUCCESS) << r.out;
+    return std::pair<double, uint64_t>(double(doc["files"].get_array().at(0)["fraction"]),
+                                       doc["files"].get_array().at(0)["tensors"].get_array().size());
+  };
+  auto warm = status("warm");
+  EXPECT_GT(warm.first, 0.99);
+  EXPECT_EQ(warm.second, 6u);
+  EXPECT_GT(test::cached_fraction(tr), 0.99);
+  auto evicted = status("evict");
+  EXPECT_LT(evicted.first, 0.02);
+  EXPECT_LT(test::cached_fraction(tr), 0.02);
+  EXPECT_LT(status("status").first, 0.05);  // status parses the header: that page may come back
+  auto text = test::run_cli("cache status " + tr);
+  EXPECT_NE(text.out.find(tr), std::string::npos);
+  auto missing = test::run_cli("cache status " + dir.file("nope.gguf"));
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("nope.gguf"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace wm
