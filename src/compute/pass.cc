@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <map>
 
 #define XXH_STATIC_LINKING_ONLY
@@ -37,6 +38,12 @@ class Pass {
     if (!t.on_device && t.host_data == nullptr && t.nbytes > 0) return fail(t, "has no bytes in host memory");
     bool matrix = t.shape.size() >= 2 && matvec_supports(t.dtype);
     if (matrix) {
+      // The kernels read rows x row_bytes: never trust a shape that needs more than the tensor holds.
+      auto need = tensor_nbytes(t.dtype, t.shape);
+      if (!need.nbytes || *need.nbytes != t.nbytes)
+        return fail(t, fmt::format("holds {} bytes, but {} {} needs {}", t.nbytes, dtype_name(t.dtype),
+                                   fmt::join(t.shape, "x"), need.nbytes ? fmt::to_string(*need.nbytes) : need.reason));
+
       matrix_product(index, t);
       ++result.tensors_matvec;
     } else {
