@@ -56,6 +56,10 @@ void add_demo_command(CLI::App& app, Context& ctx);
 void add_verify_command(CLI::App& app, Context& ctx);
 void add_run_command(CLI::App& app, Context& ctx);
 void add_cache_command(CLI::App& app, Context& ctx);
+void add_bench_command(CLI::App& app, Context& ctx);
+
+// This executable's path (bench runs it again in child processes).
+std::string self_executable();
 
 // Prints "weightmap: error: <message>" to stderr and returns 1.
 int report_error(const std::string& message);

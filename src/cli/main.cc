@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   wm::cli::add_verify_command(app, ctx);
   wm::cli::add_run_command(app, ctx);
   wm::cli::add_cache_command(app, ctx);
+  wm::cli::add_bench_command(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,233 @@
+#include "cli/bench_runner.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <simdjson.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "compute/bandwidth.h"
+#include "format/model_path.h"
+#include "io/file.h"
+#include "io/page_cache.h"
+#include "io/read_bandwidth.h"
+#include "io/residency.h"
+
+extern char** environ;
+
+namespace wm::cli {
+namespace {
+
+struct CacheState {
+  uint64_t resident = 0, size = 0;
+  double fraction() const { return size ? static_cast<double>(resident) / static_cast<double>(size) : 1; }
+};
+
+CacheState cache_state(const std::vector<std::string>& files) {
+  CacheState s;
+  for (const auto& p : files) {
+    auto f = File::open(p);
+    if (!f) continue;
+    if (auto r = page_cache_residency(*f)) {
+      s.resident += r->resident_bytes;
+      s.size += f->size();
+    }
+  }
+  return s;
+}
+
+Status evict_all(const std::vector<std::string>& files) {
+  for (const auto& p : files) {
+    auto f = File::open(p);
+    if (!f) return f.error();
+    if (Status s = evict_file(*f); !s) return s;
+  }
+  return {};
+}
+
+Status warm_all(const std::vector<std::string>& files) {
+  std::vector<std::byte> buf(8 << 20);
+  for (const auto& p : files) {
+    auto f = File::open(p);
+    if (!f) return f.error();
+    for (uint64_t off = 0; off < f->size(); off += buf.size()) {
+      uint64_t n = std::min<uint64_t>(buf.size(), f->size() - off);
+      if (Status s = f->read_exact(off, {buf.data(), n}); !s) return s;
+    }
+  }
+  return {};
+}
+
+// Runs `self run PATHS... ARGS --json` in a child; its stdout is the JSON.
+Result<Sample> run_child(const BenchOptions& o, const Strategy& s) {
+  std::vector<std::string> argv = {o.self, "run"};
+  for (const auto& p : o.paths) argv.push_back(p);
+  for (const auto& a : s.args) argv.push_back(a);
+  argv.insert(argv.end(), {"--json", "--no-evict", "-t", std::to_string(o.threads)});
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+
+  char out_path[] = "/tmp/weightmap-bench-XXXXXX";
+  int out_fd = ::mkstemp(out_path);
+  if (out_fd < 0) return Error{{}, {}, {}, "cannot create a temporary file for the child's output"};
+  ::unlink(out_path);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  pid_t pid = 0;
+  int rc = ::posix_spawn(&pid, o.self.c_str(), &fa, nullptr, cargv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    ::close(out_fd);
+    return Error{o.self, {}, {}, fmt::format("cannot start the child: {}", std::strerror(rc))};
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  std::string json;
+  char buf[65536];
+  for (off_t off = 0;;) {
+    ssize_t n = ::pread(out_fd, buf, sizeof buf, off);
+    if (n <= 0) break;
+    json.append(buf, static_cast<size_t>(n));
+    off += n;
+  }
+  ::close(out_fd);
+  std::string cmdline;
+  for (size_t i = 1; i < argv.size(); ++i) cmdline += " " + argv[i];
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return Error{{}, {}, {}, fmt::format("strategy {}: `weightmap{}` failed (status {})", s.name, cmdline, status)};
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(json).get(doc) != simdjson::SUCCESS)
+    return Error{{}, {}, {}, fmt::format("strategy {}: unreadable output of `weightmap{}`", s.name, cmdline)};
+  Sample r;
+  std::string_view sum;
+  double load = 0, ttfr = 0;
+  if (doc["load_ms"].get(load) || doc["ttfr_ms"].get(ttfr) || doc["checksum"].get(sum))
+    return Error{{}, {}, {}, fmt::format("strategy {}: output of `weightmap{}` lacks fields", s.name, cmdline)};
+  r.load_ms = load;
+  r.ttfr_ms = ttfr;
+  r.checksum = std::stoull(std::string(sum), nullptr, 16);
+  // The child's own VmHWM, from its report: rusage's ru_maxrss would include
+  // this process's pages (a vfork child's peak survives exec).
+  uint64_t peak = 0;
+  if (!doc["peak_rss_kib"].get(peak)) r.peak_rss_kib = peak;
+  simdjson::dom::array stages;
+  if (!doc["stages"].get(stages))
+    for (auto st : stages) {
+      uint64_t anon = 0;
+      if (!st["anon_kib"].get(anon)) r.anon_kib = std::max(r.anon_kib, anon);
+    }
+  return r;
+}
+
+template <class F>
+double median_of(std::vector<Sample>& v, F field) {
+  std::vector<double> xs;
+  for (auto& s : v) xs.push_back(static_cast<double>(field(s)));
+  std::sort(xs.begin(), xs.end());
+  size_t n = xs.size();
+  return n % 2 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
+}
+
+}  // namespace
+
+const std::vector<Strategy>& bench_strategies() {
+  static const std::vector<Strategy> kAll = {
+      {"mmap", {"--hints", "none"}, true},
+      {"mmap-prefetch", {"--hints", "populate", "--prefetch", "background"}, true},
+      {"auto", {}, true},
+      {"read", {"--no-mmap"}, false},
+      {"direct", {"--no-mmap", "--io", "direct"}, false},
+      {"uring", {"--no-mmap", "--io", "uring"}, false},
+  };
+  return kAll;
+}
+
+Result<BenchReport> run_bench(const BenchOptions& o) {
+  BenchReport report;
+  auto table = open_model(o.paths, {o.log, {}, false});
+  if (!table) return table.error();
+  std::vector<std::string> files;
+  for (const auto& f : table->files) {
+    files.push_back(f.path);
+    report.file_bytes += f.size;
+  }
+  std::vector<Strategy> chosen;
+  for (const auto& s : bench_strategies())
+    if (o.strategies.empty() || std::find(o.strategies.begin(), o.strategies.end(), s.name) != o.strategies.end())
+      chosen.push_back(s);
+  for (const auto& name : o.strategies)
+    if (std::none_of(chosen.begin(), chosen.end(), [&](const Strategy& s) { return s.name == name; }))
+      return Error{{}, {}, {}, fmt::format("unknown strategy '{}' (mmap, mmap-prefetch, auto, read, direct, uring)", name)};
+
+  // The limits, on these files, now.
+  double best = 0;
+  for (int pass = 0; pass < 2; ++pass) {
+    uint64_t bytes = 0;
+    double seconds = 0;
+    for (const auto& p : files) {
+      auto bw = direct_read_bandwidth(p, 1ull << 20, 4);
+      if (!bw) return bw.error();
+      bytes += bw->bytes;
+      seconds += bw->seconds;
+    }
+    best = std::max(best, seconds > 0 ? static_cast<double>(bytes) / seconds / 1e9 : 0);
+  }
+  report.limits.direct_read_gbps = best;
+  ReadBandwidthOptions ro;
+  ro.threads = o.threads;
+  report.limits.memory_read_gbps = memory_read_gbps(ro);
+  report.limits.fresh_write_gbps =
+      fresh_write_gbps(std::min<uint64_t>(report.file_bytes, 1ull << 30), std::max(1u, o.threads));
+
+  for (bool cold : {true, false}) {
+    if ((cold && !o.cold) || (!cold && !o.warm)) continue;
+    for (const Strategy& s : chosen) {
+      std::vector<Sample> samples;
+      for (int run = 0; run < o.runs; ++run) {
+        if (cold) {
+          if (Status st = evict_all(files); !st) return st.error();
+        } else if (cache_state(files).fraction() < 0.99) {
+          if (Status st = warm_all(files); !st) return st.error();
+        }
+        double before = cache_state(files).fraction();
+        if (cold && before > 0.01)
+          o.log.warn(fmt::format("cold run of {}: {:.1f}% of the files still cached after eviction", s.name, 100 * before));
+        auto sample = run_child(o, s);
+        if (!sample) return sample.error();
+        sample->residency_before = before;
+        sample->page_cache_bytes = cache_state(files).resident;
+        o.log.info(fmt::format("{} {} run {}: ttfr {:.1f} ms", s.name, cold ? "cold" : "warm", run + 1, sample->ttfr_ms));
+        samples.push_back(*sample);
+      }
+      BenchResult r;
+      r.strategy = s.name;
+      r.cold = cold;
+      r.median.load_ms = median_of(samples, [](const Sample& x) { return x.load_ms; });
+      r.median.ttfr_ms = median_of(samples, [](const Sample& x) { return x.ttfr_ms; });
+      r.median.peak_rss_kib = static_cast<uint64_t>(median_of(samples, [](const Sample& x) { return x.peak_rss_kib; }));
+      r.median.anon_kib = static_cast<uint64_t>(median_of(samples, [](const Sample& x) { return x.anon_kib; }));
+      r.median.page_cache_bytes =
+          static_cast<uint64_t>(median_of(samples, [](const Sample& x) { return x.page_cache_bytes; }));
+      r.median.residency_before = median_of(samples, [](const Sample& x) { return x.residency_before; });
+      r.median.checksum = samples.front().checksum;
+      for (const auto& x : samples) r.checksums_agree = r.checksums_agree && x.checksum == r.median.checksum;
+      double gbps = cold ? report.limits.direct_read_gbps
+                         : (s.mapped ? report.limits.memory_read_gbps : report.limits.fresh_write_gbps);
+      r.bound_ms = gbps > 0 ? static_cast<double>(report.file_bytes) / (gbps * 1e6) : 0;
+      report.results.push_back(r);
+    }
+  }
+  return report;
+}
+
+}  // namespace wm::cli
