@@ -10,7 +10,9 @@ packages=(
   libcli11-dev                       # command line
   libfmt-dev                         # formatting
   libxxhash-dev                      # checksums
-  liburing-dev                       # io_uring reads
+  liburing-dev                       # io_uring reads, O_DIRECT bandwidth probe
+  zlib1g-dev                         # deflated entries of PyTorch zip checkpoints
+  gnuplot-nox                        # weightmap bench --plot
   libgtest-dev libgmock-dev          # tests
   libbenchmark-dev                   # benchmarks
 )
