@@ -198,11 +198,13 @@ TEST(ComputePass, ExtraTermSeesEachMatrixOnceWithItsInput) {
   PassOptions o;
   o.seed = 5;
   std::vector<size_t> seen;
-  o.extra_term = [&](size_t tensor, const float* x, float* y) {
+  o.extra_term = [&](size_t tensor, std::span<const float> x, std::span<float> y) {
     const LoadedTensor& t = model.tensors()[tensor];
-    uint64_t cols = t.shape.back();
-    std::vector<float> want = seeded_input(5, cols);
-    EXPECT_EQ(std::memcmp(x, want.data(), cols * 4), 0) << t.name;
+    MatrixView w = MatrixView::from_shape(t.dtype, nullptr, t.shape);
+    ASSERT_EQ(x.size(), w.cols) << t.name;
+    ASSERT_EQ(y.size(), w.rows) << t.name;
+    std::vector<float> want = seeded_input(5, w.cols);
+    EXPECT_EQ(std::memcmp(x.data(), want.data(), w.cols * 4), 0) << t.name;
     y[0] += 1.0f;  // the LoRA term will add scale * up(down x) here
     seen.push_back(tensor);
   };

@@ -89,7 +89,7 @@ class Pass {
       }
     }
     // LoRA at run time: the lead's hook adds scale * up(down x) here.
-    if (options_.extra_term) options_.extra_term(index, x.data(), y_.data());
+    if (options_.extra_term) options_.extra_term(index, x, y_);
     XXH3_64bits_update(&checksum_, y_.data(), y_.size() * sizeof(float));
   }
 

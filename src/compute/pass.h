@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "common/error.h"
@@ -28,10 +29,13 @@ struct PassOptions {
   // chunks of about this many bytes (whole rows; at least one row).
   uint64_t device_chunk_bytes = 16ull << 20;
   // LoRA at run time (the lead wires it here): called after y = W x for
-  // tensor `tensor` (index into Model::tensors()), with its x (cols floats)
-  // and y (rows floats), to add y += scale * up(down x) before y enters the
-  // checksum. Called from the pass's thread, in file order.
-  std::function<void(size_t tensor, const float* x, float* y)> extra_term;
+  // tensor `tensor` (index into Model::tensors()), with its x (cols = last
+  // dimension) and y (rows = product of the others), to add
+  // y += scale * up(down x) before y enters the checksum. Called from the
+  // pass's thread, in file order. Note: for tensors of more than 2
+  // dimensions a LoRA term's cols (product of all but the first dimension)
+  // differs from x.size(): check before adding.
+  std::function<void(size_t tensor, std::span<const float> x, std::span<float> y)> extra_term;
 };
 
 struct PassResult {
