@@ -22,9 +22,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", table.error().to_string().c_str());
     return 1;
   }
-  // 2. Plan and load: mapped where the bytes are usable in place.
+  // 2. Plan and load: mapped where the bytes are usable in place. The
+  //    default hints (auto) prefetch a cold file in parallel, in the
+  //    background, and leave a warm one alone.
   wm::LoadOptions options;
   options.log = log;
+  options.prefetch = wm::PrefetchMode::kBackground;
   auto rules = wm::NameRules::parse("*=cpu");  // e.g. "text_encoder.*=cpu,*=sim"
   if (rules) options.plan.device_rules = std::move(rules.value());
   auto model = wm::load_model(std::move(table.value()), options);
@@ -36,13 +39,20 @@ int main(int argc, char** argv) {
   //    mapping when placement is Map).
   const char* name = argc > 2 ? argv[2] : model->tensors().front().name.c_str();
   if (const wm::LoadedTensor* t = model->find(name)) {
+    // Before touching its bytes, wait until the prefetch has read them in
+    // (an error names the file if they could not be read).
+    if (wm::Status s = model->wait_ready(static_cast<size_t>(t - model->tensors().data())); !s) {
+      std::fprintf(stderr, "%s\n", s.error().to_string().c_str());
+      return 1;
+    }
     std::printf("%s: %s, %llu bytes, %s%s%s\n", t->name.c_str(), wm::dtype_name(t->dtype),
                 static_cast<unsigned long long>(t->nbytes), wm::placement_name(t->placement),
                 t->reason.empty() ? "" : " because ", t->reason.c_str());
   }
   std::printf("mapped %llu of %llu bytes\n", static_cast<unsigned long long>(model->report().bytes_mapped),
               static_cast<unsigned long long>(model->report().bytes_total));
-  // 4. Release: unmaps the files and frees every buffer.
-  model->release();
+  // 4. Release: unmaps the files and frees every buffer; evict = true also
+  //    drops the files from the page cache (for the next component's room).
+  if (wm::Status s = model->release(/*evict=*/true); !s) std::fprintf(stderr, "%s\n", s.error().to_string().c_str());
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fmt/format.h>
 #include <sys/wait.h>
@@ -164,6 +165,31 @@ TEST_F(RunFixture, EnvironmentVariableSetsHintsAndTheFlagWins) {
   EXPECT_EQ(bogus.first, 1);
   EXPECT_NE(bogus.second.find("WEIGHTMAP_MMAP_HINTS: unknown hint 'bogus'"), std::string::npos) << bogus.second;
   EXPECT_EQ(load("WEIGHTMAP_MMAP_HINTS=bogus", "--hints populate").first, 0);  // the flag wins
+}
+
+TEST_F(RunFixture, RunTimeLoraTermsEnterTheComputePass) {
+  // A PEFT LoRA of rank 4 on w1 of the transformer (256 x 512).
+  std::string lora = dir.file("lora.safetensors");
+  SafetensorsWriter w;
+  std::vector<std::byte> a(4 * 512 * 4), b(256 * 4 * 4);
+  for (size_t k = 0; k < a.size() / 4; ++k) {
+    float v = 0.01f * static_cast<float>(k % 7);
+    std::memcpy(a.data() + 4 * k, &v, 4);
+  }
+  for (size_t k = 0; k < b.size() / 4; ++k) {
+    float v = 0.02f * static_cast<float>(k % 5);
+    std::memcpy(b.data() + 4 * k, &v, 4);
+  }
+  w.add_tensor("w1.lora_A.weight", DType::F32, {4, 512}, TensorData::bytes(a));
+  w.add_tensor("w1.lora_B.weight", DType::F32, {256, 4}, TensorData::bytes(b));
+  ASSERT_TRUE(w.write(lora).ok());
+  std::string plain = checksum(run_json(tr));
+  std::string runtime = checksum(run_json(tr + " --lora " + lora + " --lora-apply-mode at_runtime"));
+  std::string merged = checksum(run_json(tr + " --lora " + lora + " --lora-apply-mode immediately"));
+  EXPECT_NE(runtime, plain);
+  EXPECT_NE(merged, plain);
+  // Removing the LoRA's effect: strength 0 adds nothing at run time.
+  EXPECT_EQ(checksum(run_json(tr + " --lora " + lora + ":0 --lora-apply-mode at_runtime")), plain);
 }
 
 TEST_F(RunFixture, CacheStatusEvictWarm) {

@@ -7,6 +7,7 @@
 #include "io/file.h"
 #include "io/process_memory.h"
 #include "io/residency.h"
+#include "lora/runtime_term.h"
 
 namespace wm::cli {
 namespace {
@@ -57,9 +58,28 @@ Result<StageResult> run_stage(TensorTable table, std::string name, double parse_
   PassOptions po;
   po.threads = options.compute_threads;
   po.log = ctx.log;
+  // LoRA applied at run time: y += scale * up (down x). The pass sees a
+  // weight as [all dims but the last] x [last]; a LoRA term as [first] x
+  // [the rest]. They agree for matrices; a conv weight's term cannot be
+  // added to that view, and is reported instead of silently dropped.
+  const Model& m = *model;
+  size_t skipped_terms = 0;
+  po.extra_term = [&m, &skipped_terms](size_t i, std::span<const float> x, std::span<float> y) {
+    auto terms = m.lora_terms(i);
+    if (terms.empty()) return;
+    if (terms.front().cols != x.size() || terms.front().rows != y.size()) {
+      ++skipped_terms;
+      return;
+    }
+    add_lora_terms(terms, x, y);
+  };
   auto pass = compute_pass(*model, po);
   if (!pass) return pass.error();
   auto used = Clock::now();
+  if (skipped_terms)
+    ctx.log.warn(fmt::format("{} tensors' run-time LoRA terms were not added to the compute pass: their layout "
+                             "(conv weights) differs from the pass's matrix view",
+                             skipped_terms));
   r.pass_ms = ms_between(loaded, used);
   r.ttfr_ms = ms_between(ctx.started, used);
   r.checksum = pass->checksum;
