@@ -5,12 +5,15 @@
 //              PROT_WRITE over the whole file), patching the same bytes.
 // Prints S (model), P (patched bytes), and growth of RssAnon (this process)
 // and Committed_AS (/proc/meminfo, system-wide: noisy on a busy machine)
-// after apply and after remove.
+// after apply and after remove, and this process's own commit charge (the
+// sizes of its private writable mappings in /proc/self/maps, which is what
+// the kernel charges to Committed_AS for it; not disturbed by other processes).
 //   lora_bench [DIR=/tmp/lora_bench] [MODEL_MIB=2048] [PATCHED_TENSORS=1]
 #include <fmt/format.h>
 #include <malloc.h>
 #include <sys/mman.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -42,18 +45,34 @@ int64_t committed_as_kib() {
   return v;
 }
 
+// Sum of this process's private writable mappings ("rw-p"), KiB.
+int64_t own_commit_kib() {
+  FILE* f = std::fopen("/proc/self/maps", "r");
+  if (!f) return -1;
+  char line[512];
+  unsigned long long lo = 0, hi = 0;
+  char perms[8] = {};
+  int64_t kib = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) == 3 && perms[1] == 'w' && perms[3] == 'p')
+      kib += static_cast<int64_t>((hi - lo) / 1024);
+  std::fclose(f);
+  return kib;
+}
+
 struct Snapshot {
-  int64_t anon_kib, committed_kib;
+  int64_t anon_kib, committed_kib, own_kib;
   static Snapshot now() {
     malloc_trim(0);  // heap pages malloc only caches are not the LoRA's
-    return {static_cast<int64_t>(read_process_memory().anon_kib), committed_as_kib()};
+    return {static_cast<int64_t>(read_process_memory().anon_kib), committed_as_kib(), own_commit_kib()};
   }
 };
 
 double mib(int64_t kib) { return static_cast<double>(kib) / 1024; }
 void print_growth(const char* what, Snapshot base, Snapshot now) {
-  fmt::print("  {:<22} RssAnon {:+9.1f} MiB   Committed_AS {:+9.1f} MiB\n", what, mib(now.anon_kib - base.anon_kib),
-             mib(now.committed_kib - base.committed_kib));
+  fmt::print("  {:<14} RssAnon {:+8.1f} MiB   Committed_AS {:+8.1f} MiB (system)   own commit {:+8.1f} MiB\n",
+             what, mib(now.anon_kib - base.anon_kib), mib(now.committed_kib - base.committed_kib),
+             mib(now.own_kib - base.own_kib));
 }
 double ms_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
