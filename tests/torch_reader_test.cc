@@ -161,6 +161,16 @@ TEST(TorchReader, OpenModelRecognisesCheckpointsByExtensionAndMagic) {
   }
 }
 
+TEST(TorchReader, BinThatIsNotACheckpointSaysSo) {
+  test::TempDir dir;
+  std::string path = dir.file("training_args.bin");
+  test::write_text(path, "just some bytes, not a checkpoint");
+  auto t = open_model_path(path);
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.error().file, path);
+  EXPECT_NE(t.error().message.find("not a PyTorch checkpoint"), std::string::npos) << t.error().message;
+}
+
 TEST(TorchReader, FolderFallsBackToBinWeightsOnlyWithoutSafetensors) {
   test::TempDir dir;
   std::string sub = dir.file("unet");

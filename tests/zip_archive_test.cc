@@ -231,6 +231,9 @@ TEST(ZipArchiveBad, CorruptionsAreNamedWithTheirOffset) {
   test::poke_u32(too_long, dir + 24, 1000);
   EXPECT_TRUE(contains(open_error(too_long).message, "runs into the central directory"));
 
+  Bytes twice = make_zip({{"a/x", "1", false, 0}, {"a/x", "2", false, 0}});
+  EXPECT_TRUE(contains(open_error(twice).message, "duplicate zip entry 'a/x'"));
+
   Bytes count = good;
   count[end + 10] = std::byte{200};
   count[end + 8] = std::byte{200};

@@ -282,6 +282,9 @@ Result<TensorTable> parse_torch(const ByteSource& src, const Logger& log) {
     if (src.size() >= 4)
       if (Status s = src.read(0, head); !s) return s.error();
     if (looks_like_zip(head, sizeof head)) return parse_zip(src, log);
+    if (head[0] != std::byte{0x80})  // a legacy checkpoint starts with a pickle PROTO
+      return Error{src.name(), {}, 0,
+                   "not a PyTorch checkpoint: expected a zip archive (torch.save) or a legacy pickle"};
     return LegacyReader(src, log).parse();
   } catch (const ParseFailure& f) {
     return f.error;

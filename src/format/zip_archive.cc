@@ -193,7 +193,13 @@ Result<ZipArchive> ZipArchive::open(const ByteSource& src) {
       if (c.pos() > end.dir_offset + end.dir_size)
         c.fail(fmt::format("central directory entry {} runs past the directory's {} bytes", i, end.dir_size));
     }
-    for (auto& e : zip.entries_) locate_data(src, e, end.dir_offset);
+    for (size_t i = 0; i < zip.entries_.size(); ++i) {
+      ZipEntry& e = zip.entries_[i];
+      locate_data(src, e, end.dir_offset);
+      // Two entries of one name would make "which one?" depend on the reader.
+      if (!zip.by_name_.emplace(e.name, i).second)
+        throw ParseFailure{Error{src.name(), {}, e.header_offset, fmt::format("duplicate zip entry '{}'", e.name)}};
+    }
     return zip;
   } catch (const ParseFailure& f) {
     return f.error;
@@ -203,9 +209,8 @@ Result<ZipArchive> ZipArchive::open(const ByteSource& src) {
 }
 
 const ZipEntry* ZipArchive::find(std::string_view name) const {
-  for (const auto& e : entries_)
-    if (e.name == name) return &e;
-  return nullptr;
+  auto it = by_name_.find(std::string(name));
+  return it == by_name_.end() ? nullptr : &entries_[it->second];
 }
 
 Result<std::vector<std::byte>> ZipArchive::read(const ByteSource& src, const ZipEntry& e, uint64_t max_bytes) const {

@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/error.h"
@@ -36,7 +37,7 @@ class ZipArchive {
   // Reads the directory and every local header. Fails, naming the byte
   // offset, on anything malformed: no end record, a record past the end,
   // encryption, multi-disk archives, an entry method other than stored or
-  // deflate, entry data outside the archive.
+  // deflate, entry data outside the archive, two entries of the same name.
   static Result<ZipArchive> open(const ByteSource& src);
 
   const std::vector<ZipEntry>& entries() const { return entries_; }
@@ -49,6 +50,7 @@ class ZipArchive {
 
  private:
   std::vector<ZipEntry> entries_;
+  std::unordered_map<std::string, size_t> by_name_;
 };
 
 // Inflates raw deflate data (zip method 8) from `src` at [offset, offset +
