@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -282,6 +283,8 @@ class Loader {
     };
 
     const size_t n_workers = std::min<size_t>(threads, std::max<size_t>(chunks.size(), 1));
+    size_t workers_done = 0;  // guarded by err_mu
+    std::condition_variable all_done;
     std::vector<SourceReader::Worker> contexts;
     for (size_t w = 0; w < n_workers; ++w) contexts.push_back(reader.make_worker());
     auto work = [&](SourceReader::Worker& ctx) {
@@ -295,13 +298,20 @@ class Loader {
       } catch (const std::bad_alloc&) {
         fail(Error{{}, {}, {}, "out of memory in the copy path"});
       }
+      std::lock_guard lock(err_mu);
+      ++workers_done;
+      all_done.notify_all();
     };
     std::vector<std::thread> workers;
     for (size_t w = 0; w < n_workers; ++w) workers.emplace_back(work, std::ref(contexts[w]));
     if (options_.progress) {
-      while (next.load() < chunks.size() && !failed) {
+      // Report about every 100 ms, but return as soon as the workers are
+      // done: a small load must not wait out a polling period.
+      std::unique_lock lock(err_mu);
+      while (!all_done.wait_for(lock, std::chrono::milliseconds(100), [&] { return workers_done == workers.size(); })) {
+        lock.unlock();
         options_.progress(done_bytes.load(), total);
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        lock.lock();
       }
     }
     for (auto& w : workers) w.join();
