@@ -1,6 +1,9 @@
 #include "compute/cpu_features.h"
 
 #include <cstdlib>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <fmt/format.h>
 
 namespace wm {
@@ -20,12 +23,23 @@ std::optional<SimdLevel> simd_level_from_name(std::string_view name) {
   return std::nullopt;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+namespace {
+// CPUID leaf 1, ECX bit 29. (clang 14's __builtin_cpu_supports does not
+// know "f16c", and the fuzz targets build with clang.)
+bool cpu_has_f16c() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+}
+}  // namespace
+#endif
+
 bool simd_level_supported(SimdLevel level) {
   switch (level) {
     case SimdLevel::kPortable: return true;
 #if defined(__x86_64__) || defined(__i386__)
     case SimdLevel::kAvx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
     case SimdLevel::kAvx512:
       return simd_level_supported(SimdLevel::kAvx2) && __builtin_cpu_supports("avx512f");
 #else

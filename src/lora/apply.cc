@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 
 #include "dtype/convert.h"
+#include "load/source_transform.h"
 #include "lora/lora_file.h"
 #include "lora/merge.h"
 #include "lora/name_match.h"
@@ -230,7 +231,10 @@ Status LoraApplier::reload_copy(size_t index) {
   const TensorInfo& src = m_.table_.tensors[index];
   LoadedTensor& t = m_.tensors_[index];
   std::vector<std::byte> raw(src.nbytes);
-  if (Status s = m_.files_[src.file]->read_exact(src.offset, raw); !s) {
+  // PyTorch views and deflated entries are not a plain byte range of the file.
+  Status read = src.plain_source() ? m_.files_[src.file]->read_exact(src.offset, raw)
+                                   : read_transformed(*m_.files_[src.file], src, raw);
+  if (Status s = read; !s) {
     Error e = s.error();
     e.tensor = src.name;
     return e;
