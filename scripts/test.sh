@@ -2,7 +2,7 @@
 # README command 2 (and CI): install what is needed, then
 #   1. Release build with warnings as errors, every test through CTest;
 #   2. ASan+UBSan build, every test again;
-#   3. every libFuzzer target for WM_FUZZ_SECONDS (default 60) each.
+#   3. every libFuzzer target for WM_FUZZ_SECONDS (default 30) each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -22,7 +22,7 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir bu
   | tee -a "$summary"
 
 echo "== fuzzing"
-fuzz/run.sh "${WM_FUZZ_SECONDS:-60}"
+fuzz/run.sh "${WM_FUZZ_SECONDS:-30}"
 
 # One closing line for both test runs (ctest's own lines are above).
 total=$(grep -o 'out of [0-9]*' "$summary" | awk '{n += $3} END {print n}')
