@@ -35,7 +35,7 @@ struct CacheArgs {
   std::vector<std::string> paths;
   bool tensors = false;
   bool json = false;
-  unsigned workers = 4;
+  unsigned workers = 1;
 };
 
 // The files behind the paths, with their tensors when the path parses as a
@@ -79,6 +79,7 @@ Result<FileReport> act_on(const TensorTable& table, uint32_t index, const CacheA
     PrefetchOptions po;
     po.workers = a.workers;
     po.log = log;
+    po.sequential_regions.emplace_back(m->data(), m->size());
     auto t0 = std::chrono::steady_clock::now();
     Prefetcher p({{m->data(), m->size(), shared.get(), 0}}, po);
     if (Status s = p.wait_all(); !s) return s.error();
@@ -166,7 +167,7 @@ void add_cache_command(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember({"status", "evict", "warm"}));
   cmd->add_option("paths", args->paths, "Model files or folders")->required();
   cmd->add_flag("--tensors", args->tensors, "Also show the residency of every tensor's byte range");
-  cmd->add_option("--workers", args->workers, "warm: reads in flight")->check(CLI::Range(1, 64));
+  cmd->add_option("--workers", args->workers, "warm: prefetch streams")->check(CLI::Range(1, 64));
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args, &ctx] {
     auto table = files_of(args->paths, ctx.log);

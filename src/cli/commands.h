@@ -36,7 +36,7 @@ struct LoadArgs {
   // Page cache and I/O (see io/mmap_hints.h, load/source_reader.h).
   std::optional<std::string> hints;  // --hints; else WEIGHTMAP_MMAP_HINTS; else auto
   std::string prefetch = "wait";     // background | wait | none (commands pick their default)
-  unsigned prefetch_workers = 4;
+  unsigned prefetch_workers = 1;
   std::string io = "read";
   uint64_t cache_window_mb = 0;
   std::string max_memory;            // "" = no limit; "12G", "512M", bytes

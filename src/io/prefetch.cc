@@ -69,15 +69,28 @@ Prefetcher::Prefetcher(std::vector<PrefetchSpan> spans, PrefetchOptions options)
     seconds_ = 0;
     return;
   }
+  advise_regions(MADV_SEQUENTIAL);
   for (unsigned w = 0; w < n; ++w) threads_.emplace_back([this] { work(); });
 }
 
 Prefetcher::~Prefetcher() { stop(); }
 
+void Prefetcher::advise_regions(int advice) {
+  // A hint only: a failure costs speed, never correctness, so it is logged.
+  for (auto [addr, len] : options_.sequential_regions)
+    if (::madvise(const_cast<std::byte*>(addr), len, advice) != 0)
+      options_.log.debug(fmt::format("prefetch: madvise({}) failed: {}", advice, std::strerror(errno)));
+}
+
 void Prefetcher::stop() {
   stop_ = true;
+  bool joined = false;
   for (auto& t : threads_)
-    if (t.joinable()) t.join();
+    if (t.joinable()) {
+      t.join();
+      joined = true;
+    }
+  if (joined && finished_.load() != chunks_.size()) advise_regions(MADV_NORMAL);  // stopped early
   std::lock_guard lock(mu_);
   cv_.notify_all();
 }
@@ -89,8 +102,10 @@ void Prefetcher::work() {
     std::lock_guard lock(mu_);
     state_[k] = s ? kDone : kFailed;
     if (!s) chunk_error_[k] = s.error();
-    if (++finished_ == chunks_.size())
+    if (++finished_ == chunks_.size()) {
       seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+      advise_regions(MADV_NORMAL);
+    }
     cv_.notify_all();
   }
 }

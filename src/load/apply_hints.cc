@@ -15,6 +15,10 @@ namespace {
 // At or above this sampled residency a file counts as warm: prefetching the
 // few missing pages is not worth a warm load's time.
 constexpr double kWarmFraction = 0.98;
+// Below this, every mapped tensor is queued without looking page by page.
+constexpr double kColdFraction = 0.02;
+// mincore windows sampled per file: ~4 us each, so a warm load pays ~0.25 ms.
+constexpr unsigned kSamples = 64;
 
 // The bytes of a mapped file that hold tensors: its data section.
 std::pair<const std::byte*, uint64_t> data_region(const FileInfo& info, const MappedFile& m) {
@@ -88,7 +92,7 @@ Result<HintOutcome> apply_hints(HintInputs in) {
       const auto& m = (*in.mappings)[f];
       if (!m) continue;
       auto [addr, len] = data_region(table.files[f], *m);
-      auto r = sampled_residency(addr, len);
+      auto r = sampled_residency(addr, len, kSamples);
       if (!r) return Error{m->file().path(), {}, {}, r.error().message};
       sampled.resident_bytes += r->resident_bytes;
       sampled.file_bytes += r->file_bytes;
@@ -97,9 +101,13 @@ Result<HintOutcome> apply_hints(HintInputs in) {
     if (out.residency_before >= kWarmFraction) {
       append(out.applied, fmt::format("none (auto: warm, {:.1f}% resident)", 100 * out.residency_before));
     } else {
-      // Exact per-tensor residency only now that the files are known cold:
-      // a tensor already cached costs nothing and is not queued.
+      // Partly cold: exact per-tensor residency (a walk of every page), so a
+      // tensor already cached is not queued. Fully cold: everything is.
       for (size_t i : in.mapped_tensors) {
+        if (out.residency_before < kColdFraction) {
+          to_prefetch.push_back(i);
+          continue;
+        }
         const TensorInfo& t = table.tensors[i];
         const MappedFile& m = *(*in.mappings)[t.file];
         auto missing = missing_ranges(m.data() + t.offset, t.nbytes);
@@ -129,6 +137,10 @@ Result<HintOutcome> apply_hints(HintInputs in) {
     PrefetchOptions po;
     po.workers = in.prefetch_workers;
     po.log = in.log;
+    // Large read-ahead while prefetching, unless the user asked for other advice.
+    if (!in.hints.has(MmapHint::kRandom) && !in.hints.has(MmapHint::kSequential))
+      for (const auto& m : *in.mappings)
+        if (m) po.sequential_regions.emplace_back(m->data(), m->size());
     out.prefetcher = std::make_unique<Prefetcher>(std::move(spans), po);
     if (in.prefetch == PrefetchMode::kWait)
       if (Status s = out.prefetcher->wait_all(); !s) return s.error();

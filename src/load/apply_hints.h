@@ -33,7 +33,7 @@ struct HintInputs {
   std::vector<size_t> mapped_tensors;  // indices of mapped tensors, in use order
   MmapHints hints;
   PrefetchMode prefetch = PrefetchMode::kBackground;
-  unsigned prefetch_workers = 4;
+  unsigned prefetch_workers = 1;
   Logger log;
 };
 

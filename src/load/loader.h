@@ -25,7 +25,7 @@ struct LoadOptions {
   // default. resolve_mmap_hints() applies WEIGHTMAP_MMAP_HINTS.
   MmapHints hints = MmapHints::automatic();
   PrefetchMode prefetch = PrefetchMode::kBackground;
-  unsigned prefetch_workers = 4;  // reads in flight while prefetching
+  unsigned prefetch_workers = 1;  // prefetch streams (see PrefetchOptions)
   IoMode io = IoMode::kRead;      // how the copy path reads
   // Copy path: drop source ranges from the page cache once consumed, so the
   // cache held stays under this many bytes (0: keep everything cached).
