@@ -22,24 +22,6 @@ extern char** environ;
 namespace wm::cli {
 namespace {
 
-struct CacheState {
-  uint64_t resident = 0, size = 0;
-  double fraction() const { return size ? static_cast<double>(resident) / static_cast<double>(size) : 1; }
-};
-
-CacheState cache_state(const std::vector<std::string>& files) {
-  CacheState s;
-  for (const auto& p : files) {
-    auto f = File::open(p);
-    if (!f) continue;
-    if (auto r = page_cache_residency(*f)) {
-      s.resident += r->resident_bytes;
-      s.size += f->size();
-    }
-  }
-  return s;
-}
-
 Status evict_all(const std::vector<std::string>& files) {
   for (const auto& p : files) {
     auto f = File::open(p);
@@ -222,16 +204,16 @@ Result<BenchReport> run_bench(const BenchOptions& o) {
         const Strategy& s = chosen[k];
         if (cold) {
           if (Status st = evict_all(files); !st) return st.error();
-        } else if (cache_state(files).fraction() < 0.99) {
+        } else if (files_residency(files).fraction() < 0.99) {
           if (Status st = warm_all(files); !st) return st.error();
         }
-        double before = cache_state(files).fraction();
+        double before = files_residency(files).fraction();
         if (cold && before > 0.01)
           o.log.warn(fmt::format("cold run of {}: {:.1f}% of the files still cached after eviction", s.name, 100 * before));
         auto sample = run_child(o, s);
         if (!sample) return sample.error();
         sample->residency_before = before;
-        sample->page_cache_bytes = cache_state(files).resident;
+        sample->page_cache_bytes = files_residency(files).resident_bytes;
         o.log.info(fmt::format("{} {} run {}: ttfr {:.1f} ms", s.name, cold ? "cold" : "warm", run + 1, sample->ttfr_ms));
         samples[k].push_back(*sample);
       }

@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include "compute/pass.h"
-#include "io/file.h"
 #include "io/process_memory.h"
 #include "io/residency.h"
 #include "lora/runtime_term.h"
@@ -15,18 +14,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-// Resident bytes of the files, opened afresh (the model's own are gone
-// after release).
-uint64_t cached_bytes(const std::vector<std::string>& paths) {
-  uint64_t bytes = 0;
-  for (const auto& p : paths) {
-    auto f = File::open(p);
-    if (!f) continue;
-    if (auto r = page_cache_residency(*f)) bytes += r->resident_bytes;
-  }
-  return bytes;
 }
 
 }  // namespace
@@ -89,13 +76,13 @@ Result<StageResult> run_stage(TensorTable table, std::string name, double parse_
   ProcessMemory mem = read_process_memory();
   r.peak_rss_kib = mem.peak_rss_kib;
   r.anon_kib = mem.anon_kib;
-  r.page_cache_after_pass = cached_bytes(paths);
+  r.page_cache_after_pass = files_residency(paths).resident_bytes;
 
   if (Status s = model->release(options.evict); !s)
     ctx.log.warn(fmt::format("evicting after release failed: {}", s.error().to_string()));
   r.evicted = options.evict;
   r.anon_kib_released = read_process_memory().anon_kib;
-  r.page_cache_after_release = cached_bytes(paths);
+  r.page_cache_after_release = files_residency(paths).resident_bytes;
   return r;
 }
 

@@ -6,13 +6,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "io/page_size.h"
+
 namespace wm {
-namespace {
-uint64_t page_size() {
-  static const uint64_t kPage = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  return kPage;
-}
-}  // namespace
 
 Result<MappedFile> MappedFile::map(std::shared_ptr<const File> file) {
   const std::string& path = file->path();

@@ -7,19 +7,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "io/page_size.h"
+
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22  // Linux 5.14; older headers lack the name
 #endif
 
 namespace wm {
-namespace {
-
-uint64_t page_size() {
-  static const uint64_t kPage = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  return kPage;
-}
-
-}  // namespace
 
 Prefetcher::Prefetcher(std::vector<PrefetchSpan> spans, PrefetchOptions options) : options_(std::move(options)) {
   const uint64_t page = page_size();
@@ -146,7 +140,7 @@ Status Prefetcher::read_in(const Chunk& c, std::vector<std::byte>& scratch) {
 Status Prefetcher::wait_chunks(size_t first, size_t last) {
   std::unique_lock lock(mu_);
   for (size_t k = first; k <= last && k < chunks_.size(); ++k) {
-    cv_.wait(lock, [&] { return state_[k] != kPending || (stop_ && threads_.empty()) || stop_; });
+    cv_.wait(lock, [&] { return state_[k] != kPending || stop_; });
     if (state_[k] == kFailed) return *chunk_error_[k];
     if (state_[k] == kPending)
       return Error{chunks_[k].file->path(), {}, chunks_[k].file_offset, "prefetch was stopped before this range was read"};

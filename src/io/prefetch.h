@@ -109,7 +109,6 @@ class Prefetcher {
   std::atomic<bool> use_pread_{false};
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<Error> errors_;  // by chunk order of failure; guarded by mu_
   std::vector<std::optional<Error>> chunk_error_;  // guarded by mu_
   std::chrono::steady_clock::time_point start_;
   double seconds_ = 0;  // guarded by mu_

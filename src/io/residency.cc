@@ -7,13 +7,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "io/page_size.h"
+
 namespace wm {
 namespace {
-
-uint64_t page_size() {
-  static const uint64_t kPage = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  return kPage;
-}
 
 // mincore over the pages covering [addr, addr + len): one flag per page.
 Status page_flags(const std::byte* addr, uint64_t len, std::vector<unsigned char>& flags, uint64_t& first_page_addr) {
@@ -50,6 +47,19 @@ Result<Residency> page_cache_residency(const File& file, bool exact) {
     res->resident_bytes = static_cast<uint64_t>(res->fraction() * static_cast<double>(file.size()));
   res->file_bytes = file.size();
   return res;
+}
+
+Residency files_residency(const std::vector<std::string>& paths) {
+  Residency total;
+  for (const auto& p : paths) {
+    auto f = File::open(p);
+    if (!f) continue;
+    if (auto r = page_cache_residency(*f)) {
+      total.resident_bytes += r->resident_bytes;
+      total.file_bytes += r->file_bytes;
+    }
+  }
+  return total;
 }
 
 Result<Residency> mapped_residency(const std::byte* addr, uint64_t len) {

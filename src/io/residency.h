@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "common/error.h"
@@ -21,6 +22,10 @@ struct Residency {
 // `exact` walks every page (about 50 ms per GB on these machines); otherwise
 // sampled_residency() below estimates it in well under a millisecond.
 Result<Residency> page_cache_residency(const File& file, bool exact = true);
+
+// Exact residency of several files together, each opened afresh; a file
+// that cannot be opened or measured counts neither bytes nor size.
+Residency files_residency(const std::vector<std::string>& paths);
 
 // Residency of [addr, addr + len) inside a mapping the caller holds.
 Result<Residency> mapped_residency(const std::byte* addr, uint64_t len);

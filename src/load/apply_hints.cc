@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 
 #include "io/page_cache.h"
+#include "io/page_size.h"
 #include "io/residency.h"
 
 namespace wm {
@@ -75,7 +76,7 @@ Result<HintOutcome> apply_hints(HintInputs in) {
       const auto& m = (*in.mappings)[f];
       if (!m) continue;
       auto [addr, len] = data_region(table.files[f], *m);
-      uintptr_t page_start = reinterpret_cast<uintptr_t>(addr) & ~uintptr_t{4095};
+      uintptr_t page_start = reinterpret_cast<uintptr_t>(addr) / page_size() * page_size();
       if (len && ::madvise(reinterpret_cast<void*>(page_start), len + (reinterpret_cast<uintptr_t>(addr) - page_start),
                            MADV_WILLNEED) != 0)
         return Error{m->file().path(), {}, {}, fmt::format("madvise(MADV_WILLNEED) failed: {}", std::strerror(errno))};
