@@ -40,6 +40,11 @@ struct LoadArgs {
   std::string io = "read";
   uint64_t cache_window_mb = 0;
   std::string max_memory;            // "" = no limit; "12G", "512M", bytes
+  // Reliability (see io/file_lock.h, io/mmap_limiter.h).
+  bool lock = false;                      // --lock: lease, else flock, on every file
+  bool mlock = false;                     // --mlock: pin the model in memory
+  std::optional<uint64_t> max_mapped_files;  // else WEIGHTMAP_MAX_MAPPED_FILES; else 1000
+  std::string max_mapped;                 // else WEIGHTMAP_MAX_MAPPED_BYTES; else no limit
 };
 void add_load_options(CLI::App& cmd, LoadArgs& args);
 Result<LoadOptions> load_options_from(const LoadArgs& args, const Logger& log);

@@ -7,8 +7,9 @@
 #include "cli/commands.h"
 #include "cli/load_output.h"
 #include "cli/progress_bar.h"
-#include "cli/size_arg.h"
+#include "common/size_text.h"
 #include "format/model_path.h"
+#include "io/mmap_limiter.h"
 #include "load/loader.h"
 
 namespace wm::cli {
@@ -48,6 +49,18 @@ Result<LoadOptions> load_options_from(const LoadArgs& args, const Logger& log) {
     if (!limit) return Error{{}, {}, {}, fmt::format("--max-memory: {}", limit.error().message)};
     o.max_memory_bytes = *limit;
   }
+  o.lock_files = args.lock;
+  o.mlock = args.mlock;
+  // Process-wide, as the limits are: flags over the environment over the defaults.
+  auto limits = mmap_limits_from_env(MmapLimits{});
+  if (!limits) return limits.error();
+  if (args.max_mapped_files) limits->max_files = *args.max_mapped_files;
+  if (!args.max_mapped.empty()) {
+    auto bytes = parse_size(args.max_mapped);
+    if (!bytes) return Error{{}, {}, {}, fmt::format("--max-mapped: {}", bytes.error().message)};
+    limits->max_bytes = *bytes;
+  }
+  set_mmap_limits(*limits);
   o.plan.device_rules = std::move(devices.value());
   o.plan.type_rules = std::move(types.value());
   return o;
@@ -87,6 +100,16 @@ void add_load_options(CLI::App& cmd, LoadArgs& args) {
       ->check(CLI::Range(0, 1 << 20));
   cmd.add_option("--max-memory", args.max_memory,
                  "Fail before loading when anonymous memory would exceed this (e.g. 12G, 512M)");
+  cmd.add_flag("--lock", args.lock,
+               "Hold a read lease (else a shared flock) on the files while loaded: writers wait, and changes are "
+               "reported");
+  cmd.add_flag("--mlock", args.mlock, "Pin the model in memory (mapped pages as they are read); refusals are logged");
+  cmd.add_option("--max-mapped-files", args.max_mapped_files,
+                 "Map at most this many files at once, reading the rest (0: no limit; default 1000; also "
+                 "WEIGHTMAP_MAX_MAPPED_FILES)");
+  cmd.add_option("--max-mapped", args.max_mapped,
+                 "Map at most this many bytes at once, reading the rest (e.g. 16G; default no limit; also "
+                 "WEIGHTMAP_MAX_MAPPED_BYTES)");
 }
 
 namespace {

@@ -56,6 +56,9 @@ std::string load_text(const Model& model, bool per_tensor) {
     out += fmt::format("; cache window {:.0f} MiB, {:.1f} MiB dropped", mib(r.cache_window_bytes),
                        mib(r.cache_dropped_bytes));
   out += "\n";
+  if (!r.file_locks.empty() || r.mlocked_bytes || !r.mlock_error.empty())
+    out += fmt::format("held: locks {}; mlocked {:.1f} MiB{}\n", r.file_locks.empty() ? "none" : r.file_locks,
+                       mib(r.mlocked_bytes), r.mlock_error.empty() ? "" : " (refused: " + r.mlock_error + ")");
   if (const LoraReport* l = model.lora_report())  // LoRA
     out += fmt::format("lora: {} tensors patched (copy-on-write {:.1f} MiB), {} at run time, {} unmatched\n",
                        l->tensors_patched, mib(l->cow_bytes), l->tensors_at_runtime, l->unmatched.size());
@@ -108,6 +111,9 @@ std::string load_json(const Model& model, bool per_tensor) {
   j.key("cache_window_bytes").value(r.cache_window_bytes);
   j.key("cache_dropped_bytes").value(r.cache_dropped_bytes);
   j.key("file_bytes").value(r.file_bytes);
+  j.key("file_locks").value(r.file_locks);
+  j.key("mlocked_bytes").value(r.mlocked_bytes);
+  j.key("mlock_error").value(r.mlock_error);
   if (per_tensor) {
     j.key("per_tensor").begin_array();
     for (const auto& t : model.tensors()) {

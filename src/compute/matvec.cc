@@ -1,5 +1,8 @@
 #include "compute/matvec.h"
 
+#include <atomic>
+
+#include "io/sigbus_guard.h"
 #include "compute/matvec_kernels.h"
 #include "compute/worker_pool.h"
 
@@ -45,14 +48,39 @@ void matvec_rows(SimdLevel level, const MatrixView& w, const float* x, float* y,
   }
 }
 
-void matvec(SimdLevel level, const MatrixView& w, const float* x, float* y, WorkerPool* pool) {
+namespace {
+
+// Runs rows(begin, end) over all rows: on the caller's thread for a small
+// matrix, else split across the pool.
+template <class Rows>
+void split_rows(const MatrixView& w, WorkerPool* pool, Rows&& rows) {
   uint64_t row_bytes = w.row_bytes();
   if (pool == nullptr || pool->threads() == 1 || w.rows * row_bytes < kParallelMinBytes) {
-    matvec_rows(level, w, x, y, 0, w.rows);
+    rows(0, w.rows);
     return;
   }
   uint64_t grain = row_bytes >= kChunkBytes ? 1 : kChunkBytes / row_bytes;
-  pool->parallel_for(w.rows, grain, [&](uint64_t begin, uint64_t end) { matvec_rows(level, w, x, y, begin, end); });
+  pool->parallel_for(w.rows, grain, rows);
+}
+
+}  // namespace
+
+void matvec(SimdLevel level, const MatrixView& w, const float* x, float* y, WorkerPool* pool) {
+  split_rows(w, pool, [&](uint64_t begin, uint64_t end) { matvec_rows(level, w, x, y, begin, end); });
+}
+
+const std::byte* matvec_guarded(SimdLevel level, const MatrixView& w, const float* x, float* y, WorkerPool* pool) {
+  std::atomic<const std::byte*> first_fault{nullptr};
+  const uint64_t bytes = w.rows * w.row_bytes();
+  split_rows(w, pool, [&](uint64_t begin, uint64_t end) {
+    if (first_fault.load(std::memory_order_relaxed) != nullptr) return;  // the answer is lost anyway
+    // Each thread guards its own rows: a guard catches faults on its own thread only.
+    if (const std::byte* fault = guard_sigbus(w.data, bytes, [&] { matvec_rows(level, w, x, y, begin, end); })) {
+      const std::byte* none = nullptr;
+      first_fault.compare_exchange_strong(none, fault);
+    }
+  });
+  return first_fault.load();
 }
 
 }  // namespace wm

@@ -46,4 +46,9 @@ void matvec_rows(SimdLevel level, const MatrixView& w, const float* x, float* y,
 // `pool` is null or the matrix is small).
 void matvec(SimdLevel level, const MatrixView& w, const float* x, float* y, WorkerPool* pool);
 
+// matvec over a mapped matrix, every thread's rows under a SIGBUS guard
+// (io/sigbus_guard.h): returns nullptr, or an address of w whose page could
+// not be read (the file was truncated under the mapping; y is then garbage).
+const std::byte* matvec_guarded(SimdLevel level, const MatrixView& w, const float* x, float* y, WorkerPool* pool);
+
 }  // namespace wm

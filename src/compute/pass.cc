@@ -13,6 +13,7 @@
 #include "compute/matvec.h"
 #include "compute/reduce.h"
 #include "compute/worker_pool.h"
+#include "io/sigbus_guard.h"
 
 namespace wm {
 namespace {
@@ -44,10 +45,11 @@ class Pass {
         return fail(t, fmt::format("holds {} bytes, but {} {} needs {}", t.nbytes, dtype_name(t.dtype),
                                    fmt::join(t.shape, "x"), need.nbytes ? fmt::to_string(*need.nbytes) : need.reason));
 
-      matrix_product(index, t);
+      if (Status s = matrix_product(index, t); !s) return s;
       ++result.tensors_matvec;
     } else {
-      uint64_t v = reduction(t);
+      uint64_t v = 0;
+      if (Status s = reduction(index, t, v); !s) return s;
       XXH3_64bits_update(&checksum_, &v, sizeof v);
     }
     ++result.tensors;
@@ -70,11 +72,14 @@ class Pass {
     return it->second;
   }
 
-  void matrix_product(size_t index, const LoadedTensor& t) {
+  Status matrix_product(size_t index, const LoadedTensor& t) {
     MatrixView w = MatrixView::from_shape(t.dtype, t.host_data, t.shape);
     const std::vector<float>& x = input(w.cols);
     y_.assign(w.rows, 0.0f);
-    if (!t.on_device) {
+    if (t.placement == Placement::kMap) {  // a file truncated under the mapping faults here
+      if (const std::byte* fault = matvec_guarded(level_, w, x.data(), y_.data(), &pool_))
+        return model_.mapped_fault(index, fault, "compute pass");
+    } else if (!t.on_device) {
       matvec(level_, w, x.data(), y_.data(), &pool_);
     } else {
       // Whole rows per download, so every y[r] is still one row's sum.
@@ -91,10 +96,20 @@ class Pass {
     // LoRA at run time: the lead's hook adds scale * up(down x) here.
     if (options_.extra_term) options_.extra_term(index, x, y_);
     XXH3_64bits_update(&checksum_, y_.data(), y_.size() * sizeof(float));
+    return {};
   }
 
-  uint64_t reduction(const LoadedTensor& t) {
-    if (!t.on_device) return reduce_tensor(t.dtype, t.host_data, t.nbytes);
+  Status reduction(size_t index, const LoadedTensor& t, uint64_t& value) {
+    if (t.placement == Placement::kMap) {
+      if (const std::byte* fault = guard_sigbus(t.host_data, t.nbytes,
+                                                [&] { value = reduce_tensor(t.dtype, t.host_data, t.nbytes); }))
+        return model_.mapped_fault(index, fault, "compute pass");
+      return {};
+    }
+    if (!t.on_device) {
+      value = reduce_tensor(t.dtype, t.host_data, t.nbytes);
+      return {};
+    }
     TensorReducer reducer(t.dtype);
     uint64_t block = dtype_info(t.dtype).block_bytes;
     uint64_t chunk = std::max(block, options_.device_chunk_bytes / block * block);
@@ -103,7 +118,8 @@ class Pass {
       model_.sim()->download(t.device_buffer, at, staging_);
       reducer.add(staging_.data(), staging_.size());
     }
-    return reducer.value();
+    value = reducer.value();
+    return {};
   }
 
   const Model& model_;
@@ -155,6 +171,8 @@ Result<PassResult> compute_pass(const Model& model, const PassOptions& options) 
     if (!env) return env.error();
     level = *env;
   }
+  // A file changed since the load: its mapped bytes are no longer what was loaded.
+  if (Status s = model.check_files(); !s) return s.error();
   PassResult result;
   result.simd = level;
   result.threads = options.threads;

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/fault_injection.h"
+
 namespace wm {
 namespace {
 constexpr size_t kBufferBytes = 4 << 20;
@@ -45,13 +47,16 @@ AtomicFileWriter::~AtomicFileWriter() {
 Status AtomicFileWriter::flush() {
   size_t done = 0;
   while (done < buf_.size()) {
-    ssize_t n = ::write(fd_, buf_.data() + done, buf_.size() - done);
+    ssize_t n = sys::write(fd_, buf_.data() + done, buf_.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
       return Error{path_, {}, written_ - buf_.size() + done,
                    fmt::format("write failed: {}", std::strerror(errno))};
     }
-    done += static_cast<size_t>(n);
+    // write() returns 0 for a non-empty buffer only on a device that takes no
+    // more: fail instead of looping forever.
+    if (n == 0) return Error{path_, {}, written_ - buf_.size() + done, "write failed: wrote nothing"};
+    done += static_cast<size_t>(n);  // a short write (a signal, a quota): go on from there
   }
   buf_.clear();
   return {};

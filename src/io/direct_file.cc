@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/fault_injection.h"
+
 namespace wm {
 
 Result<DirectFile> DirectFile::open(const File& file) {
@@ -79,20 +81,23 @@ Result<const std::byte*> DirectFile::read(uint64_t offset, uint64_t len, std::sp
                                                 bounce.size(), cover)};
   uint64_t done = 0;
   const uint64_t need = offset + len - lo;  // the cover may run past the end of the file: only this much must come
+  // Errors name the first wanted byte not read, never one of the alignment
+  // padding before `offset` (which may belong to another tensor).
+  auto at = [&] { return std::max(offset, lo + done); };
   while (done < need) {
-    ssize_t n = ::pread(fd_, bounce.data() + done, cover - done, static_cast<off_t>(lo + done));
+    ssize_t n = sys::pread(fd_, bounce.data() + done, cover - done, static_cast<off_t>(lo + done));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Error{path_, {}, lo + done, fmt::format("O_DIRECT read failed: {}", std::strerror(errno))};
+      return Error{path_, {}, at(), fmt::format("O_DIRECT read failed: {}", std::strerror(errno))};
     }
     if (n == 0)
-      return Error{path_, {}, lo + done,
+      return Error{path_, {}, at(),
                    fmt::format("unexpected end of file (wanted {} more bytes; the file may have shrunk)", need - done)};
     done += static_cast<uint64_t>(n);
     // A short O_DIRECT read ends on an aligned boundary unless it hit EOF;
     // either way continuing from `done` keeps the offset aligned or fails.
     if (done % a != 0 && done < need)
-      return Error{path_, {}, lo + done, "O_DIRECT read ended mid-block before the wanted bytes"};
+      return Error{path_, {}, at(), "O_DIRECT read ended mid-block before the wanted bytes"};
   }
   return bounce.data() + (offset - lo);
 }

@@ -7,7 +7,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/fault_injection.h"
+
 namespace wm {
+
+namespace {
+
+FileIdentity identity_of(const struct stat& st) {
+  FileIdentity id;
+  id.size = static_cast<uint64_t>(st.st_size);
+  id.device = static_cast<uint64_t>(st.st_dev);
+  id.inode = static_cast<uint64_t>(st.st_ino);
+  id.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  return id;
+}
+
+}  // namespace
 
 Result<File> File::open(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -22,12 +37,7 @@ Result<File> File::open(const std::string& path) {
     ::close(fd);
     return Error{path, {}, {}, "not a regular file"};
   }
-  FileIdentity id;
-  id.size = static_cast<uint64_t>(st.st_size);
-  id.device = static_cast<uint64_t>(st.st_dev);
-  id.inode = static_cast<uint64_t>(st.st_ino);
-  id.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-  return File(path, fd, id);
+  return File(path, fd, identity_of(st));
 }
 
 File::File(File&& other) noexcept
@@ -50,10 +60,37 @@ File::~File() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+Status File::check_unchanged() const {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return Error{path_, {}, {}, fmt::format("cannot stat: {}", std::strerror(errno))};
+  FileIdentity now = identity_of(st);
+  if (now.size != identity_.size)
+    return Error{path_, {}, {},
+                 fmt::format("the file changed while in use: {} bytes when opened, {} now (truncated or rewritten); "
+                             "its mapped pages past the new end can no longer be read. Load it again",
+                             identity_.size, now.size)};
+  if (now.mtime_ns != identity_.mtime_ns)
+    return Error{path_, {}, {},
+                 "the file was modified in place while in use (its mtime changed): its bytes may no longer be "
+                 "what was loaded. Load it again"};
+  struct stat by_path {};
+  if (::stat(path_.c_str(), &by_path) != 0)
+    return Error{path_, {}, {},
+                 fmt::format("the file was removed or renamed while in use ({}); the loaded model still reads the "
+                             "old file",
+                             std::strerror(errno))};
+  FileIdentity named = identity_of(by_path);
+  if (named.device != identity_.device || named.inode != identity_.inode)
+    return Error{path_, {}, {},
+                 "the file was replaced (saved over: the path names a new file) while in use; the loaded model "
+                 "still reads the old one. Load it again"};
+  return {};
+}
+
 Status File::read_exact(uint64_t offset, std::span<std::byte> dst) const {
   size_t done = 0;
   while (done < dst.size()) {
-    ssize_t n = ::pread(fd_, dst.data() + done, dst.size() - done, static_cast<off_t>(offset + done));
+    ssize_t n = sys::pread(fd_, dst.data() + done, dst.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return Error{path_, {}, offset + done, fmt::format("read failed: {}", std::strerror(errno))};

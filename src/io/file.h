@@ -42,6 +42,12 @@ class File {
   // reads, fails (naming file and offset) on EOF or an I/O error.
   Status read_exact(uint64_t offset, std::span<std::byte> dst) const;
 
+  // Whether the file is still what was opened: same size and mtime through
+  // the descriptor (not truncated or rewritten in place), and the path
+  // still names the same inode (not saved over or deleted). The error says
+  // which, naming the file.
+  Status check_unchanged() const;
+
  private:
   File(std::string path, int fd, FileIdentity identity)
       : path_(std::move(path)), fd_(fd), identity_(identity) {}

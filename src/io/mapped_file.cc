@@ -13,14 +13,16 @@ namespace wm {
 Result<MappedFile> MappedFile::map(std::shared_ptr<const File> file) {
   const std::string& path = file->path();
   if (file->size() == 0) return Error{path, {}, {}, "zero-sized file cannot be mapped"};
+  auto permit = MmapPermit::acquire(file->size());
+  if (!permit) return Error{path, {}, {}, permit.error().message};
   void* p = ::mmap(nullptr, file->size(), PROT_READ, MAP_SHARED, file->fd(), 0);
   if (p == MAP_FAILED) return Error{path, {}, {}, fmt::format("mmap failed: {}", std::strerror(errno))};
   uint64_t size = file->size();
-  return MappedFile(std::move(file), static_cast<std::byte*>(p), size);
+  return MappedFile(std::move(file), static_cast<std::byte*>(p), size, std::move(permit.value()));
 }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
-    : file_(std::move(other.file_)), data_(other.data_), size_(other.size_) {
+    : file_(std::move(other.file_)), data_(other.data_), size_(other.size_), permit_(std::move(other.permit_)) {
   other.data_ = nullptr;
   other.size_ = 0;
 }
@@ -31,6 +33,7 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
     file_ = std::move(other.file_);
     data_ = other.data_;
     size_ = other.size_;
+    permit_ = std::move(other.permit_);
     other.data_ = nullptr;
     other.size_ = 0;
   }
@@ -42,6 +45,19 @@ MappedFile::~MappedFile() { unmap(); }
 void MappedFile::unmap() {
   if (data_) ::munmap(data_, size_);
   data_ = nullptr;
+  permit_ = MmapPermit();
+}
+
+Status MappedFile::lock_in_memory() const {
+  if (::mlock2(data_, size_, MLOCK_ONFAULT) != 0) {
+    int err = errno;
+    return Error{file_->path(), {}, {},
+                 fmt::format("mlock failed: {}{}", std::strerror(err),
+                             err == ENOMEM || err == EPERM || err == EAGAIN
+                                 ? " (over RLIMIT_MEMLOCK? see 'ulimit -l', or run with CAP_IPC_LOCK)"
+                                 : "")};
+  }
+  return {};
 }
 
 Result<PrivateRange> PrivateRange::map(const File& file, uint64_t offset, uint64_t len) {

@@ -12,14 +12,16 @@
 
 #include "common/error.h"
 #include "io/file.h"
+#include "io/mmap_limiter.h"
 
 namespace wm {
 
 class MappedFile {
  public:
   // Maps the whole file read-only, shared. Fails (with the reason, for the
-  // caller to log before falling back to reads) on a zero-sized file or when
-  // the kernel refuses the mapping.
+  // caller to log before falling back to reads) on a zero-sized file, past
+  // the process's mmap limits (io/mmap_limiter.h), or when the kernel
+  // refuses the mapping.
   static Result<MappedFile> map(std::shared_ptr<const File> file);
 
   MappedFile(MappedFile&& other) noexcept;
@@ -34,14 +36,20 @@ class MappedFile {
   // REQUIRES: offset + len <= size().
   std::span<const std::byte> range(uint64_t offset, uint64_t len) const { return {data_ + offset, len}; }
 
+  // Pins the mapping's pages in memory as they are faulted in or prefetched
+  // (mlock2 MLOCK_ONFAULT: nothing is read now). Fails with the reason
+  // (RLIMIT_MEMLOCK, privileges) for the caller to log.
+  Status lock_in_memory() const;
+
  private:
-  MappedFile(std::shared_ptr<const File> file, std::byte* data, uint64_t size)
-      : file_(std::move(file)), data_(data), size_(size) {}
+  MappedFile(std::shared_ptr<const File> file, std::byte* data, uint64_t size, MmapPermit permit)
+      : file_(std::move(file)), data_(data), size_(size), permit_(std::move(permit)) {}
   void unmap();
 
   std::shared_ptr<const File> file_;
   std::byte* data_ = nullptr;
   uint64_t size_ = 0;
+  MmapPermit permit_;  // returned after the unmap, in the destructor
 };
 
 // A byte range of a file mapped privately writable (copy-on-write): writes

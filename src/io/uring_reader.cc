@@ -8,6 +8,8 @@
 #include <optional>
 #include <vector>
 
+#include "io/fault_injection.h"
+
 namespace wm {
 
 struct UringReader::Ring {
@@ -76,7 +78,7 @@ Status UringReader::read(int fd, const std::string& path, uint64_t offset, std::
       --in_flight;
       size_t k = static_cast<size_t>(io_uring_cqe_get_data64(cqe));
       Piece& p = pieces[k];
-      int res = cqe->res;
+      const int res = sys::uring_read_result(fd, offset + p.start + p.done, p.end - p.start - p.done, cqe->res);
       if (res == -EINTR || res == -EAGAIN) {
         requeue.push_back(k);
       } else if (res < 0) {

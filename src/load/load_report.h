@@ -45,6 +45,10 @@ struct LoadReport {
   std::string io_mode;             // copy path reads: read, direct, uring
   uint64_t cache_window_bytes = 0;
   uint64_t cache_dropped_bytes = 0;  // copy path: consumed ranges dropped from the cache
+  // Reliability options: what was held and pinned.
+  std::string file_locks;          // with lock_files: per file "lease" or "flock", comma-separated
+  uint64_t mlocked_bytes = 0;      // with mlock: bytes pinned (mapped: as they are read)
+  std::string mlock_error;         // with mlock: the first refusal, when one failed
 
   // RssAnon growth over the load (negative if the load freed memory).
   double anon_growth_mib() const {

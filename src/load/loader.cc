@@ -8,9 +8,12 @@
 #include <fmt/format.h>
 #include <condition_variable>
 #include <mutex>
+#include <sys/mman.h>
 #include <thread>
 
 #include "dtype/convert.h"
+#include "io/fault_injection.h"
+#include "io/file_lock.h"
 #include "io/residency.h"
 #include "load/cache_window.h"
 #include "load/source_reader.h"
@@ -74,6 +77,7 @@ class Loader {
     if (Status s = place_tensors(*plan); !s) return s.error();
     if (Status s = apply_page_cache_hints(); !s) return s.error();
     if (Status s = copy_and_convert(*plan); !s) return s.error();
+    if (options_.mlock) pin_memory();
     finish_report(*plan, start);
     return std::move(model_);
   }
@@ -92,9 +96,51 @@ class Loader {
         return Error{info.path, {}, {},
                      "file changed since it was parsed (replaced or modified: inode or mtime differs); open it again"};
       model_.files_.push_back(std::make_shared<const File>(std::move(file.value())));
+      if (options_.lock_files)
+        if (Status s = lock(*model_.files_.back()); !s) return s;
     }
     model_.mappings_.resize(model_.files_.size());
     return {};
+  }
+
+  Status lock(const File& file) {
+    auto held = lock_file(file);
+    if (!held) return held.error();
+    model_.locks_.push_back(held->kind);
+    LoadReport& r = model_.report_;
+    r.file_locks += fmt::format("{}{}", r.file_locks.empty() ? "" : ",", file_lock_name(held->kind));
+    if (held->kind == FileLockKind::kLease)
+      options_.log.info(fmt::format("--lock: read lease on '{}'", file.path()));
+    else
+      options_.log.warn(fmt::format("--lock: {} for '{}'; holding a shared flock instead, which holds off only "
+                                    "writers that flock",
+                                    held->why_not_lease, file.path()));
+    return {};
+  }
+
+  // Pins mapped files (pages locked as they are read) and host copies.
+  void pin_memory() {
+    LoadReport& r = model_.report_;
+    auto refused = [&](const Error& e) {
+      options_.log.warn(fmt::format("--mlock: {}; that memory stays unpinned", e.to_string()));
+      if (r.mlock_error.empty()) r.mlock_error = e.to_string();
+    };
+    for (const auto& m : model_.mappings_) {
+      if (!m) continue;
+      if (Status s = m->lock_in_memory(); !s) refused(s.error());
+      else r.mlocked_bytes += m->size();
+    }
+    for (size_t i = 0; i < model_.tensors_.size(); ++i) {
+      const LoadedTensor& t = model_.tensors_[i];
+      if (t.placement == Placement::kMap || t.on_device || t.nbytes == 0) continue;
+      if (::mlock(t.host_data, t.nbytes) != 0) {
+        refused(Error{model_.table_.files[t.file].path, t.name, {},
+                      fmt::format("mlock of the copy failed: {}", std::strerror(errno))});
+        break;  // the rest would be refused alike: one warning
+      }
+      model_.pinned_copies_.emplace_back(t.host_data, t.nbytes);
+      r.mlocked_bytes += t.nbytes;
+    }
   }
 
   // Maps the files the plan wants mapped. Returns true when a mapping failed
@@ -185,7 +231,7 @@ class Loader {
         t.host_data = model_.mappings_[src.file]->data() + src.offset;
       } else if (caps.reads_host_memory || p.host_resident) {
         size_t align = std::max<size_t>(64, caps.required_alignment(p.dtype));
-        void* buf = std::aligned_alloc(align, std::max<uint64_t>(align, (p.nbytes + align - 1) / align * align));
+        void* buf = sys::aligned_alloc(align, std::max<uint64_t>(align, (p.nbytes + align - 1) / align * align));
         if (!buf)
           return Error{table.files[src.file].path, src.name, src.offset,
                        fmt::format("out of memory allocating {} bytes for the copy", p.nbytes)};

@@ -34,6 +34,13 @@ struct LoadOptions {
   // anonymous memory (copies, device buffers, staging) would exceed this
   // (0: no limit). Mapped tensors need none: their pages are page cache.
   uint64_t max_memory_bytes = 0;
+  // Hold a read lease (else a shared flock) on every file while loaded: a
+  // writer is held off, and Model::check_files() tells (io/file_lock.h).
+  bool lock_files = false;
+  // Pin the model in memory: mapped pages as they are read (mlock2
+  // MLOCK_ONFAULT), copies at once. A refusal (RLIMIT_MEMLOCK) is logged and
+  // reported, not fatal.
+  bool mlock = false;
   Logger log;
   // Called from the loading thread about every 100 ms with source bytes done.
   std::function<void(uint64_t done, uint64_t total)> progress;

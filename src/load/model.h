@@ -14,6 +14,7 @@
 
 #include "device/sim_device.h"
 #include "format/tensor_table.h"
+#include "io/file_lock.h"
 #include "io/mapped_file.h"
 #include "io/prefetch.h"
 #include "load/load_report.h"
@@ -76,6 +77,22 @@ class Model {
   // The background prefetch's progress; empty stats when there is none.
   PrefetchStats prefetch_stats() const;
 
+  // Whether every file is still what was loaded: not truncated, rewritten,
+  // saved over or removed (File::check_unchanged), and, with
+  // LoadOptions::lock_files, no writer waiting on the lease. The compute
+  // pass, verify and apply_loras call this first; an engine can too, before
+  // trusting the mappings again. The error names the first changed file.
+  Status check_files() const;
+  // The same for file `index` (of table().files) alone.
+  Status check_file(size_t index) const;
+  // Whether file `index` is mapped (some tensor reads it in place).
+  bool file_mapped(size_t index) const { return index < mappings_.size() && mappings_[index] != nullptr; }
+
+  // The error for a SIGBUS caught (io/sigbus_guard.h) at `addr` in tensor
+  // `index`'s bytes `during` some work: file, tensor, file offset, and what
+  // check_files() finds changed.
+  Error mapped_fault(size_t index, const std::byte* addr, std::string_view during) const;
+
   // --- LoRA (defined in lora/apply.cc) ---------------------------------------
   // Applies `loras` (replacing any applied before, without reloading):
   // patched tensors get a private copy-on-write range (mapped) or are patched
@@ -102,8 +119,10 @@ class Model {
   std::vector<LoadedTensor> tensors_;
   std::unordered_map<std::string, size_t> by_name_;
   std::vector<std::shared_ptr<const File>> files_;
+  std::vector<FileLockKind> locks_;  // per file, with LoadOptions::lock_files
   std::vector<std::unique_ptr<MappedFile>> mappings_;  // per file, null when not mapped
   std::vector<std::unique_ptr<std::byte, void (*)(void*)>> host_buffers_;
+  std::vector<std::pair<const std::byte*, uint64_t>> pinned_copies_;  // mlocked host copies
   std::unique_ptr<SimDevice> sim_;
   // Declared after the mappings: destroyed (workers joined) before them.
   std::unique_ptr<Prefetcher> prefetcher_;

@@ -11,6 +11,7 @@
 #include <xxhash.h>
 
 #include "io/file.h"
+#include "io/sigbus_guard.h"
 #include "load/source_transform.h"
 #include "load/verify_reference.h"
 
@@ -81,12 +82,21 @@ class Verifier {
     return {};
   }
 
-  // The loaded bytes [offset, offset + n) of `t`: in place, or downloaded.
-  const std::byte* loaded(const LoadedTensor& t, uint64_t offset, uint64_t n) {
+  // The loaded bytes [offset, offset + n) of tensor `index`: in place, or
+  // downloaded. Mapped bytes are copied out under a SIGBUS guard: a file
+  // truncated under the mapping is an error here, not a crash.
+  Result<const std::byte*> loaded(size_t index, uint64_t offset, uint64_t n) {
+    const LoadedTensor& t = model_.tensors()[index];
+    if (t.placement == Placement::kMap) {
+      copy_buf_.resize(n);
+      if (const std::byte* fault = guarded_copy(copy_buf_.data(), t.host_data + offset, n))
+        return model_.mapped_fault(index, fault, "verify");
+      return copy_buf_.data();
+    }
     if (!t.on_device) return t.host_data + offset;
-    device_buf_.resize(n);
-    model_.sim()->download(t.device_buffer, offset, device_buf_);
-    return device_buf_.data();
+    copy_buf_.resize(n);
+    model_.sim()->download(t.device_buffer, offset, copy_buf_);
+    return copy_buf_.data();
   }
 
   Status check_bytes_exist(const LoadedTensor& t) const {
@@ -110,9 +120,11 @@ class Verifier {
     uint64_t chunk = std::max<uint64_t>(options_.chunk_bytes, 1);
     for (uint64_t at = 0; at < t.nbytes; at += chunk) {
       uint64_t n = std::min(chunk, t.nbytes - at);
+      auto in = loaded(v.index, at, n);  // first: a truncated mapping is named as such
+      if (!in) return in.error();
+      const std::byte* got = *in;
       file_buf_.resize(n);
       if (Status st = file_bytes(file, src, at, file_buf_); !st) return st;
-      const std::byte* got = loaded(t, at, n);
       loaded_hash.add(got, n);
       file_hash.add(file_buf_.data(), n);
       if (!first_diff && std::memcmp(got, file_buf_.data(), n) != 0)
@@ -155,7 +167,9 @@ class Verifier {
       if (Status st = file_bytes(file, src, e / from.block_elems * from.block_bytes, file_buf_); !st) return st;
       want.clear();
       reference::decode(src.dtype, file_buf_.data(), n, want);
-      const std::byte* got = loaded(t, e * to.block_bytes, n * to.block_bytes);
+      auto in = loaded(v.index, e * to.block_bytes, n * to.block_bytes);
+      if (!in) return in.error();
+      const std::byte* got = *in;
       loaded_hash.add(got, n * to.block_bytes);
       for (uint64_t k = 0; k < n; ++k) {
         double expect = reference::round_to(want[k], t.dtype);
@@ -182,7 +196,7 @@ class Verifier {
   const VerifyOptions& options_;
   std::vector<std::unique_ptr<File>> files_;
   std::vector<size_t> lora_patched_;
-  std::vector<std::byte> file_buf_, device_buf_;
+  std::vector<std::byte> file_buf_, copy_buf_;
   const TensorInfo* whole_for_ = nullptr;  // the tensor whose bytes `whole_` holds
   std::vector<std::byte> whole_;
   uint64_t bytes_ = 0;
@@ -211,6 +225,14 @@ Result<VerifyReport> verify_model(const Model& model, const VerifyOptions& optio
   auto t0 = std::chrono::steady_clock::now();
   if (model.table().tensors.size() != model.tensors().size())
     return Error{{}, {}, {}, "verify: the model's tensors do not match its parsed table (released model?)"};
+  // A mapped file changed since the load: its mapping and the file are no
+  // longer two views of one thing. A file only copied from is compared
+  // anyway: the verdicts then name the tensors whose copies differ from it.
+  for (size_t f = 0; f < model.table().files.size(); ++f)
+    if (Status s = model.check_file(f); !s) {
+      if (model.file_mapped(f)) return s.error();
+      options.log.warn(fmt::format("verify: {}; comparing the loaded copies with it anyway", s.error().to_string()));
+    }
   VerifyReport report;
   Verifier verifier(model, options);
   uint64_t total = 0;

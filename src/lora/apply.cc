@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 
 #include "dtype/convert.h"
+#include "io/sigbus_guard.h"
 #include "load/source_transform.h"
 #include "lora/lora_file.h"
 #include "lora/merge.h"
@@ -120,7 +121,9 @@ Status LoraApplier::collect(const LoraSpec& spec, const LoraOptions& options, Te
 }
 
 Result<LoraReport> LoraApplier::apply(const std::vector<LoraSpec>& loras, const LoraOptions& options) {
-  // Everything that can fail on bad input is checked before any byte moves.
+  // Everything that can fail on bad input is checked before any byte moves,
+  // the model's own files first: patching reads them.
+  if (Status s = m_.check_files(); !s) return s.error();
   LoraReport report;
   TermsByTensor terms;
   for (const LoraSpec& spec : loras)
@@ -196,8 +199,17 @@ Status LoraApplier::patch(size_t index, std::span<const LoraTerm> terms, LoraSta
     }
     p.original = t.host_data;
     p.range = std::move(reuse);
-    add_lora_delta(t.dtype, p.range->data(), rows, cols, terms);
-    t.host_data = p.range->data();
+    // Patching reads the file's pages through the private mapping: a file
+    // truncated under it faults here, which becomes this error.
+    std::vector<float> row(cols);
+    std::byte* data = p.range->data();
+    if (const std::byte* fault = guard_sigbus(data, p.range->size(),
+                                              [&] { add_lora_delta(t.dtype, data, rows, cols, terms, row); })) {
+      Error e = m_.mapped_fault(index, t.host_data + (fault - data), "lora patch");
+      t.host_data = p.original;
+      return e;
+    }
+    t.host_data = data;
     return {};
   }
   if (!t.on_device) {

@@ -70,9 +70,14 @@ void store_row(DType t, const float* row, std::byte* dst, uint64_t cols) {
 }  // namespace
 
 void add_lora_delta(DType t, std::byte* data, uint64_t rows, uint64_t cols, std::span<const LoraTerm> terms) {
+  std::vector<float> row(cols);
+  add_lora_delta(t, data, rows, cols, terms, row);
+}
+
+void add_lora_delta(DType t, std::byte* data, uint64_t rows, uint64_t cols, std::span<const LoraTerm> terms,
+                    std::span<float> row) {
   const DTypeInfo& info = dtype_info(t);
   const uint64_t row_bytes = cols / info.block_elems * info.block_bytes;
-  std::vector<float> row(cols);
   for (uint64_t i = 0; i < rows; ++i) {
     std::byte* p = data + i * row_bytes;
     load_row(t, p, row.data(), cols);

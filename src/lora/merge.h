@@ -20,6 +20,10 @@ bool lora_can_patch(DType t);
 // block types each row is whole blocks) in place.
 // REQUIRES: lora_can_patch(t); every term has these rows and cols.
 void add_lora_delta(DType t, std::byte* data, uint64_t rows, uint64_t cols, std::span<const LoraTerm> terms);
+// The same with the caller's scratch row (cols floats): allocates nothing,
+// so it can run under a SIGBUS guard (io/sigbus_guard.h).
+void add_lora_delta(DType t, std::byte* data, uint64_t rows, uint64_t cols, std::span<const LoraTerm> terms,
+                    std::span<float> row);
 
 // ggml's reference quantisers, for one row of `n` values (n a multiple of 32).
 void quantize_row_q8_0(const float* x, std::byte* dst, uint64_t n);

@@ -1,4 +1,4 @@
-// Sizes on the command line: "12G", "512M", "64k", "1.5GiB", or bytes.
+// Sizes as users write them (flags, environment variables): "12G", "512M", "64k", "1.5GiB", or bytes.
 // Suffixes are binary (K = 1024), as free(1) and cgroups count.
 #pragma once
 
@@ -7,8 +7,8 @@
 
 #include "common/error.h"
 
-namespace wm::cli {
+namespace wm {
 
 Result<uint64_t> parse_size(std::string_view text);
 
-}  // namespace wm::cli
+}  // namespace wm

@@ -1,4 +1,4 @@
-#include "cli/size_arg.h"
+#include "common/size_text.h"
 
 #include <cctype>
 #include <charconv>
@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 #include <string>
 
-namespace wm::cli {
+namespace wm {
 
 Result<uint64_t> parse_size(std::string_view text) {
   std::string s;
@@ -31,4 +31,4 @@ Result<uint64_t> parse_size(std::string_view text) {
   return static_cast<uint64_t>(bytes);
 }
 
-}  // namespace wm::cli
+}  // namespace wm

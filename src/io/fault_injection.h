@@ -1,0 +1,54 @@
+// A test seam for the system calls whose failures users must see handled:
+// tests install an injector to return EINTR, short reads and writes, EIO,
+// ENOSPC or a failed allocation; production code calls wm::sys::*, which
+// run the real call when none is installed (one relaxed atomic load per
+// call).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <sys/types.h>
+
+namespace wm {
+
+class FaultInjector {
+ public:
+  virtual ~FaultInjector() = default;
+  // std::nullopt: run the real call; otherwise the result to return instead
+  // (set errno yourself for -1). To short a read or write, make the real
+  // call with a smaller n and return what it returned.
+  virtual std::optional<ssize_t> pread(int fd, void* buf, size_t n, off_t offset);
+  virtual std::optional<ssize_t> write(int fd, const void* buf, size_t n);
+  // An io_uring completion of a read of `n` bytes at `offset`, whose result
+  // the kernel gave as `res` (bytes, or -errno): returns the result to use.
+  virtual int uring_read_result(int fd, uint64_t offset, size_t n, int res);
+  // true: the allocation fails (returns nullptr).
+  virtual bool fail_alloc(size_t bytes);
+};
+
+// Installs `injector` for the whole process (nullptr: none). Tests only:
+// install before starting the work and remove after it is joined, never
+// while loads run (calls read the pointer relaxed; the injector must be
+// thread-safe if the work is multi-threaded).
+void set_fault_injector(FaultInjector* injector);
+
+// Installs an injector for its lifetime (tests).
+class ScopedFaultInjector {
+ public:
+  explicit ScopedFaultInjector(FaultInjector* injector) { set_fault_injector(injector); }
+  ~ScopedFaultInjector() { set_fault_injector(nullptr); }
+  ScopedFaultInjector(const ScopedFaultInjector&) = delete;
+  ScopedFaultInjector& operator=(const ScopedFaultInjector&) = delete;
+};
+
+// The calls production code makes where a failure must be handled.
+namespace sys {
+ssize_t pread(int fd, void* buf, size_t n, off_t offset);
+ssize_t write(int fd, const void* buf, size_t n);
+int uring_read_result(int fd, uint64_t offset, size_t n, int res);
+// std::aligned_alloc unless the injector fails it (free with std::free).
+void* aligned_alloc(size_t alignment, size_t bytes);
+}  // namespace sys
+
+}  // namespace wm
