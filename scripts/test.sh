@@ -2,29 +2,44 @@
 # README command 2 (and CI): install what is needed, then
 #   1. Release build with warnings as errors, every test through CTest;
 #   2. ASan+UBSan build, every test again;
-#   3. every libFuzzer target for WM_FUZZ_SECONDS (default 30) each.
+#   3. ThreadSanitizer build, the concurrency tests (threads loading,
+#      using and releasing models at once; the prefetcher; the mmap limiter);
+#   4. every libFuzzer target for WM_FUZZ_SECONDS (default 20) each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 summary="$(mktemp)"
 trap 'rm -f "$summary"' EXIT
+stage_start=$SECONDS
+stage_done() { echo "== $1: $((SECONDS - stage_start)) s"; stage_start=$SECONDS; }
 
 echo "== release build and tests"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DWM_WERROR=ON >/dev/null
 cmake --build build -j2
 ctest --test-dir build --output-on-failure -j2 | tee -a "$summary"
+stage_done release
 
 echo "== ASan+UBSan build and tests"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DWM_WERROR=ON -DWM_SANITIZE=ON >/dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DWM_WERROR=ON -DWM_SANITIZE=ON -DWM_BENCH=OFF >/dev/null
 cmake --build build-asan -j2
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build-asan --output-on-failure -j2 \
   | tee -a "$summary"
+stage_done asan
+
+echo "== ThreadSanitizer build and concurrency tests"
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE=-O1 -DWM_WERROR=ON -DWM_TSAN=ON \
+  -DWM_TOOLS=OFF -DWM_BENCH=OFF "-DWM_TESTS_ONLY=concurrency_test;prefetch_test;mmap_limits_test" >/dev/null
+cmake --build build-tsan -j2
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" WM_STRESS_SECONDS=5 \
+  ctest --test-dir build-tsan --output-on-failure -j2 | tee -a "$summary"
+stage_done tsan
 
 echo "== fuzzing"
-fuzz/run.sh "${WM_FUZZ_SECONDS:-30}"
+fuzz/run.sh "${WM_FUZZ_SECONDS:-20}"
+stage_done fuzz
 
-# One closing line for both test runs (ctest's own lines are above).
+# One closing line for the test runs (ctest's own lines are above).
 total=$(grep -o 'out of [0-9]*' "$summary" | awk '{n += $3} END {print n}')
 failed=$(grep -o '[0-9]* tests failed' "$summary" | awk '{n += $1} END {print n}')
 echo "tests: $((total - failed)) passed, $failed failed"

@@ -1,0 +1,1 @@
+// Gives the precompiled header target (see CMakeLists.txt) a source to build.
