@@ -444,6 +444,56 @@ TEST(FaultInjection, UringRetriesEintrAndShortsAndNamesEio) {
   EXPECT_TRUE(std::equal(again.begin(), again.end(), data.begin() + 4096));
 }
 
+// io_uring_submit_and_wait itself failing: EAGAIN/EBUSY are waited out;
+// anything else is an error that never hangs, and a ring left holding
+// entries the kernel never took refuses further reads.
+class SubmitFails : public FaultInjector {
+ public:
+  SubmitFails(int code, int times) : code_(code), left_(times) {}
+  std::optional<int> uring_submit() override {
+    if (left_ == 0) return std::nullopt;
+    --left_;
+    ++hits_;
+    return -code_;
+  }
+  int hits() const { return hits_; }
+
+ private:
+  int code_;
+  int left_;
+  int hits_ = 0;
+};
+
+TEST(FaultInjection, UringSubmitBusyIsWaitedOutAndOtherFailuresFailCleanly) {
+  TempDir dir;
+  const std::string path = dir.file("data.bin");
+  const auto data = test::pattern(2'000'000, 9);
+  test::write_file(path, data);
+  auto file = open_file(path);
+  ASSERT_TRUE(file);
+  auto u = UringReader::create(4, 256 << 10);
+  if (!u.ok()) GTEST_SKIP() << "io_uring unavailable here: " << u.error().message;
+  {
+    SubmitFails busy(EAGAIN, 3);
+    ScopedFaultInjector scoped(&busy);
+    std::vector<std::byte> out(data.size());
+    Status s = u->read(file->fd(), path, 0, out);
+    ASSERT_TRUE(s.ok()) << s.error().to_string();
+    EXPECT_EQ(busy.hits(), 3);
+    EXPECT_EQ(out, data);
+  }
+  SubmitFails broken(EIO, 1);
+  ScopedFaultInjector scoped(&broken);
+  std::vector<std::byte> out(data.size());
+  Status s = u->read(file->fd(), path, 0, out);  // the first submit fails, with four entries prepared
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().file, path);
+  EXPECT_TRUE(contains(s.error().message, "submit failed")) << s.error().message;
+  Status again = u->read(file->fd(), path, 0, out);
+  ASSERT_FALSE(again.ok());
+  EXPECT_TRUE(contains(again.error().message, "unusable")) << again.error().message;
+}
+
 // --- whole copy-path loads ----------------------------------------------------
 
 class CopyPathFaults : public ::testing::TestWithParam<IoMode> {};

@@ -16,6 +16,7 @@ FaultInjector* injector() { return g_injector.load(std::memory_order_relaxed); }
 std::optional<ssize_t> FaultInjector::pread(int, void*, size_t, off_t) { return std::nullopt; }
 std::optional<ssize_t> FaultInjector::write(int, const void*, size_t) { return std::nullopt; }
 int FaultInjector::uring_read_result(int, uint64_t, size_t, int res) { return res; }
+std::optional<int> FaultInjector::uring_submit() { return std::nullopt; }
 bool FaultInjector::fail_alloc(size_t) { return false; }
 
 void set_fault_injector(FaultInjector* i) { g_injector.store(i, std::memory_order_relaxed); }
@@ -37,6 +38,11 @@ ssize_t write(int fd, const void* buf, size_t n) {
 int uring_read_result(int fd, uint64_t offset, size_t n, int res) {
   if (FaultInjector* i = injector()) return i->uring_read_result(fd, offset, n, res);
   return res;
+}
+
+std::optional<int> uring_submit() {
+  if (FaultInjector* i = injector()) return i->uring_submit();
+  return std::nullopt;
 }
 
 void* aligned_alloc(size_t alignment, size_t bytes) {

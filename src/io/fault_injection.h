@@ -23,6 +23,9 @@ class FaultInjector {
   // An io_uring completion of a read of `n` bytes at `offset`, whose result
   // the kernel gave as `res` (bytes, or -errno): returns the result to use.
   virtual int uring_read_result(int fd, uint64_t offset, size_t n, int res);
+  // io_uring_submit_and_wait: std::nullopt runs it; a value (-errno) is
+  // returned instead and nothing is submitted.
+  virtual std::optional<int> uring_submit();
   // true: the allocation fails (returns nullptr).
   virtual bool fail_alloc(size_t bytes);
 };
@@ -47,6 +50,8 @@ namespace sys {
 ssize_t pread(int fd, void* buf, size_t n, off_t offset);
 ssize_t write(int fd, const void* buf, size_t n);
 int uring_read_result(int fd, uint64_t offset, size_t n, int res);
+// Whether to submit: std::nullopt to make the real call, else its injected result.
+std::optional<int> uring_submit();
 // std::aligned_alloc unless the injector fails it (free with std::free).
 void* aligned_alloc(size_t alignment, size_t bytes);
 }  // namespace sys

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <liburing.h>
 #include <optional>
+#include <unistd.h>
 #include <vector>
 
 #include "io/fault_injection.h"
@@ -42,8 +43,10 @@ Status UringReader::read(int fd, const std::string& path, uint64_t offset, std::
   std::vector<Piece> pieces;
   for (uint64_t s = 0; s < dst.size(); s += piece_) pieces.push_back({s, std::min<uint64_t>(s + piece_, dst.size()), 0});
   io_uring* ring = &ring_->ring;
+  if (broken_) return Error{path, {}, offset, "io_uring reader unusable after an earlier submit failure"};
   size_t next = 0, finished = 0;
-  unsigned in_flight = 0;
+  unsigned queued = 0;     // prepared, not yet taken by the kernel
+  unsigned in_flight = 0;  // taken by the kernel, not yet completed
   std::vector<size_t> requeue;
   auto queue = [&](size_t k) {
     io_uring_sqe* sqe = io_uring_get_sqe(ring);
@@ -51,23 +54,45 @@ Status UringReader::read(int fd, const std::string& path, uint64_t offset, std::
     io_uring_prep_read(sqe, fd, dst.data() + p.start + p.done, static_cast<unsigned>(p.end - p.start - p.done),
                        offset + p.start + p.done);
     io_uring_sqe_set_data64(sqe, k);
-    ++in_flight;
+    ++queued;
   };
+  // Waits out what the kernel holds: it still writes into dst.
+  auto drain = [&] {
+    while (in_flight > 0) {
+      io_uring_cqe* c = nullptr;
+      if (io_uring_wait_cqe(ring, &c) != 0) break;
+      io_uring_cqe_seen(ring, c);
+      --in_flight;
+    }
+  };
+  int busy_retries = 0;
   while (finished < pieces.size()) {
-    while (in_flight < depth_ && !requeue.empty()) {
+    while (in_flight + queued < depth_ && !requeue.empty()) {
       queue(requeue.back());
       requeue.pop_back();
     }
-    while (in_flight < depth_ && next < pieces.size()) queue(next++);
-    int rc = io_uring_submit_and_wait(ring, 1);
-    if (rc < 0 && rc != -EINTR) {
-      // Drain what is in flight before failing: the kernel still writes into dst.
-      while (in_flight > 0) {
-        io_uring_cqe* cqe = nullptr;
-        if (io_uring_wait_cqe(ring, &cqe) != 0) break;
-        io_uring_cqe_seen(ring, cqe);
-        --in_flight;
+    while (in_flight + queued < depth_ && next < pieces.size()) queue(next++);
+    std::optional<int> injected = sys::uring_submit();
+    int rc = injected ? *injected : io_uring_submit_and_wait(ring, 1);
+    if (rc >= 0) {
+      queued -= std::min<unsigned>(queued, static_cast<unsigned>(rc));
+      in_flight += static_cast<unsigned>(rc);
+      busy_retries = 0;
+    } else if (rc == -EINTR) {
+      continue;  // nothing was taken: submit again
+    } else if ((rc == -EAGAIN || rc == -EBUSY) && ++busy_retries <= 100) {
+      // The kernel is short of resources: let a completion free some (it is
+      // handled below), or wait a little when none is due.
+      io_uring_cqe* c = nullptr;
+      if (in_flight == 0 || io_uring_wait_cqe(ring, &c) != 0) {
+        usleep(1000);
+        continue;
       }
+    } else {
+      drain();
+      // Prepared entries the kernel never took stay in the ring, pointing
+      // into dst: this ring must never submit again.
+      if (queued > 0) broken_ = true;
       return Error{path, {}, offset, fmt::format("io_uring submit failed: {}", std::strerror(-rc))};
     }
     io_uring_cqe* cqe = nullptr;
@@ -96,11 +121,8 @@ Status UringReader::read(int fd, const std::string& path, uint64_t offset, std::
     }
     io_uring_cq_advance(ring, seen);
     if (error) {
-      while (in_flight > 0) {
-        if (io_uring_wait_cqe(ring, &cqe) != 0) break;
-        io_uring_cqe_seen(ring, cqe);
-        --in_flight;
-      }
+      drain();
+      if (queued > 0) broken_ = true;  // as above
       return *error;
     }
   }

@@ -37,6 +37,7 @@ class UringReader {
   struct Ring;
   UringReader(std::unique_ptr<Ring> ring, unsigned depth, uint64_t piece);
   std::unique_ptr<Ring> ring_;
+  bool broken_ = false;  // a failed submit left entries in the ring: no more reads
   unsigned depth_ = 4;
   uint64_t piece_ = 1ull << 20;
 };
