@@ -1,7 +1,9 @@
 // compute_bench: how close the F16 matrix-vector kernel comes to the memory
 // bandwidth measured in the same run, on a warm in-memory F16 weight of
 // >= 1 GB (target: kernel >= 0.5 x memory read), plus the first-touch write
-// bandwidth that bounds every strategy that copies.
+// bandwidth that bounds every strategy that copies; and the cost of the
+// SIGBUS guard the compute pass runs mapped tensors under (matvec_guarded,
+// interleaved with the plain kernel: the ratio should be 1.00).
 //
 //   compute_bench [--gb N] [--threads N] [--passes N] [--simd portable|avx2|avx512]
 #include <algorithm>
@@ -53,13 +55,17 @@ int main(int argc, char** argv) {
   wm::MatrixView view{wm::DType::F16, reinterpret_cast<const std::byte*>(w.data()), rows, cols};
 
   // Interleave kernel and memory-read passes so both see the same machine state.
-  std::vector<double> kernel, memory;
+  std::vector<double> kernel, guarded, memory;
   wm::matvec(level, view, x.data(), y.data(), &pool);  // untimed warm-up
   for (int p = 0; p < passes; ++p) {
     auto t0 = std::chrono::steady_clock::now();
     wm::matvec(level, view, x.data(), y.data(), &pool);
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     kernel.push_back(static_cast<double>(bytes) / s / 1e9);
+    t0 = std::chrono::steady_clock::now();
+    if (wm::matvec_guarded(level, view, x.data(), y.data(), &pool) != nullptr) return 1;  // no file: cannot fault
+    s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    guarded.push_back(static_cast<double>(bytes) / s / 1e9);
     memory.push_back(wm::memory_read_gbps(reinterpret_cast<const std::byte*>(w.data()), bytes, threads, 1, level));
   }
   double fresh1 = wm::fresh_write_gbps(1ull << 30, 1);
@@ -75,6 +81,8 @@ int main(int argc, char** argv) {
   fmt::print("F16 weight {} x {} = {:.2f} GB (in memory, warm), simd {}, {} threads, {} passes\n", rows, cols,
              static_cast<double>(bytes) / 1e9, wm::simd_level_name(level), threads, passes);
   fmt::print("  matvec F16 kernel   best {:6.2f} GB/s   median {:6.2f} GB/s\n", best(kernel), median(kernel));
+  fmt::print("  matvec, SIGBUS guard best {:6.2f} GB/s   median {:6.2f} GB/s   (guarded/plain median {:.3f})\n",
+             best(guarded), median(guarded), median(guarded) / median(kernel));
   fmt::print("  memory read         best {:6.2f} GB/s   median {:6.2f} GB/s   (same buffer, same threads)\n",
              best(memory), median(memory));
   fmt::print("  ratio kernel/memory best {:6.2f}        median {:6.2f}        (target >= 0.50)\n",

@@ -41,6 +41,7 @@ for target in $targets; do
     echo "== $target: FINDING (see fuzz/findings/)"
     status=1
   else
+    grep -E '^#[0-9]+ *DONE' "$work/$target.log" || true  # coverage and corpus at the end
     grep -E 'stat::number_of_executed_units|stat::average_exec_per_sec|stat::new_units_added' "$work/$target.log" || true
     echo "== $target: corpus $(ls "$corpus" | wc -l) inputs, no findings"
   fi
