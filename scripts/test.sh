@@ -4,7 +4,7 @@
 #   2. ASan+UBSan build, every test again;
 #   3. ThreadSanitizer build, the concurrency tests (threads loading,
 #      using and releasing models at once; the prefetcher; the mmap limiter);
-#   4. every libFuzzer target for WM_FUZZ_SECONDS (default 20) each.
+#   4. every libFuzzer target for WM_FUZZ_SECONDS (default 15) each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -21,7 +21,9 @@ ctest --test-dir build --output-on-failure -j2 | tee -a "$summary"
 stage_done release
 
 echo "== ASan+UBSan build and tests"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DWM_WERROR=ON -DWM_SANITIZE=ON -DWM_BENCH=OFF >/dev/null
+# -g1 (line tables): enough for sanitizer stack traces, and quicker to build and link than full -g.
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DWM_WERROR=ON -DWM_SANITIZE=ON \
+  -DWM_BENCH=OFF >/dev/null
 cmake --build build-asan -j2
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build-asan --output-on-failure -j2 \
   | tee -a "$summary"
@@ -31,12 +33,12 @@ echo "== ThreadSanitizer build and concurrency tests"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE=-O1 -DWM_WERROR=ON -DWM_TSAN=ON \
   -DWM_TOOLS=OFF -DWM_BENCH=OFF "-DWM_TESTS_ONLY=concurrency_test;prefetch_test;mmap_limits_test" >/dev/null
 cmake --build build-tsan -j2
-TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" WM_STRESS_SECONDS=5 \
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" WM_STRESS_SECONDS=3 \
   ctest --test-dir build-tsan --output-on-failure -j2 | tee -a "$summary"
 stage_done tsan
 
 echo "== fuzzing"
-fuzz/run.sh "${WM_FUZZ_SECONDS:-20}"
+fuzz/run.sh "${WM_FUZZ_SECONDS:-15}"
 stage_done fuzz
 
 # One closing line for the test runs (ctest's own lines are above).

@@ -187,6 +187,7 @@ class FaultyWrites : public FaultInjector {
   int fail_errno = 0;
   bool eintr = false;
   bool shorten = false;
+  bool zero = false;  // write() returns 0: no progress and no error
 
   std::optional<ssize_t> write(int fd, const void* buf, size_t n) override {
     if (!in_folder(fd, dir_)) return std::nullopt;
@@ -195,6 +196,10 @@ class FaultyWrites : public FaultInjector {
       ++failed_;
       errno = fail_errno;
       return -1;
+    }
+    if (zero) {
+      ++failed_;
+      return 0;
     }
     if (eintr && k % 2 == 0) {
       ++eintr_;
@@ -676,6 +681,28 @@ TEST(FaultInjection, DiskFullLeavesTheOldFileAndNoTemporary) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().file, path);
   EXPECT_TRUE(contains(s.error().message, std::strerror(ENOSPC))) << s.error().to_string();
+  EXPECT_EQ(test::read_file(path), old);
+  EXPECT_EQ(folder_entries(dir.path()), std::vector<std::string>{"out.bin"});
+}
+
+TEST(FaultInjection, AWriteThatMakesNoProgressFailsInsteadOfSpinning) {
+  TempDir dir;
+  const std::string path = dir.file("out.bin");
+  const auto old = test::pattern(100, 3);
+  test::write_file(path, old);
+  FaultyWrites inj(dir.path());
+  inj.zero = true;
+  ScopedFaultInjector scoped(&inj);
+  Status s;
+  {
+    auto w = AtomicFileWriter::create(path);
+    ASSERT_TRUE(w.ok());
+    s = w->write(test::pattern(1000, 4));
+    if (s.ok()) s = w->commit();
+  }
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().file, path);
+  EXPECT_TRUE(contains(s.error().message, "wrote nothing")) << s.error().message;
   EXPECT_EQ(test::read_file(path), old);
   EXPECT_EQ(folder_entries(dir.path()), std::vector<std::string>{"out.bin"});
 }

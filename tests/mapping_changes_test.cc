@@ -112,6 +112,30 @@ TEST(MappingChanges, TruncatedInsideAReducedTensorIsCaughtToo) {
   EXPECT_GE(r.error().offset.value_or(0), cut);
 }
 
+TEST(MappingChanges, RewrittenInPlaceDuringThePassFailsInsteadOfAWrongChecksum) {
+  TempDir dir;
+  std::string path = write_model(dir);
+  Model m = load(path);
+  const uint64_t later = tensor(m, "blk.3.weight").file_offset;
+  PassOptions o;
+  bool rewritten = false;
+  o.extra_term = [&](size_t, std::span<const float>, std::span<float>) {
+    if (rewritten) return;
+    rewritten = true;
+    usleep(20000);  // a later mtime even on coarse timestamps
+    int fd = ::open(path.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    std::vector<std::byte> other(4096, std::byte{0x3c});
+    ASSERT_EQ(::pwrite(fd, other.data(), other.size(), static_cast<off_t>(later)), 4096);  // no fault: other bytes
+    ::close(fd);
+  };
+  auto r = compute_pass(m, o);
+  ASSERT_TRUE(rewritten);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().file, path);
+  EXPECT_NE(r.error().message.find("modified in place"), std::string::npos) << r.error().message;
+}
+
 TEST(MappingChanges, TruncatedDuringVerifyIsAnErrorNotACrash) {
   TempDir dir;
   std::string path = write_model(dir);

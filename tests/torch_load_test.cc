@@ -120,3 +120,49 @@ TEST(TorchLoadConvert, TransposedHalfViewConvertsToF32) {
 
 }  // namespace
 }  // namespace wm
+
+namespace wm {
+namespace {
+
+// Sets the CRC-32 of every zip entry named like "<x>/data/<key>" (in its
+// local header and its central directory record) to a wrong value: the
+// storage bytes stay as they were, so only a CRC check can tell.
+std::vector<std::byte> with_wrong_storage_crcs(std::vector<std::byte> zip) {
+  auto u32 = [&](size_t at) {
+    uint32_t v;
+    std::memcpy(&v, zip.data() + at, 4);
+    return v;
+  };
+  auto u16 = [&](size_t at) {
+    uint16_t v;
+    std::memcpy(&v, zip.data() + at, 2);
+    return v;
+  };
+  for (size_t at = 0; at + 46 < zip.size(); ++at) {
+    uint32_t sig = u32(at);
+    size_t name_at = sig == 0x04034b50 ? at + 30 : sig == 0x02014b50 ? at + 46 : 0;
+    size_t name_len_at = sig == 0x04034b50 ? at + 26 : at + 28;
+    size_t crc_at = sig == 0x04034b50 ? at + 14 : at + 16;
+    if (name_at == 0 || name_at + u16(name_len_at) > zip.size()) continue;
+    std::string name(reinterpret_cast<const char*>(zip.data() + name_at), u16(name_len_at));
+    if (name.find("/data/") != std::string::npos) test::poke_u32(zip, crc_at, u32(crc_at) ^ 0x5a5a5a5a);
+  }
+  return zip;
+}
+
+TEST(TorchLoadBad, ADeflatedStorageFailingItsCrcIsAnErrorNotWrongBytes) {
+  test::TempDir dir;
+  std::string path = dir.file("bad_crc.pt");
+  test::write_file(path, with_wrong_storage_crcs(test::read_file(torch_fixture("views_deflated.pt"))));
+  auto table = open_model({path});
+  ASSERT_TRUE(table.ok()) << table.error().to_string();  // headers are fine: the data is checked when read
+  auto model = load_model(std::move(table.value()), LoadOptions{});
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.error().file, path);
+  EXPECT_NE(model.error().message.find("fails its CRC check"), std::string::npos) << model.error().message;
+  EXPECT_NE(model.error().message.find("/data/"), std::string::npos) << model.error().message;  // the entry
+  EXPECT_FALSE(model.error().tensor.empty());
+}
+
+}  // namespace
+}  // namespace wm

@@ -179,6 +179,9 @@ Result<PassResult> compute_pass(const Model& model, const PassOptions& options) 
   Pass pass(model, options, level);
   for (size_t index : file_order(model))
     if (Status st = pass.run(index, result); !st) return st.error();
+  // Checked again at the end: a file rewritten in place while the pass ran
+  // (no fault, just other bytes) would otherwise give a wrong checksum silently.
+  if (Status s = model.check_files(); !s) return s.error();
   result.checksum = pass.checksum();
   result.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   options.log.debug(fmt::format("compute pass: {} tensors ({} matvec), {} bytes, {:.1f} ms, simd {}, {} threads",

@@ -49,6 +49,8 @@ struct SourceLayout {
   uint64_t compressed_bytes = 0;
   uint64_t inflated_bytes = 0;
   uint64_t first_byte = 0;
+  uint32_t crc32 = 0;   // of the inflated storage: checked whenever it is inflated
+  std::string entry;    // the zip entry's name, for errors
 };
 
 struct TensorInfo {

@@ -36,6 +36,8 @@ struct StorageBytes {
   uint64_t size = 0;         // bytes of the storage
   bool deflated = false;
   uint64_t compressed = 0;
+  uint32_t crc32 = 0;  // deflated: of the inflated bytes
+  std::string entry;   // the zip entry, for errors
 };
 
 // Builds the TensorInfo of one tensor: checks shape, strides and offset
@@ -84,6 +86,8 @@ TensorInfo make_tensor(const std::string& file, const NamedTensor& named, const 
     t.source.compressed_bytes = where.compressed;
     t.source.inflated_bytes = where.size;
     t.source.first_byte = first_byte;
+    t.source.crc32 = where.crc32;
+    t.source.entry = where.entry;
   } else {
     t.offset = where.offset + first_byte;
   }
@@ -140,7 +144,8 @@ TensorTable parse_zip(const ByteSource& src, const Logger& log) {
     if (st.is_view) fail(file, n.name, {}, "storage views are a legacy-format feature, unexpected in a zip checkpoint");
     const ZipEntry* e = zip.find(prefix + "data/" + st.key);
     if (!e) fail(file, n.name, {}, fmt::format("storage '{}' has no entry '{}data/{}'", st.key, prefix, st.key));
-    StorageBytes where{e->data_offset, e->uncompressed_size, e->method == ZipMethod::kDeflated, e->compressed_size};
+    StorageBytes where{e->data_offset, e->uncompressed_size, e->method == ZipMethod::kDeflated, e->compressed_size,
+                       e->crc32, e->name};
     table.tensors.push_back(make_tensor(file, n, arena, where));
   }
   table.files.push_back(std::move(info));
@@ -227,7 +232,7 @@ class LegacyReader {
       uint64_t bytes = 0;
       if (!mul_ok(count, dtype_info(it->second->dtype).block_bytes, bytes) || bytes > src_.size() - p - 8)
         fail(file, {}, p, fmt::format("storage '{}' of {} elements runs past the end of the file", key, count));
-      if (!where.emplace(key, StorageBytes{p + 8, bytes, false, 0}).second)
+      if (!where.emplace(key, StorageBytes{p + 8, bytes, false, 0, 0, {}}).second)
         fail(file, {}, p, fmt::format("storage '{}' is listed twice", key));
       p += 8 + bytes;
     }

@@ -236,7 +236,7 @@ Result<std::vector<std::byte>> ZipArchive::read(const ByteSource& src, const Zip
 }
 
 Status inflate_range(const ByteSource& src, uint64_t offset, uint64_t compressed_size, uint64_t skip,
-                     std::span<std::byte> dst, const std::string& entry_name) {
+                     std::span<std::byte> dst, const std::string& entry_name, std::optional<uint32_t> expected_crc) {
   auto fail = [&](uint64_t at, std::string msg) {
     return Status(Error{src.name(), {}, at, fmt::format("zip entry '{}': {}", entry_name, msg)});
   };
@@ -251,7 +251,10 @@ Status inflate_range(const ByteSource& src, uint64_t offset, uint64_t compressed
   constexpr uint64_t kIn = 1 << 20, kOut = 1 << 20;
   std::vector<std::byte> in(std::min(kIn, compressed_size)), scratch(kOut);
   uint64_t read_pos = 0, produced = 0, delivered = 0;
-  while (delivered < dst.size()) {
+  uLong crc = ::crc32(0L, Z_NULL, 0);
+  bool ended = false;
+  // Without a CRC to check, stop once dst is full; with one, inflate to the end.
+  while (delivered < dst.size() || (expected_crc && !ended)) {
     if (z.avail_in == 0) {
       if (read_pos == compressed_size)
         return fail(offset + read_pos, fmt::format("deflate data ends after {} bytes; {} needed", produced,
@@ -262,22 +265,31 @@ Status inflate_range(const ByteSource& src, uint64_t offset, uint64_t compressed
       z.next_in = reinterpret_cast<Bytef*>(in.data());
       z.avail_in = static_cast<uInt>(n);
     }
-    // Inflate straight into dst once the skipped prefix is behind us.
-    std::byte* out = produced >= skip ? dst.data() + delivered : scratch.data();
-    uint64_t room = produced >= skip ? dst.size() - delivered : std::min<uint64_t>(kOut, skip - produced);
+    // Inflate straight into dst once the skipped prefix is behind us (and,
+    // checking the CRC, what follows dst into the scratch buffer).
+    const bool into_dst = produced >= skip && delivered < dst.size();
+    std::byte* out = into_dst ? dst.data() + delivered : scratch.data();
+    uint64_t room = into_dst ? dst.size() - delivered
+                    : produced < skip ? std::min<uint64_t>(kOut, skip - produced)
+                                      : kOut;
     room = std::min<uint64_t>(room, 1u << 30);
     z.next_out = reinterpret_cast<Bytef*>(out);
     z.avail_out = static_cast<uInt>(room);
     int rc = inflate(&z, Z_NO_FLUSH);
     uint64_t got = room - z.avail_out;
-    if (produced >= skip) delivered += got;
+    if (expected_crc) crc = ::crc32(crc, reinterpret_cast<const Bytef*>(out), static_cast<uInt>(got));
+    if (into_dst) delivered += got;
     produced += got;
+    ended = rc == Z_STREAM_END;
     if (rc == Z_STREAM_END && delivered < dst.size())
       return fail(offset + read_pos, fmt::format("deflate stream ends after {} bytes; {} needed", produced,
                                                  skip + dst.size()));
     if (rc != Z_OK && rc != Z_STREAM_END && !(rc == Z_BUF_ERROR && z.avail_in == 0))
       return fail(offset + read_pos, fmt::format("corrupt deflate data ({})", z.msg ? z.msg : "zlib error"));
   }
+  if (expected_crc && static_cast<uint32_t>(crc) != *expected_crc)
+    return fail(offset, fmt::format("fails its CRC check (stored {:08x}, computed {:08x}): the entry is corrupt",
+                                    *expected_crc, static_cast<uint32_t>(crc)));
   return {};
 }
 

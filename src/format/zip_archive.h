@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -55,8 +56,11 @@ class ZipArchive {
 
 // Inflates raw deflate data (zip method 8) from `src` at [offset, offset +
 // compressed_size) and delivers the inflated bytes [skip, skip + dst.size())
-// into `dst`, stopping as soon as dst is full. Errors name `entry_name`.
+// into `dst`, stopping as soon as dst is full. With `expected_crc`, it
+// inflates the whole entry instead and fails unless its CRC-32 matches (a
+// range alone cannot be checked). Errors name `entry_name`.
 Status inflate_range(const ByteSource& src, uint64_t offset, uint64_t compressed_size, uint64_t skip,
-                     std::span<std::byte> dst, const std::string& entry_name);
+                     std::span<std::byte> dst, const std::string& entry_name,
+                     std::optional<uint32_t> expected_crc = std::nullopt);
 
 }  // namespace wm

@@ -135,7 +135,9 @@ class Loader {
       if (t.placement == Placement::kMap || t.on_device || t.nbytes == 0) continue;
       if (::mlock(t.host_data, t.nbytes) != 0) {
         refused(Error{model_.table_.files[t.file].path, t.name, {},
-                      fmt::format("mlock of the copy failed: {}", std::strerror(errno))});
+                      fmt::format("mlock of the copy failed: {} (over RLIMIT_MEMLOCK? see 'ulimit -l', or run with "
+                                  "CAP_IPC_LOCK)",
+                                  std::strerror(errno))});
         break;  // the rest would be refused alike: one warning
       }
       model_.pinned_copies_.emplace_back(t.host_data, t.nbytes);
@@ -334,15 +336,18 @@ class Loader {
     std::vector<SourceReader::Worker> contexts;
     for (size_t w = 0; w < n_workers; ++w) contexts.push_back(reader.make_worker());
     auto work = [&](SourceReader::Worker& ctx) {
+      size_t k = 0;
       try {
-        for (size_t k; !failed && (k = next.fetch_add(1)) < chunks.size();) {
+        for (; !failed && (k = next.fetch_add(1)) < chunks.size();) {
           if (Status s = run_chunk(chunks[k], pool, reader, ctx, read_ns, convert_ns); !s) fail(s.error());
           const TensorInfo& src = model_.table_.tensors[chunks[k].tensor];
           window.consumed(*model_.files_[src.file], src.offset + chunks[k].src_off, chunks[k].src_len);
           done_bytes += chunks[k].src_len;
         }
       } catch (const std::bad_alloc&) {
-        fail(Error{{}, {}, {}, "out of memory in the copy path"});
+        const TensorInfo& src = model_.table_.tensors[chunks[std::min(k, chunks.size() - 1)].tensor];
+        fail(Error{model_.table_.files[src.file].path, src.name, src.offset,
+                   "out of memory in the copy path (converting or staging this tensor)"});
       }
       std::lock_guard lock(err_mu);
       ++workers_done;
@@ -488,10 +493,11 @@ Result<uint64_t> anon_bytes_needed(const TensorTable& table, const LoadOptions& 
 }
 
 Result<Model> load_model(TensorTable table, const LoadOptions& options) {
+  std::string first_file = table.files.empty() ? std::string() : table.files[0].path;
   try {
     return Loader(std::move(table), options).run();
   } catch (const std::bad_alloc&) {
-    return Error{{}, {}, {}, "out of memory while loading"};
+    return Error{first_file, {}, {}, "out of memory while loading (building the plan, report or buffers)"};
   }
 }
 

@@ -16,7 +16,11 @@ Model::~Model() { (void)release(evict_on_release_); }
 
 Status Model::wait_ready(size_t index) const {
   if (!prefetcher_ || index >= prefetch_span_.size() || prefetch_span_[index] == SIZE_MAX) return {};
-  return prefetcher_->wait(prefetch_span_[index]);
+  Status s = prefetcher_->wait(prefetch_span_[index]);
+  if (s || !s.error().tensor.empty() || index >= tensors_.size()) return s;
+  Error e = s.error();  // the prefetcher knows file ranges, not tensors: name the one waited for
+  e.tensor = tensors_[index].name;
+  return e;
 }
 
 Status Model::check_files() const {

@@ -72,7 +72,7 @@ Status read_transformed(const ByteSource& src, const TensorInfo& t, std::span<st
   if (s.deflated) {
     if (s.first_byte > s.inflated_bytes || span > s.inflated_bytes - s.first_byte)
       return fail(fmt::format("view [{}, +{}) runs past its {} byte storage", s.first_byte, span, s.inflated_bytes));
-    if (Status st = inflate_range(src, t.offset, s.compressed_bytes, s.first_byte, into, t.name); !st)
+    if (Status st = inflate_range(src, t.offset, s.compressed_bytes, s.first_byte, into, s.entry, s.crc32); !st)
       return named(st);
   } else {
     if (t.offset > src.size() || span > src.size() - t.offset)

@@ -247,6 +247,9 @@ Result<VerifyReport> verify_model(const Model& model, const VerifyOptions& optio
     report.tensors.push_back(std::move(v));
     if (options.progress) options.progress(verifier.bytes(), total);
   }
+  // As in the compute pass: a mapped file changed while this ran makes the verdicts meaningless.
+  for (size_t f = 0; f < model.table().files.size(); ++f)
+    if (Status s = model.check_file(f); !s && model.file_mapped(f)) return s.error();
   report.bytes_compared = verifier.bytes();
   report.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return report;
