@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "common/json_writer.h"
+#include "common/size_text.h"
 
 namespace wm::cli {
 namespace {
@@ -19,13 +20,6 @@ std::string alignment_text(uint64_t offset) {
   for (uint64_t a : {64, 32, 16})
     if (offset % a == 0) return std::to_string(a);
   return "-";
-}
-
-std::string human_bytes(uint64_t n) {
-  if (n >= (1ull << 30)) return fmt::format("{:.2f} GiB", static_cast<double>(n) / (1ull << 30));
-  if (n >= (1ull << 20)) return fmt::format("{:.1f} MiB", static_cast<double>(n) / (1ull << 20));
-  if (n >= (1ull << 10)) return fmt::format("{:.1f} KiB", static_cast<double>(n) / (1ull << 10));
-  return fmt::format("{} B", n);
 }
 
 void write_meta_value(JsonWriter& j, const MetaValue& v) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "common/error.h"
@@ -10,5 +11,8 @@
 namespace wm {
 
 Result<uint64_t> parse_size(std::string_view text);
+
+// The other way, for messages: "512 B", "76.6 KiB", "57.6 MiB", "3.00 GiB".
+std::string human_bytes(uint64_t n);
 
 }  // namespace wm

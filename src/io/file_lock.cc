@@ -10,6 +10,8 @@
 #include <mutex>
 #include <sys/file.h>
 
+#include "io/signal_chain.h"
+
 namespace wm {
 namespace {
 
@@ -32,22 +34,13 @@ void on_sigio(int sig, siginfo_t* info, void* uctx) {
     slot(info->si_fd).broken.store(true);
     return;
   }
-  // Not a break of one of our leases: whoever handled SIGIO before does.
-  if ((g_previous_sigio.sa_flags & SA_SIGINFO) && g_previous_sigio.sa_sigaction != nullptr)
-    g_previous_sigio.sa_sigaction(sig, info, uctx);
-  else if (g_previous_sigio.sa_handler != SIG_DFL && g_previous_sigio.sa_handler != SIG_IGN)
-    g_previous_sigio.sa_handler(sig);
-  // SIG_DFL would terminate the process: a SIGIO meant for nobody is dropped instead.
+  // Not a break of one of our leases: whoever handled SIGIO before does. Where
+  // nobody did, SIG_DFL would terminate the process: a SIGIO meant for nobody
+  // is dropped instead.
+  (void)pass_to_previous_handler(g_previous_sigio, sig, info, uctx);
 }
 
-void install() {
-  struct sigaction sa {};
-  sa.sa_sigaction = on_sigio;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_SIGINFO | SA_RESTART;
-  sigaction(SIGIO, nullptr, &g_previous_sigio);
-  sigaction(SIGIO, &sa, nullptr);
-}
+void install() { g_previous_sigio = install_signal_handler(SIGIO, on_sigio, SA_RESTART); }
 
 }  // namespace
 

@@ -48,15 +48,16 @@ void MappedFile::unmap() {
   permit_ = MmapPermit();
 }
 
+std::string mlock_error_text(int err) {
+  return fmt::format("{}{}", std::strerror(err),
+                     err == ENOMEM || err == EPERM || err == EAGAIN
+                         ? " (over RLIMIT_MEMLOCK? see 'ulimit -l', or run with CAP_IPC_LOCK)"
+                         : "");
+}
+
 Status MappedFile::lock_in_memory() const {
-  if (::mlock2(data_, size_, MLOCK_ONFAULT) != 0) {
-    int err = errno;
-    return Error{file_->path(), {}, {},
-                 fmt::format("mlock failed: {}{}", std::strerror(err),
-                             err == ENOMEM || err == EPERM || err == EAGAIN
-                                 ? " (over RLIMIT_MEMLOCK? see 'ulimit -l', or run with CAP_IPC_LOCK)"
-                                 : "")};
-  }
+  if (::mlock2(data_, size_, MLOCK_ONFAULT) != 0)
+    return Error{file_->path(), {}, {}, "mlock failed: " + mlock_error_text(errno)};
   return {};
 }
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 
 #include "common/error.h"
 #include "io/file.h"
@@ -51,6 +52,10 @@ class MappedFile {
   uint64_t size_ = 0;
   MmapPermit permit_;  // returned after the unmap, in the destructor
 };
+
+// Why mlock failed with `err`, with what to do about the usual causes
+// (RLIMIT_MEMLOCK, missing CAP_IPC_LOCK): for mappings and copies alike.
+std::string mlock_error_text(int err);
 
 // A byte range of a file mapped privately writable (copy-on-write): writes
 // become anonymous pages charged to this range only, never to the file and

@@ -10,13 +10,6 @@
 namespace wm {
 namespace {
 
-// "512.0 KiB", "57.6 MiB", "3.00 GiB": limits are often small in tests and large in use.
-std::string size_text(uint64_t bytes) {
-  if (bytes < (1ull << 20)) return fmt::format("{:.1f} KiB", bytes / 1024.0);
-  if (bytes < (1ull << 30)) return fmt::format("{:.1f} MiB", bytes / 1048576.0);
-  return fmt::format("{:.2f} GiB", bytes / 1073741824.0);
-}
-
 std::mutex g_mu;
 MmapLimits g_limits;  // guarded by g_mu
 MmapUsage g_usage;    // guarded by g_mu
@@ -61,11 +54,11 @@ Result<MmapPermit> MmapPermit::acquire(uint64_t bytes) {
   if (l.max_files != 0 && g_usage.files + 1 > l.max_files)
     return Error{{}, {}, {},
                  fmt::format("the mmap limit of {} files is reached ({} files, {} mapped by this process)", l.max_files,
-                             g_usage.files, size_text(g_usage.bytes))};
+                             g_usage.files, human_bytes(g_usage.bytes))};
   if (l.max_bytes != 0 && g_usage.bytes + bytes > l.max_bytes)
     return Error{{}, {}, {},
                  fmt::format("mapping {} more would pass the mmap limit of {} ({} in {} files mapped by this process)",
-                             size_text(bytes), size_text(l.max_bytes), size_text(g_usage.bytes), g_usage.files)};
+                             human_bytes(bytes), human_bytes(l.max_bytes), human_bytes(g_usage.bytes), g_usage.files)};
   ++g_usage.files;
   g_usage.bytes += bytes;
   return MmapPermit(bytes);

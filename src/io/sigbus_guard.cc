@@ -6,6 +6,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "io/signal_chain.h"
+
 namespace wm {
 namespace {
 
@@ -26,14 +28,7 @@ std::atomic<uint64_t> g_caught{0};
 std::once_flag g_install_once;
 
 void pass_on(int sig, siginfo_t* info, void* uctx) {
-  if ((g_previous.sa_flags & SA_SIGINFO) && g_previous.sa_sigaction != nullptr) {
-    g_previous.sa_sigaction(sig, info, uctx);
-    return;
-  }
-  if (g_previous.sa_handler != SIG_DFL && g_previous.sa_handler != SIG_IGN) {
-    g_previous.sa_handler(sig);
-    return;
-  }
+  if (pass_to_previous_handler(g_previous, sig, info, uctx)) return;
   // Default action: put it back and let the signal happen again. A fault
   // re-executes the instruction on return; a sent signal is raised here.
   signal(SIGBUS, SIG_DFL);
@@ -53,14 +48,9 @@ void on_sigbus(int sig, siginfo_t* info, void* uctx) {
 }
 
 void install() {
-  struct sigaction sa {};
-  sa.sa_sigaction = on_sigbus;
-  sigemptyset(&sa.sa_mask);
   // SA_NODEFER: SIGBUS is not blocked while the handler runs, so leaving it
   // by siglongjmp needs no saved mask (sigsetjmp(env, 0): no syscall per guard).
-  sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
-  sigaction(SIGBUS, nullptr, &g_previous);  // read first: the handler may run as soon as it is set
-  sigaction(SIGBUS, &sa, nullptr);
+  g_previous = install_signal_handler(SIGBUS, on_sigbus, SA_NODEFER | SA_ONSTACK);
 }
 
 }  // namespace

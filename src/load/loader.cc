@@ -135,9 +135,7 @@ class Loader {
       if (t.placement == Placement::kMap || t.on_device || t.nbytes == 0) continue;
       if (::mlock(t.host_data, t.nbytes) != 0) {
         refused(Error{model_.table_.files[t.file].path, t.name, {},
-                      fmt::format("mlock of the copy failed: {} (over RLIMIT_MEMLOCK? see 'ulimit -l', or run with "
-                                  "CAP_IPC_LOCK)",
-                                  std::strerror(errno))});
+                      "mlock of the copy failed: " + mlock_error_text(errno)});
         break;  // the rest would be refused alike: one warning
       }
       model_.pinned_copies_.emplace_back(t.host_data, t.nbytes);

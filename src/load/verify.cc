@@ -202,6 +202,19 @@ class Verifier {
   uint64_t bytes_ = 0;
 };
 
+// A mapped file changed since the load: its mapping and the file are no
+// longer two views of one thing. A file only copied from is compared anyway
+// (the verdicts then name the tensors whose copies differ from it), with a
+// warning when `log` is given.
+Status check_mapped_files(const Model& model, const Logger* log) {
+  for (size_t f = 0; f < model.table().files.size(); ++f)
+    if (Status s = model.check_file(f); !s) {
+      if (model.file_mapped(f)) return s;
+      if (log) log->warn(fmt::format("verify: {}; comparing the loaded copies with it anyway", s.error().to_string()));
+    }
+  return {};
+}
+
 Error with_file(Error e, const Model& model, size_t index) {
   const LoadedTensor& t = model.tensors()[index];
   if (e.file.empty() && t.file < model.table().files.size()) e.file = model.table().files[t.file].path;
@@ -225,14 +238,7 @@ Result<VerifyReport> verify_model(const Model& model, const VerifyOptions& optio
   auto t0 = std::chrono::steady_clock::now();
   if (model.table().tensors.size() != model.tensors().size())
     return Error{{}, {}, {}, "verify: the model's tensors do not match its parsed table (released model?)"};
-  // A mapped file changed since the load: its mapping and the file are no
-  // longer two views of one thing. A file only copied from is compared
-  // anyway: the verdicts then name the tensors whose copies differ from it.
-  for (size_t f = 0; f < model.table().files.size(); ++f)
-    if (Status s = model.check_file(f); !s) {
-      if (model.file_mapped(f)) return s.error();
-      options.log.warn(fmt::format("verify: {}; comparing the loaded copies with it anyway", s.error().to_string()));
-    }
+  if (Status s = check_mapped_files(model, &options.log); !s) return s.error();
   VerifyReport report;
   Verifier verifier(model, options);
   uint64_t total = 0;
@@ -248,8 +254,7 @@ Result<VerifyReport> verify_model(const Model& model, const VerifyOptions& optio
     if (options.progress) options.progress(verifier.bytes(), total);
   }
   // As in the compute pass: a mapped file changed while this ran makes the verdicts meaningless.
-  for (size_t f = 0; f < model.table().files.size(); ++f)
-    if (Status s = model.check_file(f); !s && model.file_mapped(f)) return s.error();
+  if (Status s = check_mapped_files(model, nullptr); !s) return s.error();
   report.bytes_compared = verifier.bytes();
   report.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return report;

@@ -205,9 +205,7 @@ Status LoraApplier::patch(size_t index, std::span<const LoraTerm> terms, LoraSta
     std::byte* data = p.range->data();
     if (const std::byte* fault = guard_sigbus(data, p.range->size(),
                                               [&] { add_lora_delta(t.dtype, data, rows, cols, terms, row); })) {
-      Error e = m_.mapped_fault(index, t.host_data + (fault - data), "lora patch");
-      t.host_data = p.original;
-      return e;
+      return m_.mapped_fault(index, t.host_data + (fault - data), "lora patch");  // host_data is still the original
     }
     t.host_data = data;
     return {};
