@@ -116,7 +116,7 @@ uint64_t expected_checksum(const TensorTable& table, SimdLevel level, uint64_t s
   return XXH3_64bits_digest(&h);
 }
 
-Model load(const std::vector<std::string>& paths, const std::string& devices, const std::string& types, bool mmap,
+LoadedModel load(const std::vector<std::string>& paths, const std::string& devices, const std::string& types, bool mmap,
            bool offload = false) {
   auto table = open_model(paths);
   EXPECT_TRUE(table.ok()) << table.error().to_string();
@@ -133,7 +133,7 @@ Model load(const std::vector<std::string>& paths, const std::string& devices, co
   return std::move(model.value());
 }
 
-PassResult pass(const Model& model, SimdLevel level, unsigned threads = 2, uint64_t seed = 1,
+PassResult pass(const LoadedModel& model, SimdLevel level, unsigned threads = 2, uint64_t seed = 1,
                 uint64_t device_chunk = 16ull << 20) {
   PassOptions o;
   o.simd = level;
@@ -157,11 +157,11 @@ TEST(ComputePass, ChecksumMatchesTheFilesWhateverTheLoadPath) {
   auto paths = write_model(dir);
   auto table = open_model(paths);
   ASSERT_TRUE(table.ok());
-  Model mapped = load(paths, "", "", true);
-  Model copied = load(paths, "", "", false);
-  Model sim = load(paths, "*=sim", "", true);
-  Model offloaded = load(paths, "*=sim", "", true, true);
-  Model to_f32 = load(paths, "", kToF32Rules, true);
+  LoadedModel mapped = load(paths, "", "", true);
+  LoadedModel copied = load(paths, "", "", false);
+  LoadedModel sim = load(paths, "*=sim", "", true);
+  LoadedModel offloaded = load(paths, "*=sim", "", true, true);
+  LoadedModel to_f32 = load(paths, "", kToF32Rules, true);
   ASSERT_EQ(mapped.find("s.f32_unaligned")->placement, Placement::kCopy);
   ASSERT_EQ(copied.find("blk.0.w_q8")->placement, Placement::kCopy);
   ASSERT_TRUE(sim.find("big.f16")->on_device);
@@ -194,12 +194,12 @@ TEST(ComputePass, ChecksumMatchesTheFilesWhateverTheLoadPath) {
 TEST(ComputePass, ExtraTermSeesEachMatrixOnceWithItsInput) {
   TempDir dir;
   auto paths = write_model(dir);
-  Model model = load(paths, "", "", true);
+  LoadedModel model = load(paths, "", "", true);
   PassOptions o;
   o.seed = 5;
   std::vector<size_t> seen;
   o.extra_term = [&](size_t tensor, std::span<const float> x, std::span<float> y) {
-    const LoadedTensor& t = model.tensors()[tensor];
+    const Tensor& t = model.tensors()[tensor];
     MatrixView w = MatrixView::from_shape(t.dtype, nullptr, t.shape);
     ASSERT_EQ(x.size(), w.cols) << t.name;
     ASSERT_EQ(y.size(), w.rows) << t.name;
@@ -225,7 +225,7 @@ TEST(ComputePass, ExtraTermSeesEachMatrixOnceWithItsInput) {
 TEST(ComputePass, FileOrderIsByFileThenOffset) {
   TempDir dir;
   auto paths = write_model(dir);
-  Model model = load(paths, "", "", true);
+  LoadedModel model = load(paths, "", "", true);
   std::vector<size_t> order = file_order(model);
   ASSERT_EQ(order.size(), model.tensors().size());
   for (size_t k = 1; k < order.size(); ++k) {
@@ -238,7 +238,7 @@ TEST(ComputePass, FileOrderIsByFileThenOffset) {
 TEST(ComputePass, BadOptionsAreErrors) {
   TempDir dir;
   auto paths = write_model(dir);
-  Model model = load(paths, "", "", true);
+  LoadedModel model = load(paths, "", "", true);
   PassOptions o;
   o.threads = 0;
   auto r = compute_pass(model, o);

@@ -20,9 +20,10 @@
 #include "format/safetensors_writer.h"
 #include "io/mmap_limiter.h"
 #include "load/loader.h"
-#include "load/verify.h"
+#include "verify/verify.h"
 #include "lora_test_support.h"
 #include "test_support.h"
+#include "lora/apply.h"
 
 namespace wm {
 namespace {
@@ -65,7 +66,7 @@ struct Models {
 
 enum class Way { kMappedBackground, kMappedWait, kCopied, kSim };
 
-Result<Model> load(const std::string& path, Way way) {
+Result<LoadedModel> load(const std::string& path, Way way) {
   auto table = open_model({path});
   if (!table) return table.error();
   LoadOptions o;
@@ -83,7 +84,7 @@ Result<Model> load(const std::string& path, Way way) {
   return load_model(std::move(table.value()), o);
 }
 
-Result<uint64_t> checksum(const Model& m) {
+Result<uint64_t> checksum(const LoadedModel& m) {
   PassOptions o;
   o.threads = 2;
   auto r = compute_pass(m, o);
@@ -154,14 +155,14 @@ TEST(Concurrency, LoadsUsesAndReleasesFromManyThreads) {
           if (which == 2) break;  // the LoRA is for the GGUF models
           LoraOptions lo;
           lo.mode = LoraApplyMode::kImmediately;
-          auto r = m->apply_loras({{models.lora, 1.0f}}, lo);
+          auto r = apply_loras(*m, {{models.lora, 1.0f}}, lo);
           if (!r || r->tensors_patched != 1) {
             ADD_FAILURE() << (r ? "LoRA patched no tensor" : r.error().to_string());
             ++failures;
             break;
           }
           auto c = checksum(*m);
-          Status removed = m->remove_loras();
+          auto removed = remove_loras(*m);
           auto back = checksum(*m);
           if (!c || *c == expected[which] || !removed || !back || *back != expected[which]) {
             ADD_FAILURE() << "LoRA apply/remove gave wrong results";

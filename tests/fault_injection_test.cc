@@ -35,7 +35,7 @@
 #include "io/prefetch.h"
 #include "io/uring_reader.h"
 #include "load/loader.h"
-#include "load/verify.h"
+#include "verify/verify.h"
 #include "test_support.h"
 
 namespace wm {
@@ -510,7 +510,7 @@ TEST_P(CopyPathFaults, EintrAndShortReadsLoadExactBytes) {
   if (std::string why = unavailable(GetParam(), mf.path, &align); !why.empty()) GTEST_SKIP() << why;
 
   ChoppyReads inj(mf.path, false, align);
-  Result<Model> model = [&] {
+  Result<LoadedModel> model = [&] {
     ScopedFaultInjector scoped(&inj);
     return load_model(mf.table, copy_options(GetParam()));
   }();
@@ -547,7 +547,7 @@ TEST_P(CopyPathFaults, EioNamesFileTensorAndOffsetInsideIt) {
   ASSERT_LE(bad + 2 * align, big.offset + big.nbytes);
 
   BadSector inj(mf.path, bad);
-  Result<Model> model = [&] {
+  Result<LoadedModel> model = [&] {
     ScopedFaultInjector scoped(&inj);
     return load_model(mf.table, copy_options(GetParam()));
   }();
@@ -571,7 +571,7 @@ TEST(FaultInjection, DirectLoadWithUnalignedShortReadFails) {
   uint64_t align = 4096;
   if (std::string why = unavailable(IoMode::kDirect, mf.path, &align); !why.empty()) GTEST_SKIP() << why;
   UnalignedDirectShorts inj(mf.path);
-  Result<Model> model = [&] {
+  Result<LoadedModel> model = [&] {
     ScopedFaultInjector scoped(&inj);
     return load_model(mf.table, copy_options(IoMode::kDirect));
   }();
@@ -592,7 +592,7 @@ TEST(FaultInjection, LoadOutOfMemoryNamesFileAndTensor) {
   const TensorInfo& big = mf.tensor("big");
   // Only "big"'s copy buffer (its size rounded up to the copy alignment).
   FailAlloc inj(big.nbytes, big.nbytes + 4096);
-  Result<Model> model = [&] {
+  Result<LoadedModel> model = [&] {
     ScopedFaultInjector scoped(&inj);
     return load_model(mf.table, copy_options(IoMode::kRead));
   }();

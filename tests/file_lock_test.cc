@@ -35,7 +35,7 @@ std::string write_model(const TempDir& dir, uint64_t rows = 64) {
   return path;
 }
 
-Result<Model> load(const std::string& path, bool lock, bool mlock, std::vector<std::string>* warnings = nullptr) {
+Result<LoadedModel> load(const std::string& path, bool lock, bool mlock, std::vector<std::string>* warnings = nullptr) {
   auto table = open_model({path});
   if (!table) return table.error();
   LoadOptions o;

@@ -11,6 +11,7 @@
 #include "load/loader.h"
 #include "page_cache_support.h"
 #include "test_support.h"
+#include "io/process_memory.h"
 
 namespace wm {
 namespace {
@@ -39,13 +40,13 @@ TensorTable table_of(const std::string& path) {
 }
 
 // Every tensor (after wait_ready) equals the file's bytes.
-void expect_bytes_match(const Model& m, const std::string& path, const std::string& what) {
+void expect_bytes_match(const LoadedModel& m, const std::string& path, const std::string& what) {
   auto file = test::read_file(path);
   for (size_t i = 0; i < m.tensors().size(); ++i) {
     ASSERT_TRUE(m.wait_ready(i).ok()) << what;
-    const LoadedTensor& t = m.tensors()[i];
+    const Tensor& t = m.tensors()[i];
     std::vector<std::byte> got(t.nbytes);
-    if (t.on_device) m.sim()->download(t.device_buffer, 0, got);
+    if (t.on_device) ASSERT_TRUE(m.read_bytes(static_cast<size_t>(&t - m.tensors().data()), 0, got.data(), got.size()).ok());
     else std::memcpy(got.data(), t.host_data, t.nbytes);
     ASSERT_EQ(std::memcmp(got.data(), file.data() + t.file_offset, t.nbytes), 0) << what << ": " << t.name;
   }

@@ -20,6 +20,8 @@
 #include "format/safetensors_writer.h"
 #include "load/loader.h"
 #include "test_support.h"
+#include "sim_of.h"
+#include "io/process_memory.h"
 
 namespace wm {
 namespace {
@@ -232,11 +234,10 @@ PlanOptions plan_options(const std::string& devices = {}, const std::string& typ
 }
 
 // The bytes a tensor holds now, wherever they are.
-std::vector<std::byte> tensor_bytes(const Model& model, const LoadedTensor& t) {
+std::vector<std::byte> tensor_bytes(const LoadedModel& model, const Tensor& t) {
   std::vector<std::byte> out(t.nbytes);
   if (t.on_device) {
-    EXPECT_NE(model.sim(), nullptr);
-    if (model.sim()) model.sim()->download(t.device_buffer, 0, out);
+    EXPECT_TRUE(model.read_bytes(static_cast<size_t>(&t - model.tensors().data()), 0, out.data(), out.size()).ok());
   } else {
     EXPECT_NE(t.host_data, nullptr) << t.name;
     if (t.host_data && t.nbytes) std::memcpy(out.data(), t.host_data, t.nbytes);
@@ -247,14 +248,14 @@ std::vector<std::byte> tensor_bytes(const Model& model, const LoadedTensor& t) {
 // Checks every tensor of `model` against the files' bytes (`table` is the
 // parse result, kept by the test), converted by the reference when the dtype
 // changed. Returns the number of tensors checked.
-size_t expect_contents_match(const Model& model, const TensorTable& table) {
+size_t expect_contents_match(const LoadedModel& model, const TensorTable& table) {
   std::map<uint32_t, std::vector<std::byte>> file_bytes;
   for (uint32_t f = 0; f < table.files.size(); ++f) file_bytes[f] = read_file(table.files[f].path);
   EXPECT_EQ(model.tensors().size(), table.tensors.size());
   size_t checked = 0;
   for (size_t i = 0; i < table.tensors.size() && i < model.tensors().size(); ++i) {
     const TensorInfo& src = table.tensors[i];
-    const LoadedTensor& t = model.tensors()[i];
+    const Tensor& t = model.tensors()[i];
     SCOPED_TRACE(src.qualified_name());
     EXPECT_EQ(t.name, src.qualified_name());
     EXPECT_EQ(model.find(src.qualified_name()), &t);
@@ -295,14 +296,14 @@ size_t expect_contents_match(const Model& model, const TensorTable& table) {
   return checked;
 }
 
-void expect_report_adds_up(const Model& model, const TensorTable& table) {
+void expect_report_adds_up(const LoadedModel& model, const TensorTable& table) {
   const LoadReport& r = model.report();
   EXPECT_EQ(r.tensors, table.tensors.size());
   EXPECT_EQ(r.tensors_mapped + r.tensors_copied + r.tensors_converted, r.tensors);
   EXPECT_EQ(r.bytes_total, table.total_tensor_bytes());
   uint64_t mapped = 0, copied = 0, converted = 0, host_copy = 0, device = 0, n_mapped = 0, n_resident = 0;
   for (size_t i = 0; i < model.tensors().size(); ++i) {
-    const LoadedTensor& t = model.tensors()[i];
+    const Tensor& t = model.tensors()[i];
     uint64_t src = table.tensors[i].nbytes;
     if (t.placement == Placement::kMap) mapped += src, ++n_mapped;
     if (t.placement == Placement::kCopy) copied += src;
@@ -320,8 +321,8 @@ void expect_report_adds_up(const Model& model, const TensorTable& table) {
   EXPECT_EQ(r.tensors_host_resident, n_resident);
   EXPECT_EQ(r.host_copy_bytes, host_copy);
   EXPECT_EQ(r.device_bytes, device);
-  if (model.sim()) {
-    EXPECT_EQ(model.sim()->bytes_allocated(), device);
+  {
+    EXPECT_EQ(test::sim_of(model).bytes_allocated(), device);
   }
   uint64_t file_bytes = 0;
   for (const auto& f : table.files) file_bytes += f.size;
@@ -383,7 +384,7 @@ TEST(Loader, MmapOnCpuMapsAlignedTensorsAndCopiesTheRest) {
   EXPECT_EQ(model->find("s.i64")->placement, Placement::kCopy);
   EXPECT_EQ(model->find("g.q8")->placement, Placement::kMap);
   EXPECT_EQ(model->find("s.bf16")->placement, Placement::kMap);
-  EXPECT_EQ(model->sim(), nullptr);
+  EXPECT_EQ(test::sim_of(*model).bytes_allocated(), 0u);
   EXPECT_EQ(model->report().device_bytes, 0u);
   EXPECT_GT(model->report().host_copy_bytes, 0u);
 
@@ -420,7 +421,7 @@ TEST(Loader, AllMappedModelNeedsNoBufferAtAll) {
   EXPECT_EQ(r.host_copy_bytes, 0u);
   EXPECT_EQ(r.device_bytes, 0u);
   EXPECT_EQ(r.staging_peak_bytes, 0u);
-  EXPECT_EQ(model->sim(), nullptr);
+  EXPECT_EQ(test::sim_of(*model).bytes_allocated(), 0u);
   for (const auto& t : model->tensors()) {
     EXPECT_EQ(t.placement, Placement::kMap);
     EXPECT_TRUE(t.reason.empty());
@@ -465,7 +466,6 @@ TEST(Loader, SimDeviceGetsEveryTensorThroughItsQueue) {
   o.plan = plan_options("sim");
   auto model = load_model(table, o);
   ASSERT_TRUE(model.ok()) << model.error().to_string();
-  ASSERT_NE(model->sim(), nullptr);
   for (const auto& t : model->tensors()) {
     EXPECT_TRUE(t.on_device) << t.name;
     EXPECT_EQ(t.host_data, nullptr) << t.name;
@@ -478,7 +478,7 @@ TEST(Loader, SimDeviceGetsEveryTensorThroughItsQueue) {
   const LoadReport& r = model->report();
   EXPECT_EQ(r.device_bytes, r.bytes_total);
   EXPECT_EQ(r.host_copy_bytes, 0u);
-  EXPECT_EQ(model->sim()->bytes_uploaded(), r.bytes_total);
+  EXPECT_EQ(test::sim_of(*model).bytes_uploaded(), r.bytes_total);
   EXPECT_GT(r.staging_peak_bytes, 0u);
   EXPECT_EQ(logs.count("using mmap"), 0) << logs.all();  // nothing used in place: nothing mapped
 }
@@ -506,7 +506,7 @@ TEST(Loader, OffloadKeepsSimTensorsHostResident) {
   o.plan.offload_to_cpu = true;
   auto model = load_model(table, o);
   ASSERT_TRUE(model.ok()) << model.error().to_string();
-  EXPECT_EQ(model->sim(), nullptr);  // nothing went to the device
+  EXPECT_EQ(test::sim_of(*model).bytes_allocated(), 0u);  // nothing went to the device
   for (const auto& t : model->tensors()) {
     EXPECT_TRUE(t.host_resident) << t.name;
     EXPECT_FALSE(t.on_device) << t.name;
@@ -568,7 +568,7 @@ TEST(Loader, OffloadWithConversionUsesHostBuffers) {
   o.plan.offload_to_cpu = true;
   auto model = load_model(table, o);
   ASSERT_TRUE(model.ok()) << model.error().to_string();
-  EXPECT_EQ(model->sim(), nullptr);
+  EXPECT_EQ(test::sim_of(*model).bytes_allocated(), 0u);
   EXPECT_EQ(model->find("g.q8")->placement, Placement::kConvert);
   EXPECT_TRUE(model->find("g.q8")->host_resident);
   expect_contents_match(*model, table);
@@ -664,7 +664,7 @@ TEST(Loader, ZeroSizedFileFallsBackToReadingWithALoggedReason) {
   o.log = logs.logger();
   auto model = load_model(table, o);
   ASSERT_TRUE(model.ok()) << model.error().to_string();
-  const LoadedTensor* z = model->find("z.empty");
+  const Tensor* z = model->find("z.empty");
   ASSERT_NE(z, nullptr);
   EXPECT_EQ(z->placement, Placement::kCopy);
   EXPECT_EQ(z->nbytes, 0u);
@@ -709,14 +709,14 @@ TEST(Loader, ReleaseLeavesTheModelEmpty) {
   o.plan = plan_options("s.*=sim");
   auto model = load_model(table, o);
   ASSERT_TRUE(model.ok()) << model.error().to_string();
-  ASSERT_NE(model->sim(), nullptr);
-  EXPECT_GT(model->sim()->bytes_allocated(), 0u);
+  SimDevice& sim = test::sim_of(*model);
+  EXPECT_GT(sim.bytes_allocated(), 0u);
   EXPECT_TRUE(process_maps_file(f.gguf));
   ASSERT_TRUE(model->release().ok());
   EXPECT_TRUE(model->tensors().empty());
   EXPECT_EQ(model->find("g.f32"), nullptr);
   EXPECT_EQ(model->find("s.f16"), nullptr);
-  EXPECT_EQ(model->sim()->bytes_allocated(), 0u);
+  EXPECT_EQ(sim.bytes_allocated(), 0u);  // release() freed every buffer
   EXPECT_FALSE(process_maps_file(f.gguf)) << "mapping still present after release()";
   EXPECT_TRUE(model->release().ok());  // twice is harmless
   EXPECT_TRUE(model->tensors().empty());
@@ -728,7 +728,7 @@ TEST(Loader, MovedModelKeepsItsTensors) {
   TensorTable table = open_table(f.all());
   auto model = load_model(table, {});
   ASSERT_TRUE(model.ok());
-  Model moved = std::move(model.value());
+  LoadedModel moved = std::move(model.value());
   EXPECT_EQ(expect_contents_match(moved, table), table.tensors.size());
   EXPECT_EQ(moved.report().tensors, table.tensors.size());
 }
@@ -763,7 +763,8 @@ TEST(Loader, FileReplacedWithTheSameSizeAfterParsingIsAnError) {
   auto model = load_model(table, {});
   ASSERT_FALSE(model.ok());
   EXPECT_EQ(model.error().file, f.gguf);
-  EXPECT_NE(model.error().message.find("replaced or modified"), std::string::npos) << model.error().message;
+  EXPECT_NE(model.error().message.find("replaced"), std::string::npos) << model.error().message;
+  EXPECT_EQ(model.error().code, ErrorCode::kChangedOnDisk);
   // Opened again, the same bytes load.
   EXPECT_TRUE(load_model(open_table(f.all()), {}).ok());
 }

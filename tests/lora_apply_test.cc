@@ -1,4 +1,4 @@
-// Model::apply_loras end to end on generated base and LoRA files: patched
+// LoadedModel::apply_loras end to end on generated base and LoRA files: patched
 // tensors equal a double-precision reference merge within dtype tolerance
 // for every naming convention, dtype and placement (mapped copy-on-write,
 // host copy, converted copy, sim device); untouched tensors stay on the
@@ -12,6 +12,7 @@
 #include "load/loader.h"
 #include "lora/runtime_term.h"
 #include "lora_test_support.h"
+#include "lora/apply.h"
 
 namespace wm {
 namespace {
@@ -55,7 +56,7 @@ std::string write_base(const TempDir& dir, const std::vector<BaseTensor>& ts, co
   return path;
 }
 
-Model load(const std::string& path, bool mmap = true, const std::string& devices = "", const std::string& types = "") {
+LoadedModel load(const std::string& path, bool mmap = true, const std::string& devices = "", const std::string& types = "") {
   auto table = open_model({path});
   EXPECT_TRUE(table.ok()) << table.error().to_string();
   LoadOptions o;
@@ -67,7 +68,7 @@ Model load(const std::string& path, bool mmap = true, const std::string& devices
   return std::move(model.value());
 }
 
-size_t index_of(const Model& m, const std::string& name) {
+size_t index_of(const LoadedModel& m, const std::string& name) {
   for (size_t i = 0; i < m.tensors().size(); ++i)
     if (m.tensors()[i].name == name) return i;
   ADD_FAILURE() << "no tensor " << name;
@@ -75,26 +76,26 @@ size_t index_of(const Model& m, const std::string& name) {
 }
 
 // The tensor's bytes as the engine sees them (host pointer or device download).
-std::vector<std::byte> bytes_of(const Model& m, const std::string& name) {
-  const LoadedTensor& t = m.tensors()[index_of(m, name)];
+std::vector<std::byte> bytes_of(const LoadedModel& m, const std::string& name) {
+  const Tensor& t = m.tensors()[index_of(m, name)];
   std::vector<std::byte> b(t.nbytes);
-  if (t.on_device) m.sim()->download(t.device_buffer, 0, b);
+  if (t.on_device) EXPECT_TRUE(m.read_bytes(static_cast<size_t>(&t - m.tensors().data()), 0, b.data(), b.size()).ok());
   else std::memcpy(b.data(), t.host_data, t.nbytes);
   return b;
 }
 
-Result<LoraReport> apply(Model& m, const std::vector<LoraSpec>& specs, LoraApplyMode mode = LoraApplyMode::kImmediately) {
+Result<LoraReport> apply(LoadedModel& m, const std::vector<LoraSpec>& specs, LoraApplyMode mode = LoraApplyMode::kImmediately) {
   LoraOptions o;
   o.mode = mode;
-  return m.apply_loras(specs, o);
+  return apply_loras(m, specs, o);
 }
 
-void expect_patched(const Model& m, const BaseTensor& t, const std::vector<const Factors*>& loras) {
+void expect_patched(const LoadedModel& m, const BaseTensor& t, const std::vector<const Factors*>& loras) {
   std::vector<double> want = reference_merge(decode(t.dtype, t.bytes), t.rows(), t.cols(), loras);
   expect_merged(t.dtype, decode(t.dtype, bytes_of(m, t.name)), want, t.name);
 }
 
-void expect_file_bytes(const Model& m, const BaseTensor& t) {
+void expect_file_bytes(const LoadedModel& m, const BaseTensor& t) {
   EXPECT_TRUE(bytes_of(m, t.name) == t.bytes) << t.name << " differs from the file";
 }
 
@@ -127,7 +128,7 @@ TEST_P(LoraConventions, PatchMatchesReferenceAndRemoveRestoresTheFile) {
   if (c.gguf_lora) write_lora_gguf(lora, entries);
   else write_lora_safetensors(lora, entries);
 
-  Model m = load(base_path);
+  LoadedModel m = load(base_path);
   const std::byte* untouched_before = m.tensors()[index_of(m, "untouched.weight")].host_data;
   auto r = apply(m, {{lora, 0.7f}});
   ASSERT_TRUE(r.ok()) << r.error().to_string();
@@ -138,9 +139,9 @@ TEST_P(LoraConventions, PatchMatchesReferenceAndRemoveRestoresTheFile) {
   EXPECT_EQ(m.tensors()[index_of(m, "untouched.weight")].host_data, untouched_before);
   expect_file_bytes(m, base.back());
 
-  ASSERT_TRUE(m.remove_loras().ok());
+  ASSERT_TRUE(remove_loras(m).ok());
   for (const auto& t : base) expect_file_bytes(m, t);
-  EXPECT_EQ(m.lora_report(), nullptr);
+  EXPECT_EQ(lora_report(m), nullptr);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -165,7 +166,7 @@ TEST(LoraApply, KohyaConvWeightIsPatchedThroughFlattenedFactors) {
   std::string base_path = write_base(dir, {conv});
   Factors f = random_factors(8, 36, 2, 9, 1.0f);
   write_lora_safetensors(dir.file("l.safetensors"), {{"lora_unet_input_blocks_0_0", Convention::kKohya, &f, conv.shape}});
-  Model m = load(base_path);
+  LoadedModel m = load(base_path);
   auto r = apply(m, {{dir.file("l.safetensors"), 1.0f}});
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   expect_patched(m, conv, {&f});
@@ -186,8 +187,8 @@ TEST_P(LoraDtypes, ImmediatelyPatchesLikeTheReferenceAndRemoveRestores) {
   std::string base_path = write_base(dir, base);
   Factors f = random_factors(32, 128, 8, 3, 4.0f, 1.0);
   write_lora_safetensors(dir.file("l.safetensors"), {{"a", Convention::kPeft, &f, {32, 128}}});
-  Model m = load(base_path, mmap);
-  const LoadedTensor& a = m.tensors()[index_of(m, "a.weight")];
+  LoadedModel m = load(base_path, mmap);
+  const Tensor& a = m.tensors()[index_of(m, "a.weight")];
   ASSERT_EQ(a.placement, mmap ? Placement::kMap : Placement::kCopy);
   const std::byte* before = a.host_data;
 
@@ -200,7 +201,7 @@ TEST_P(LoraDtypes, ImmediatelyPatchesLikeTheReferenceAndRemoveRestores) {
   expect_patched(m, base[0], {&f});
   expect_file_bytes(m, base[1]);
 
-  ASSERT_TRUE(m.remove_loras().ok());
+  ASSERT_TRUE(remove_loras(m).ok());
   EXPECT_EQ(a.host_data, before);
   expect_file_bytes(m, base[0]);
   expect_file_bytes(m, base[1]);
@@ -222,12 +223,12 @@ TEST(LoraApply, SimDeviceTensorsAreDownloadedPatchedAndUploaded) {
   std::string base_path = write_base(dir, {t});
   Factors f = random_factors(16, 64, 4, 5);
   write_lora_safetensors(dir.file("l.safetensors"), {{"w", Convention::kPeft, &f, t.shape}});
-  Model m = load(base_path, true, "*=sim");
+  LoadedModel m = load(base_path, true, "*=sim");
   ASSERT_TRUE(m.tensors()[0].on_device);
   auto r = apply(m, {{dir.file("l.safetensors"), 1.0f}});
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   expect_patched(m, t, {&f});
-  ASSERT_TRUE(m.remove_loras().ok());
+  ASSERT_TRUE(remove_loras(m).ok());
   expect_file_bytes(m, t);
 }
 
@@ -237,14 +238,14 @@ TEST(LoraApply, ConvertedTensorIsPatchedInItsNewDtypeAndRestoredAsAFreshLoadGive
   std::string base_path = write_base(dir, {t});
   Factors f = random_factors(16, 64, 4, 7);
   write_lora_safetensors(dir.file("l.safetensors"), {{"w", Convention::kPeft, &f, t.shape}});
-  Model m = load(base_path, true, "", "*=F32");
+  LoadedModel m = load(base_path, true, "", "*=F32");
   ASSERT_EQ(m.tensors()[0].placement, Placement::kConvert);
   std::vector<std::byte> fresh = bytes_of(m, "w.weight");
   auto r = apply(m, {{dir.file("l.safetensors"), 1.0f}});
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   std::vector<double> want = reference_merge(decode(DType::F16, t.bytes), 16, 64, {&f});
   expect_merged(DType::F32, decode(DType::F32, bytes_of(m, "w.weight")), want, "converted");
-  ASSERT_TRUE(m.remove_loras().ok());
+  ASSERT_TRUE(remove_loras(m).ok());
   EXPECT_TRUE(bytes_of(m, "w.weight") == fresh);
 }
 
@@ -261,7 +262,7 @@ TEST(LoraApply, TwoLorasStackWithTheirOwnStrengthsAndAlphas) {
     for (auto& x : *v) x = f16_to_f32(f32_to_f16(x));
   write_lora_safetensors(dir.file("a.safetensors"), {{"lora_unet_out", Convention::kKohya, &a, t.shape}});
   write_lora_safetensors(dir.file("b.safetensors"), {{"diffusion_model.out", Convention::kPeft, &b, t.shape, DType::F16}});
-  Model m = load(base_path);
+  LoadedModel m = load(base_path);
   auto r = apply(m, {{dir.file("a.safetensors"), 0.6f}, {dir.file("b.safetensors"), -1.2f}});
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   ASSERT_EQ(r->tensors.size(), 1u);
@@ -283,7 +284,7 @@ TEST(LoraApply, SwapReplacesTheFirstLoraWithoutReloading) {
                          {{"t2", Convention::kPeft, &b2, {16, 64}}, {"t3", Convention::kPeft, &b3, {16, 64}}});
   for (bool mmap : {true, false}) {
     SCOPED_TRACE(mmap ? "mapped" : "copied");
-    Model m = load(base_path, mmap);
+    LoadedModel m = load(base_path, mmap);
     ASSERT_TRUE(apply(m, {{dir.file("a.safetensors"), 1.0f}}).ok());
     expect_patched(m, base[0], {&a1});
     expect_patched(m, base[1], {&a2});
@@ -293,7 +294,7 @@ TEST(LoraApply, SwapReplacesTheFirstLoraWithoutReloading) {
     expect_patched(m, base[1], {&b2});
     expect_patched(m, base[2], {&b3});
     EXPECT_EQ(r->tensors_patched, 2u);
-    ASSERT_TRUE(m.remove_loras().ok());
+    ASSERT_TRUE(remove_loras(m).ok());
     for (const auto& t : base) expect_file_bytes(m, t);
   }
 }
@@ -320,7 +321,7 @@ TEST_P(LoraModes, AtRuntimeOutputEqualsImmediatelyAndTheReference) {
   std::vector<float> x = random_floats(96, 22);
   std::vector<double> want = matvec(reference_merge(decode(dtype, t.bytes), 24, 96, {&f}), x, 24);
 
-  Model rt = load(base_path);
+  LoadedModel rt = load(base_path);
   const std::byte* before = rt.tensors()[0].host_data;
   auto r = apply(rt, {{dir.file("l.safetensors"), 0.9f}}, LoraApplyMode::kAtRuntime);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
@@ -328,15 +329,15 @@ TEST_P(LoraModes, AtRuntimeOutputEqualsImmediatelyAndTheReference) {
   EXPECT_EQ(r->cow_bytes, 0u);
   EXPECT_EQ(rt.tensors()[0].host_data, before);
   expect_file_bytes(rt, t);  // base untouched, still shared
-  std::span<const LoraTerm> terms = rt.lora_terms(0);
+  std::span<const LoraTerm> terms = lora_terms(rt, 0);
   ASSERT_EQ(terms.size(), 1u);
   std::vector<double> base_y = matvec(decode(dtype, bytes_of(rt, t.name)), x, 24);
   std::vector<float> y(base_y.begin(), base_y.end());
   add_lora_terms(terms, x, y);
 
-  Model im = load(base_path);
+  LoadedModel im = load(base_path);
   ASSERT_TRUE(apply(im, {{dir.file("l.safetensors"), 0.9f}}).ok());
-  EXPECT_TRUE(im.lora_terms(0).empty());
+  EXPECT_TRUE(lora_terms(im, 0).empty());
   std::vector<double> y_im = matvec(decode(dtype, bytes_of(im, t.name)), x, 24);
 
   double norm = 0;
@@ -364,7 +365,7 @@ TEST(LoraApply, AutoPatchesFloatBasesAndDefersQuantisedOnesReportingEach) {
   write_lora_safetensors(dir.file("l.safetensors"), {{"f", Convention::kPeft, &f[0], {8, 256}},
                                                      {"q8", Convention::kPeft, &f[1], {8, 256}},
                                                      {"k", Convention::kPeft, &f[2], {8, 256}}});
-  Model m = load(base_path);
+  LoadedModel m = load(base_path);
   auto r = apply(m, {{dir.file("l.safetensors"), 1.0f}}, LoraApplyMode::kAuto);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   std::map<std::string, LoraAction> action;
@@ -377,11 +378,11 @@ TEST(LoraApply, AutoPatchesFloatBasesAndDefersQuantisedOnesReportingEach) {
   expect_patched(m, base[0], {&f[0]});
   expect_file_bytes(m, base[1]);
   expect_file_bytes(m, base[2]);
-  EXPECT_EQ(m.lora_terms(index_of(m, "q8.weight")).size(), 1u);
-  EXPECT_EQ(m.lora_terms(index_of(m, "k.weight")).size(), 1u);
-  EXPECT_TRUE(m.lora_terms(index_of(m, "f.weight")).empty());
-  ASSERT_NE(m.lora_report(), nullptr);
-  EXPECT_EQ(m.lora_report()->tensors.size(), 3u);
+  EXPECT_EQ(lora_terms(m, index_of(m, "q8.weight")).size(), 1u);
+  EXPECT_EQ(lora_terms(m, index_of(m, "k.weight")).size(), 1u);
+  EXPECT_TRUE(lora_terms(m, index_of(m, "f.weight")).empty());
+  ASSERT_NE(lora_report(m), nullptr);
+  EXPECT_EQ(lora_report(m)->tensors.size(), 3u);
 }
 
 TEST(LoraApply, ImmediatelyRefusesOtherQuantisedTypesNamingAtRuntimeAndChangesNothing) {
@@ -392,14 +393,14 @@ TEST(LoraApply, ImmediatelyRefusesOtherQuantisedTypesNamingAtRuntimeAndChangesNo
   Factors f = random_factors(8, 256, 2, 42);
   write_lora_safetensors(dir.file("l.safetensors"),
                          {{"f", Convention::kPeft, &f, {8, 256}}, {"k", Convention::kPeft, &f, {8, 256}}});
-  Model m = load(base_path);
+  LoadedModel m = load(base_path);
   auto r = apply(m, {{dir.file("l.safetensors"), 1.0f}});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("at_runtime"), std::string::npos) << r.error().message;
   EXPECT_NE(r.error().message.find("Q4_K"), std::string::npos) << r.error().message;
   EXPECT_EQ(r.error().tensor, "k.weight");
   for (const auto& t : base) expect_file_bytes(m, t);
-  EXPECT_EQ(m.lora_report(), nullptr);
+  EXPECT_EQ(lora_report(m), nullptr);
 }
 
 // --- bad and partial input ----------------------------------------------------
@@ -413,13 +414,13 @@ TEST(LoraApply, UnmatchedLoraTensorsAreReportedAndLogged) {
   add_entries(w, {{"w", Convention::kPeft, &f, {8, 32}}, {"nothere", Convention::kPeft, &f, {8, 32}}});
   w.add_tensor("orphan.lora_down.weight", DType::F32, {2, 32}, TensorData::bytes(encode(DType::F32, f.down)));
   ASSERT_TRUE(w.write(dir.file("l.safetensors")).ok());
-  Model m = load(base_path);
+  LoadedModel m = load(base_path);
   std::vector<std::string> warnings;
   LoraOptions o;
   o.log = Logger([&](LogLevel level, std::string_view msg) {
     if (level == LogLevel::kWarn) warnings.emplace_back(msg);
   });
-  auto r = m.apply_loras({{dir.file("l.safetensors"), 1.0f}}, o);
+  auto r = apply_loras(m, {{dir.file("l.safetensors"), 1.0f}}, o);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_EQ(r->tensors_patched, 1u);
   ASSERT_EQ(r->unmatched.size(), 3u);
@@ -434,7 +435,7 @@ TEST(LoraApply, FactorsThatDoNotFitTheBaseFailNamingTheLoraTensor) {
   std::string base_path = write_base(dir, {t});
   Factors f = random_factors(8, 48, 2, 61);  // 48 columns, base has 32
   write_lora_safetensors(dir.file("l.safetensors"), {{"w", Convention::kPeft, &f, {8, 48}}});
-  Model m = load(base_path);
+  LoadedModel m = load(base_path);
   auto r = apply(m, {{dir.file("l.safetensors"), 1.0f}});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().file, dir.file("l.safetensors"));
@@ -450,12 +451,12 @@ TEST(LoraApply, AMissingLoraFileFailsBeforeAnythingChanges) {
   std::string base_path = write_base(dir, {t});
   Factors f = random_factors(8, 32, 2, 71);
   write_lora_safetensors(dir.file("l.safetensors"), {{"w", Convention::kPeft, &f, {8, 32}}});
-  Model m = load(base_path);
+  LoadedModel m = load(base_path);
   auto r = apply(m, {{dir.file("l.safetensors"), 1.0f}, {dir.file("missing.safetensors"), 1.0f}});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().to_string().find("missing.safetensors"), std::string::npos);
   expect_file_bytes(m, t);
-  EXPECT_EQ(m.lora_report(), nullptr);
+  EXPECT_EQ(lora_report(m), nullptr);
 }
 
 TEST(LoraApply, ReleaseWithALoraAppliedFreesEverything) {
@@ -464,12 +465,12 @@ TEST(LoraApply, ReleaseWithALoraAppliedFreesEverything) {
   std::string base_path = write_base(dir, {t});
   Factors f = random_factors(8, 32, 2, 81);
   write_lora_safetensors(dir.file("l.safetensors"), {{"w", Convention::kPeft, &f, {8, 32}}});
-  Model m = load(base_path);
+  LoadedModel m = load(base_path);
   ASSERT_TRUE(apply(m, {{dir.file("l.safetensors"), 1.0f}}).ok());
   (void)m.release();  // eviction status irrelevant here
   EXPECT_TRUE(m.tensors().empty());
-  EXPECT_EQ(m.lora_report(), nullptr);
-  EXPECT_TRUE(m.remove_loras().ok());
+  EXPECT_EQ(lora_report(m), nullptr);
+  EXPECT_TRUE(remove_loras(m).ok());
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "io/process_memory.h"
 #include "load/loader.h"
 #include "lora_test_support.h"
+#include "lora/apply.h"
 
 namespace wm {
 namespace {
@@ -53,7 +54,7 @@ TEST(LoraMemory, CopyOnWriteCostsOnlyThePatchedTensorsAndRemoveGivesThemBack) {
   ASSERT_EQ(model->report().tensors_mapped, kTensors);
   const uint64_t before = anon_bytes();
 
-  auto r = model->apply_loras({{dir.file("l.safetensors"), 1.0f}}, {});
+  auto r = apply_loras(*model, {{dir.file("l.safetensors"), 1.0f}}, {});
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_EQ(r->cow_bytes, patched);
   const uint64_t applied = anon_bytes();
@@ -62,7 +63,7 @@ TEST(LoraMemory, CopyOnWriteCostsOnlyThePatchedTensorsAndRemoveGivesThemBack) {
   EXPECT_LE(growth, 1.05 * patched) << "S = " << kTensors * kRows * kCols * 4 << ", P = " << patched;
   EXPECT_GE(growth, 0.95 * patched) << "the patched pages must really be private copies";
 
-  ASSERT_TRUE(model->remove_loras().ok());
+  ASSERT_TRUE(remove_loras(*model).ok());
   const uint64_t removed = anon_bytes();
   const double left = static_cast<double>(removed) - static_cast<double>(before);
   RecordProperty("anon_left_after_remove_bytes", std::to_string(static_cast<int64_t>(left)));
@@ -71,7 +72,7 @@ TEST(LoraMemory, CopyOnWriteCostsOnlyThePatchedTensorsAndRemoveGivesThemBack) {
   auto file = File::open(dir.file("base.gguf"));
   ASSERT_TRUE(file.ok());
   for (const char* name : {"blk.3.weight", "blk.40.weight"}) {
-    const LoadedTensor* t = model->find(name);
+    const Tensor* t = model->find(name);
     ASSERT_NE(t, nullptr);
     std::vector<std::byte> want(t->nbytes);
     ASSERT_TRUE(file->read_exact(t->file_offset, want).ok());

@@ -1,7 +1,7 @@
 // Files that change under a mapping: truncated mid-pass or mid-verify (the
 // SIGBUS guard turns the fault into an error naming file, tensor and
 // offset, and the process goes on), truncated, rewritten in place, saved
-// over or removed before the next use (Model::check_files fails, naming the
+// over or removed before the next use (LoadedModel::check_files fails, naming the
 // file), and a new load of a file changed since it was parsed.
 #include <gtest/gtest.h>
 
@@ -19,9 +19,10 @@
 #include "format/model_path.h"
 #include "io/sigbus_guard.h"
 #include "load/loader.h"
-#include "load/verify.h"
+#include "verify/verify.h"
 #include "lora_test_support.h"
 #include "test_support.h"
+#include "lora/apply.h"
 
 namespace wm {
 namespace {
@@ -44,7 +45,7 @@ std::string write_model(const TempDir& dir) {
   return path;
 }
 
-Model load(const std::string& path, PrefetchMode prefetch = PrefetchMode::kNone) {
+LoadedModel load(const std::string& path, PrefetchMode prefetch = PrefetchMode::kNone) {
   auto table = open_model({path});
   EXPECT_TRUE(table.ok()) << table.error().to_string();
   LoadOptions o;
@@ -55,8 +56,8 @@ Model load(const std::string& path, PrefetchMode prefetch = PrefetchMode::kNone)
   return std::move(m.value());
 }
 
-const LoadedTensor& tensor(const Model& m, const std::string& name) {
-  const LoadedTensor* t = m.find(name);
+const Tensor& tensor(const LoadedModel& m, const std::string& name) {
+  const Tensor* t = m.find(name);
   EXPECT_NE(t, nullptr) << name;
   return *t;
 }
@@ -66,7 +67,7 @@ void truncate_to(const std::string& path, uint64_t size) { ASSERT_EQ(::truncate(
 TEST(MappingChanges, TruncatedDuringThePassIsAnErrorNamingFileTensorAndOffset) {
   TempDir dir;
   std::string path = write_model(dir);
-  Model m = load(path);
+  LoadedModel m = load(path);
   ASSERT_EQ(m.report().tensors_mapped, m.tensors().size());
   const uint64_t cut = tensor(m, "blk.1.weight").file_offset;  // blk.0 stays, blk.1 on vanish
   uint64_t caught_before = sigbus_faults_caught();
@@ -97,7 +98,7 @@ TEST(MappingChanges, TruncatedDuringThePassIsAnErrorNamingFileTensorAndOffset) {
 TEST(MappingChanges, TruncatedInsideAReducedTensorIsCaughtToo) {
   TempDir dir;
   std::string path = write_model(dir);
-  Model m = load(path);
+  LoadedModel m = load(path);
   const uint64_t cut = tensor(m, "norm").file_offset;
   PassOptions o;
   o.threads = 1;
@@ -115,7 +116,7 @@ TEST(MappingChanges, TruncatedInsideAReducedTensorIsCaughtToo) {
 TEST(MappingChanges, RewrittenInPlaceDuringThePassFailsInsteadOfAWrongChecksum) {
   TempDir dir;
   std::string path = write_model(dir);
-  Model m = load(path);
+  LoadedModel m = load(path);
   const uint64_t later = tensor(m, "blk.3.weight").file_offset;
   PassOptions o;
   bool rewritten = false;
@@ -139,7 +140,7 @@ TEST(MappingChanges, RewrittenInPlaceDuringThePassFailsInsteadOfAWrongChecksum) 
 TEST(MappingChanges, TruncatedDuringVerifyIsAnErrorNotACrash) {
   TempDir dir;
   std::string path = write_model(dir);
-  Model m = load(path);
+  LoadedModel m = load(path);
   const uint64_t cut = tensor(m, "blk.2.weight").file_offset;
   VerifyOptions o;
   bool truncated = false;
@@ -196,7 +197,7 @@ class FileChanged : public ::testing::TestWithParam<Change> {};
 TEST_P(FileChanged, PassVerifyAndLoraRefuseNamingTheFile) {
   TempDir dir;
   std::string path = write_model(dir);
-  Model m = load(path, PrefetchMode::kWait);
+  LoadedModel m = load(path, PrefetchMode::kWait);
   ASSERT_TRUE(m.check_files().ok());
   apply_change(GetParam(), path);
   Status s = m.check_files();
@@ -219,10 +220,10 @@ TEST_P(FileChanged, PassVerifyAndLoraRefuseNamingTheFile) {
   lora_test::Factors f = lora_test::random_factors(kRows, kCols, 2, 3, 1.0f);
   lora_test::write_lora_safetensors(dir.file("l.safetensors"),
                                     {{"blk.0", lora_test::Convention::kLlamaCpp, &f, {kRows, kCols}}});
-  auto lora = m.apply_loras({{dir.file("l.safetensors"), 1.0f}}, LoraOptions{});
+  auto lora = apply_loras(m, {{dir.file("l.safetensors"), 1.0f}}, LoraOptions{});
   ASSERT_FALSE(lora.ok());
   EXPECT_EQ(lora.error().file, path);
-  EXPECT_EQ(m.lora_report(), nullptr);  // nothing applied
+  EXPECT_EQ(lora_report(m), nullptr);  // nothing applied
   EXPECT_TRUE(m.release().ok());
 }
 
@@ -234,7 +235,7 @@ INSTANTIATE_TEST_SUITE_P(All, FileChanged,
 TEST(MappingChanges, UnchangedFilesPassTheCheckAndTheModelWorks) {
   TempDir dir;
   std::string path = write_model(dir);
-  Model m = load(path);
+  LoadedModel m = load(path);
   EXPECT_TRUE(m.check_files().ok());
   auto pass = compute_pass(m);
   ASSERT_TRUE(pass.ok()) << pass.error().to_string();

@@ -11,7 +11,7 @@
 #include "format/model_path.h"
 #include "io/mmap_limiter.h"
 #include "load/loader.h"
-#include "load/verify.h"
+#include "verify/verify.h"
 #include "test_support.h"
 
 namespace wm {
@@ -34,7 +34,7 @@ std::string write_file(const TempDir& dir, const std::string& name, uint32_t see
 }
 
 struct Loaded {
-  Model model;
+  LoadedModel model;
   std::vector<std::string> warnings;
 };
 

@@ -7,6 +7,7 @@
 
 #include "load/loader.h"
 #include "plan/load_plan.h"
+#include "load/loader.h"
 
 namespace wm {
 namespace {
@@ -471,7 +472,9 @@ TEST(Planner, PlacementNames) {
 }
 
 TEST(Planner, AvailableDevicesAreCpuThenSim) {
-  auto d = available_devices();
+  auto devices = make_devices({});
+  ASSERT_TRUE(devices.ok());
+  auto d = device_caps_of(*devices);
   ASSERT_EQ(d.size(), 2u);
   EXPECT_EQ(d[0].name, "cpu");
   EXPECT_TRUE(d[0].reads_host_memory);

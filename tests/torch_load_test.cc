@@ -18,12 +18,11 @@ namespace {
 using test::read_refs;
 using test::torch_fixture;
 
-std::vector<std::byte> tensor_bytes(const Model& model, const LoadedTensor& t) {
+std::vector<std::byte> tensor_bytes(const LoadedModel& model, const Tensor& t) {
   std::vector<std::byte> out(t.nbytes);
   if (t.nbytes == 0) return out;  // SimDevice::download memcpys even 0 bytes from a null span (UBSan)
   if (t.on_device) {
-    EXPECT_NE(model.sim(), nullptr);
-    if (model.sim()) model.sim()->download(t.device_buffer, 0, out);
+    EXPECT_TRUE(model.read_bytes(static_cast<size_t>(&t - model.tensors().data()), 0, out.data(), out.size()).ok());
   } else {
     EXPECT_NE(t.host_data, nullptr) << t.name;
     if (t.host_data) std::memcpy(out.data(), t.host_data, t.nbytes);
@@ -31,7 +30,7 @@ std::vector<std::byte> tensor_bytes(const Model& model, const LoadedTensor& t) {
   return out;
 }
 
-Model load(const std::string& fixture, const std::string& devices = {}, const std::string& types = {},
+LoadedModel load(const std::string& fixture, const std::string& devices = {}, const std::string& types = {},
            bool mmap = true) {
   auto table = open_model({torch_fixture(fixture)});
   EXPECT_TRUE(table.ok()) << table.error().to_string();
@@ -45,7 +44,7 @@ Model load(const std::string& fixture, const std::string& devices = {}, const st
   o.staging_bytes = 64 << 10;
   auto model = load_model(std::move(table.value()), o);
   EXPECT_TRUE(model.ok()) << model.error().to_string();
-  return model.ok() ? std::move(model.value()) : Model{};
+  return model.ok() ? std::move(model.value()) : LoadedModel{};
 }
 
 class TorchLoad : public ::testing::TestWithParam<const char*> {};
@@ -55,10 +54,10 @@ TEST_P(TorchLoad, EveryTensorMatchesItsReferenceOnEveryPath) {
   for (const char* devices : {"", "sim"}) {
     for (bool mmap : {true, false}) {
       SCOPED_TRACE(fmt::format("devices '{}' mmap {}", devices, mmap));
-      Model model = load(GetParam(), devices, {}, mmap);
+      LoadedModel model = load(GetParam(), devices, {}, mmap);
       ASSERT_EQ(model.tensors().size(), refs.size());
       for (const auto& r : refs) {
-        const LoadedTensor* t = model.find(r.name);
+        const Tensor* t = model.find(r.name);
         ASSERT_NE(t, nullptr) << r.name;
         EXPECT_EQ(tensor_bytes(model, *t), r.bytes) << r.name << " (" << placement_name(t->placement) << ")";
         const TensorInfo* info = model.table().find(r.name);
@@ -76,20 +75,20 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, TorchLoad,
                                            "views_deflated.pt", "nested.ckpt", "model_key.pth"));
 
 TEST(TorchLoadMap, AlignedStoredTensorsAreMappedInPlace) {
-  Model model = load("views.pt");
-  const LoadedTensor* base = model.find("base");
+  LoadedModel model = load("views.pt");
+  const Tensor* base = model.find("base");
   ASSERT_NE(base, nullptr);
   EXPECT_EQ(base->placement, Placement::kMap) << base->reason;
-  const LoadedTensor* row = model.find("row_view");  // shares base's storage
+  const Tensor* row = model.find("row_view");  // shares base's storage
   ASSERT_NE(row, nullptr);
   EXPECT_EQ(row->placement, Placement::kMap) << row->reason;
   EXPECT_EQ(row->host_data, base->host_data + 12 * 4);
-  const LoadedTensor* tr = model.find("transposed");
+  const Tensor* tr = model.find("transposed");
   ASSERT_NE(tr, nullptr);
   EXPECT_EQ(tr->placement, Placement::kCopy);
   EXPECT_NE(tr->reason.find("non-contiguous view"), std::string::npos) << tr->reason;
-  Model deflated = load("views_deflated.pt");
-  const LoadedTensor* b = deflated.find("base");
+  LoadedModel deflated = load("views_deflated.pt");
+  const Tensor* b = deflated.find("base");
   ASSERT_NE(b, nullptr);
   EXPECT_EQ(b->placement, Placement::kCopy);
   EXPECT_NE(b->reason.find("compressed zip entry"), std::string::npos) << b->reason;
@@ -102,8 +101,8 @@ TEST(TorchLoadConvert, TransposedHalfViewConvertsToF32) {
     if (r.name == "half_t") ref = &r;
   ASSERT_NE(ref, nullptr);
   for (const char* devices : {"", "sim"}) {
-    Model model = load("views.pt", devices, "half_t=F32");
-    const LoadedTensor* t = model.find("half_t");
+    LoadedModel model = load("views.pt", devices, "half_t=F32");
+    const Tensor* t = model.find("half_t");
     ASSERT_NE(t, nullptr);
     EXPECT_EQ(t->placement, Placement::kConvert);
     auto got = tensor_bytes(model, *t);

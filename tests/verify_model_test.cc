@@ -16,8 +16,8 @@
 #include "format/model_path.h"
 #include "format/safetensors_writer.h"
 #include "load/loader.h"
-#include "load/verify.h"
-#include "load/verify_reference.h"
+#include "verify/verify.h"
+#include "verify/verify_reference.h"
 
 namespace wm {
 namespace {
@@ -75,7 +75,7 @@ std::vector<std::string> write_model(const TempDir& dir) {
   return paths;
 }
 
-Model load(const std::vector<std::string>& paths, const std::string& devices = "", const std::string& types = "",
+LoadedModel load(const std::vector<std::string>& paths, const std::string& devices = "", const std::string& types = "",
            bool mmap = true, bool offload = false) {
   auto table = open_model(paths);
   EXPECT_TRUE(table.ok()) << table.error().to_string();
@@ -92,7 +92,7 @@ Model load(const std::vector<std::string>& paths, const std::string& devices = "
   return std::move(model.value());
 }
 
-VerifyReport verify(const Model& model, uint64_t chunk = 8ull << 20) {
+VerifyReport verify(const LoadedModel& model, uint64_t chunk = 8ull << 20) {
   VerifyOptions o;
   o.chunk_bytes = chunk;
   auto r = verify_model(model, o);
@@ -113,7 +113,7 @@ TEST(Verify, CleanLoadsVerifyWhateverThePath) {
   auto paths = write_model(dir);
   struct Case {
     const char* what;
-    Model model;
+    LoadedModel model;
   };
   Case cases[] = {{"mapped", load(paths)},
                   {"copied", load(paths, "", "", false)},
@@ -132,7 +132,7 @@ TEST(Verify, CleanLoadsVerifyWhateverThePath) {
       uint64_t bytes = 0;
       for (size_t i = 0; i < r.tensors.size(); ++i) {
         const TensorVerdict& v = r.tensors[i];
-        const LoadedTensor& t = c.model.tensors()[i];
+        const Tensor& t = c.model.tensors()[i];
         bool converted = t.dtype != c.model.table().tensors[i].dtype;
         EXPECT_EQ(v.name, t.name);
         EXPECT_TRUE(v.ok) << v.name << ": " << v.detail;
@@ -150,8 +150,8 @@ TEST(Verify, CleanLoadsVerifyWhateverThePath) {
 TEST(Verify, CorruptedHostCopyIsCaughtAndNamed) {
   TempDir dir;
   auto paths = write_model(dir);
-  Model model = load(paths, "", "", false);  // host copies: writable buffers
-  const LoadedTensor* t = model.find("w_q8");
+  LoadedModel model = load(paths, "", "", false);  // host copies: writable buffers
+  const Tensor* t = model.find("w_q8");
   ASSERT_NE(t, nullptr);
   ASSERT_EQ(t->placement, Placement::kCopy);
   const_cast<std::byte*>(t->host_data)[40] ^= std::byte{0x10};  // simulates a bad copy
@@ -169,13 +169,13 @@ TEST(Verify, CorruptedHostCopyIsCaughtAndNamed) {
 TEST(Verify, CorruptedDeviceBufferIsCaught) {
   TempDir dir;
   auto paths = write_model(dir);
-  Model model = load(paths, "*=sim");
-  const LoadedTensor* t = model.find("s_f32");
+  LoadedModel model = load(paths, "*=sim");
+  const Tensor* t = model.find("s_f32");
   ASSERT_NE(t, nullptr);
   ASSERT_TRUE(t->on_device);
   std::byte junk[4] = {std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4}};
-  model.sim()->upload(t->device_buffer, t->nbytes - 4, junk, [] {});
-  model.sim()->wait_idle();
+  model.device(t->device).upload(t->device_buffer, t->nbytes - 4, junk, 4, [](Status) {});
+  ASSERT_TRUE(model.device(t->device).synchronize().ok());
   VerifyReport r = verify(model);
   EXPECT_EQ(r.failed, 1u);
   EXPECT_FALSE(verdict(r, "s_f32").ok);
@@ -184,8 +184,8 @@ TEST(Verify, CorruptedDeviceBufferIsCaught) {
 TEST(Verify, WrongConvertedValueIsCaught) {
   TempDir dir;
   auto paths = write_model(dir);
-  Model model = load(paths, "", kConvertRules);
-  const LoadedTensor* t = model.find("w_q4");
+  LoadedModel model = load(paths, "", kConvertRules);
+  const Tensor* t = model.find("w_q4");
   ASSERT_NE(t, nullptr);
   ASSERT_EQ(t->dtype, DType::F32);
   float v;
@@ -203,8 +203,8 @@ TEST(Verify, WrongConvertedValueIsCaught) {
 TEST(Verify, FileRewrittenAfterACopyingLoadIsCaught) {
   TempDir dir;
   auto paths = write_model(dir);
-  Model model = load(paths, "", "", false);
-  const LoadedTensor* t = model.find("w_f16");
+  LoadedModel model = load(paths, "", "", false);
+  const Tensor* t = model.find("w_f16");
   ASSERT_NE(t, nullptr);
   int fd = ::open(paths[0].c_str(), O_WRONLY);
   ASSERT_GE(fd, 0);
@@ -221,7 +221,7 @@ TEST(Verify, PyTorchViewsAndDeflatedEntriesVerify) {
     SCOPED_TRACE(name);
     std::string path = std::string(WM_SOURCE_DIR) + "/tests/data/torch/" + name;
     for (bool mmap : {true, false}) {
-      Model model = load({path}, "", "", mmap);
+      LoadedModel model = load({path}, "", "", mmap);
       VerifyReport r = verify(model, 64);
       EXPECT_TRUE(r.ok());
       EXPECT_EQ(r.skipped, 0u);

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "common/log.h"
-#include "load/loader.h"
+#include "weightmap/weightmap.hpp"
 
 namespace wm::cli {
 
@@ -47,13 +47,12 @@ struct LoadArgs {
   std::string max_mapped;                 // else WEIGHTMAP_MAX_MAPPED_BYTES; else no limit
 };
 void add_load_options(CLI::App& cmd, LoadArgs& args);
-Result<LoadOptions> load_options_from(const LoadArgs& args, const Logger& log);
-// Parses `paths` and loads them; shows a progress bar when `progress`.
+// The public API's options for `args` (sets the process-wide mmap limits too).
+Result<Options> options_from(const LoadArgs& args, const Logger& log);
+// Opens `paths` through wm::open (only `components`, when given); shows a
+// progress bar when `progress`.
 Result<Model> open_and_load(const std::vector<std::string>& paths, const LoadArgs& args, const Logger& log,
-                            bool progress);
-// Loads an already parsed table (open_and_load's second half: what `run`
-// uses per pipeline component). `parse_ms` goes into the report.
-Result<Model> load_table(TensorTable table, double parse_ms, const LoadArgs& args, const Logger& log, bool progress);
+                            bool progress, const std::vector<std::string>& components = {});
 
 void add_inspect_command(CLI::App& app, Context& ctx);
 void add_load_command(CLI::App& app, Context& ctx);

@@ -8,40 +8,33 @@
 #include "cli/load_output.h"
 #include "cli/progress_bar.h"
 #include "common/size_text.h"
-#include "format/model_path.h"
 #include "io/mmap_limiter.h"
-#include "load/loader.h"
+#include "weightmap/weightmap.hpp"
 
 namespace wm::cli {
 
-Result<LoadOptions> load_options_from(const LoadArgs& args, const Logger& log) {
-  LoadOptions o;
-  o.log = log;
+Result<Options> options_from(const LoadArgs& args, const Logger& log) {
+  Options o;
+  o.log = [log](LogLevel level, std::string_view message) { log.log(level, message); };
+  o.variant = args.variant;
+  o.metadata_arrays = false;  // the CLI reads no tokenizer
   o.threads = args.threads;
   o.staging_bytes = args.staging_mb << 20;
-  o.plan.use_mmap = args.mmap;
-  o.plan.offload_to_cpu = args.offload_to_cpu;
-  auto devices = NameRules::parse(args.device_rules);
-  if (!devices) return devices.error();
-  for (const auto& r : devices->rules()) {
-    bool known = false;
-    for (const auto& d : available_devices()) known = known || d.name == r.value;
-    if (!known) return Error{{}, {}, {}, fmt::format("--device: unknown device '{}' (devices: cpu, sim)", r.value)};
+  o.use_mmap = args.mmap;
+  o.offload_to_cpu = args.offload_to_cpu;
+  o.device_rules = args.device_rules;
+  o.type_rules = args.type_rules;
+  if (args.hints) {
+    if (args.hints->empty()) return Error{{}, {}, {}, "--hints: empty (give 'none' for no hints)"};
+    o.hints = *args.hints;
   }
-  auto types = NameRules::parse(args.type_rules);
-  if (!types) return types.error();
-  for (const auto& r : types->rules())
-    if (!dtype_from_name(r.value)) return Error{{}, {}, {}, fmt::format("--type: unknown dtype '{}'", r.value)};
-  auto hints = resolve_mmap_hints(args.hints ? &*args.hints : nullptr);
-  if (!hints) return hints.error();
-  o.hints = *hints;
-  if (args.prefetch == "background") o.prefetch = PrefetchMode::kBackground;
-  else if (args.prefetch == "wait") o.prefetch = PrefetchMode::kWait;
-  else if (args.prefetch == "none") o.prefetch = PrefetchMode::kNone;
-  else return Error{{}, {}, {}, fmt::format("--prefetch: unknown mode '{}' (background, wait, none)", args.prefetch)};
+  auto prefetch = prefetch_mode_from_name(args.prefetch);
+  if (!prefetch)
+    return Error{{}, {}, {}, fmt::format("--prefetch: unknown mode '{}' (background, wait, none)", args.prefetch)};
+  o.prefetch = *prefetch;
   o.prefetch_workers = args.prefetch_workers;
-  auto io = parse_io_mode(args.io);
-  if (!io) return io.error();
+  auto io = io_mode_from_name(args.io);
+  if (!io) return Error{{}, {}, {}, fmt::format("--io: unknown mode '{}' (read, direct, uring)", args.io)};
   o.io = *io;
   o.cache_window_bytes = args.cache_window_mb << 20;
   if (!args.max_memory.empty()) {
@@ -51,7 +44,23 @@ Result<LoadOptions> load_options_from(const LoadArgs& args, const Logger& log) {
   }
   o.lock_files = args.lock;
   o.mlock = args.mlock;
-  // Process-wide, as the limits are: flags over the environment over the defaults.
+  // LoRA: --lora FILE[:STRENGTH], applied by open() right after the load.
+  for (const auto& text : args.loras) {
+    auto spec = parse_lora_spec(text);
+    if (!spec) return spec.error();
+    o.loras.push_back(std::move(spec.value()));
+  }
+  o.lora.mode = lora_mode_from_name(args.lora_apply_mode).value_or(LoraApplyMode::kAuto);
+  o.lora.log = log;
+  for (const auto& text : args.lora_prefixes) {
+    auto rule = parse_lora_prefix_rule(text);
+    if (!rule) return rule.error();
+    o.lora.prefixes.push_back(std::move(rule.value()));
+  }
+  // The mmap limits are process-wide, not per model: flags over the
+  // environment over the defaults. (The one setting the CLI makes outside
+  // the public API: it is a process setting, and the environment variables
+  // are how an engine sets it.)
   auto limits = mmap_limits_from_env(MmapLimits{});
   if (!limits) return limits.error();
   if (args.max_mapped_files) limits->max_files = *args.max_mapped_files;
@@ -61,8 +70,6 @@ Result<LoadOptions> load_options_from(const LoadArgs& args, const Logger& log) {
     limits->max_bytes = *bytes;
   }
   set_mmap_limits(*limits);
-  o.plan.device_rules = std::move(devices.value());
-  o.plan.type_rules = std::move(types.value());
   return o;
 }
 
@@ -112,49 +119,14 @@ void add_load_options(CLI::App& cmd, LoadArgs& args) {
                  "WEIGHTMAP_MAX_MAPPED_BYTES)");
 }
 
-namespace {
-// LoRA: applies --lora files to a freshly loaded model; unmatched LoRA
-// tensors are logged as warnings by apply_loras.
-Status apply_lora_args(Model& model, const LoadArgs& args, const Logger& log) {
-  std::vector<LoraSpec> specs;
-  for (const auto& text : args.loras) {
-    auto spec = parse_lora_spec(text);
-    if (!spec) return spec.error();
-    specs.push_back(std::move(spec.value()));
-  }
-  LoraOptions o;
-  o.mode = lora_mode_from_name(args.lora_apply_mode).value_or(LoraApplyMode::kAuto);
-  o.log = log;
-  for (const auto& text : args.lora_prefixes) {
-    auto rule = parse_lora_prefix_rule(text);
-    if (!rule) return rule.error();
-    o.prefixes.push_back(std::move(rule.value()));
-  }
-  auto report = model.apply_loras(specs, o);
-  if (!report) return report.error();
-  return {};
-}
-}  // namespace
-
 Result<Model> open_and_load(const std::vector<std::string>& paths, const LoadArgs& args, const Logger& log,
-                            bool progress) {
-  auto t0 = std::chrono::steady_clock::now();
-  auto table = open_model(paths, {log, args.variant, false});
-  if (!table) return table.error();
-  double parse_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  return load_table(std::move(table.value()), parse_ms, args, log, progress);
-}
-
-Result<Model> load_table(TensorTable table, double parse_ms, const LoadArgs& args, const Logger& log, bool progress) {
-  auto options = load_options_from(args, log);
+                            bool progress, const std::vector<std::string>& components) {
+  auto options = options_from(args, log);
   if (!options) return options.error();
+  options->components = components;
   ProgressBar bar("loading");
   if (progress) options->progress = [&bar](uint64_t done, uint64_t total) { bar.update(done, total); };
-  auto model = load_model(std::move(table), *options);
-  if (model) model->mutable_report().time.parse_ms = parse_ms;
-  if (model && !args.loras.empty())  // LoRA
-    if (Status s = apply_lora_args(*model, args, log); !s) return s.error();
-  return model;
+  return wm::open(paths, *options);
 }
 
 void add_load_command(CLI::App& app, Context& ctx) {

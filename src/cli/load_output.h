@@ -1,9 +1,9 @@
-// How `load` shows a Model and its report: text for people, JSON for tools.
+// How `load` shows a loaded model and its report: text for people, JSON for tools.
 #pragma once
 
 #include <string>
 
-#include "load/model.h"
+#include "weightmap/weightmap.hpp"
 
 namespace wm::cli {
 

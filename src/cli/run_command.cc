@@ -12,8 +12,6 @@
 #include "cli/commands.h"
 #include "cli/run_output.h"
 #include "cli/run_stage.h"
-#include "format/component_select.h"
-#include "format/model_path.h"
 
 namespace wm::cli {
 namespace {
@@ -29,10 +27,6 @@ std::vector<std::string> split_list(const std::string& s) {
     start = end + 1;
   }
   return out;
-}
-
-double ms_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
 
 struct RunArgs {
@@ -51,7 +45,6 @@ Result<RunSummary> run_all(const RunArgs& a, const Context& ctx) {
   so.evict = a.evict == 0 ? staged : a.evict > 0;  // a pipeline frees each component's cache for the next
   so.compute_threads = a.load.threads;
   const bool progress = !a.json;
-  OpenOptions oo{ctx.log, a.load.variant, false};
   auto add = [&](Result<StageResult> r) -> Status {
     if (!r) return r.error();
     summary.stages.push_back(std::move(r.value()));
@@ -60,32 +53,14 @@ Result<RunSummary> run_all(const RunArgs& a, const Context& ctx) {
   if (!a.pipeline.empty()) {
     if (a.paths.size() != 1)
       return Error{{}, {}, {}, "--pipeline takes one PATH (a model folder whose subfolders are the components)"};
-    auto t = std::chrono::steady_clock::now();
-    auto table = open_model(a.paths, oo);
-    if (!table) return table.error();
-    double parse_ms = ms_since(t);
-    for (const std::string& component : split_list(a.pipeline)) {
-      auto part = select_component(*table, component);
-      if (!part) return part.error();
-      if (Status s = add(run_stage(std::move(part.value()), component, parse_ms, a.load, so, ctx, progress)); !s)
-        return s.error();
-      parse_ms = 0;  // parsed once, for the first stage
-    }
+    for (const std::string& component : split_list(a.pipeline))
+      if (Status s = add(run_stage(a.paths, {component}, component, a.load, so, ctx, progress)); !s) return s.error();
   } else if (a.sequential) {
-    for (const std::string& path : a.paths) {
-      auto t = std::chrono::steady_clock::now();
-      auto table = open_model({path}, oo);
-      if (!table) return table.error();
-      if (Status s = add(run_stage(std::move(table.value()), path, ms_since(t), a.load, so, ctx, progress)); !s)
-        return s.error();
-    }
+    for (const std::string& path : a.paths)
+      if (Status s = add(run_stage({path}, {}, path, a.load, so, ctx, progress)); !s) return s.error();
   } else {
-    auto t = std::chrono::steady_clock::now();
-    auto table = open_model(a.paths, oo);
-    if (!table) return table.error();
     std::string name = a.paths.size() == 1 ? a.paths[0] : fmt::format("{} paths", a.paths.size());
-    if (Status s = add(run_stage(std::move(table.value()), name, ms_since(t), a.load, so, ctx, progress)); !s)
-      return s.error();
+    if (Status s = add(run_stage(a.paths, {}, name, a.load, so, ctx, progress)); !s) return s.error();
   }
   // The total checksum covers every stage's, in order; one stage's is its own.
   if (summary.stages.size() == 1) {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <fmt/format.h>
 
+#include "api/model_access.h"
 #include "compute/pass.h"
 #include "io/process_memory.h"
 #include "io/residency.h"
@@ -18,22 +19,21 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 
 }  // namespace
 
-Result<StageResult> run_stage(TensorTable table, std::string name, double parse_ms, const LoadArgs& args,
-                              const StageOptions& options, const Context& ctx, bool progress) {
+Result<StageResult> run_stage(const std::vector<std::string>& model_paths, const std::vector<std::string>& components,
+                              std::string name, const LoadArgs& args, const StageOptions& options, const Context& ctx,
+                              bool progress) {
   StageResult r;
   r.name = std::move(name);
-  std::vector<std::string> paths;
-  for (const auto& f : table.files) {
-    paths.push_back(f.path);
-    r.file_bytes += f.size;
-  }
   auto t0 = Clock::now();
-  auto model = load_table(std::move(table), parse_ms, args, ctx.log, progress);
+  auto model = open_and_load(model_paths, args, ctx.log, progress, components);
   if (!model) return model.error();
   auto loaded = Clock::now();
-  const LoadReport& rep = model->report();
-  r.parse_ms = parse_ms;
-  r.load_ms = parse_ms + ms_between(t0, loaded);
+  const LoadReport rep = model->report();
+  std::vector<std::string> paths;
+  for (size_t f = 0; f < model->file_count(); ++f) paths.push_back(model->file_path(f));
+  r.file_bytes = rep.file_bytes;
+  r.parse_ms = rep.time.parse_ms;
+  r.load_ms = ms_between(t0, loaded);
   r.tensors = rep.tensors;
   r.mapped = rep.tensors_mapped;
   r.copied = rep.tensors_copied;
@@ -49,10 +49,11 @@ Result<StageResult> run_stage(TensorTable table, std::string name, double parse_
   // weight as [all dims but the last] x [last]; a LoRA term as [first] x
   // [the rest]. They agree for matrices; a conv weight's term cannot be
   // added to that view, and is reported instead of silently dropped.
-  const Model& m = *model;
+  // The compute pass is a diagnostic over the library's side of the model.
+  const LoadedModel& m = ModelAccess::loaded(*model);
   size_t skipped_terms = 0;
-  po.extra_term = [&m, &skipped_terms](size_t i, std::span<const float> x, std::span<float> y) {
-    auto terms = m.lora_terms(i);
+  po.extra_term = [&model, &skipped_terms](size_t i, std::span<const float> x, std::span<float> y) {
+    const std::vector<LoraTerm>& terms = model->lora_terms(i);
     if (terms.empty()) return;
     if (terms.front().cols != x.size() || terms.front().rows != y.size()) {
       ++skipped_terms;
@@ -60,7 +61,7 @@ Result<StageResult> run_stage(TensorTable table, std::string name, double parse_
     }
     add_lora_terms(terms, x, y);
   };
-  auto pass = compute_pass(*model, po);
+  auto pass = compute_pass(m, po);
   if (!pass) return pass.error();
   auto used = Clock::now();
   if (skipped_terms)
@@ -71,7 +72,7 @@ Result<StageResult> run_stage(TensorTable table, std::string name, double parse_
   r.ttfr_ms = ms_between(ctx.started, used);
   r.checksum = pass->checksum;
   r.simd = simd_level_name(pass->simd);
-  PrefetchStats ps = model->prefetch_stats();
+  PrefetchStats ps = m.prefetch_stats();
   r.prefetch_ms = ps.seconds * 1e3;
   ProcessMemory mem = read_process_memory();
   r.peak_rss_kib = mem.peak_rss_kib;

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "cli/commands.h"
-#include "format/tensor_table.h"
 
 namespace wm::cli {
 
@@ -39,7 +38,9 @@ struct StageOptions {
   unsigned compute_threads = 2;
 };
 
-Result<StageResult> run_stage(TensorTable table, std::string name, double parse_ms, const LoadArgs& args,
-                              const StageOptions& options, const Context& ctx, bool progress);
+// Opens `model_paths` (only `components`, when given) through wm::open.
+Result<StageResult> run_stage(const std::vector<std::string>& model_paths, const std::vector<std::string>& components,
+                              std::string name, const LoadArgs& args, const StageOptions& options, const Context& ctx,
+                              bool progress);
 
 }  // namespace wm::cli

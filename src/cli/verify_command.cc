@@ -7,7 +7,8 @@
 #include "cli/commands.h"
 #include "cli/progress_bar.h"
 #include "common/json_writer.h"
-#include "load/verify.h"
+#include "api/model_access.h"
+#include "verify/verify.h"
 
 namespace wm::cli {
 namespace {
@@ -85,7 +86,7 @@ void add_verify_command(CLI::App& app, Context& ctx) {
     VerifyOptions options;
     options.log = ctx.log;
     if (progress) options.progress = [&bar](uint64_t done, uint64_t total) { bar.update(done, total); };
-    auto report = verify_model(*model, options);
+    auto report = verify_model(ModelAccess::loaded(*model), options);  // a diagnostic over the library's side
     if (!report) {
       ctx.exit_code = report_error(report.error().to_string());
       return;

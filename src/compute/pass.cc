@@ -27,15 +27,14 @@ uint64_t mix64(uint64_t x) {  // splitmix64 finaliser
 
 class Pass {
  public:
-  Pass(const Model& model, const PassOptions& options, SimdLevel level)
+  Pass(const LoadedModel& model, const PassOptions& options, SimdLevel level)
       : model_(model), options_(options), level_(level), pool_(options.threads) {
     XXH3_64bits_reset(&checksum_);
   }
 
   Status run(size_t index, PassResult& result) {
-    const LoadedTensor& t = model_.tensors()[index];
+    const Tensor& t = model_.tensors()[index];
     if (Status ready = model_.wait_ready(index); !ready) return ready;
-    if (t.on_device && model_.sim() == nullptr) return fail(t, "is on a device, but the model has none");
     if (!t.on_device && t.host_data == nullptr && t.nbytes > 0) return fail(t, "has no bytes in host memory");
     bool matrix = t.shape.size() >= 2 && matvec_supports(t.dtype);
     if (matrix) {
@@ -60,7 +59,7 @@ class Pass {
   uint64_t checksum() const { return XXH3_64bits_digest(&checksum_); }
 
  private:
-  Error fail(const LoadedTensor& t, const std::string& what) const {
+  Error fail(const Tensor& t, const std::string& what) const {
     const auto& files = model_.table().files;
     return Error{t.file < files.size() ? files[t.file].path : std::string(), t.name, t.file_offset,
                  fmt::format("compute pass: tensor {}", what)};
@@ -72,14 +71,14 @@ class Pass {
     return it->second;
   }
 
-  Status matrix_product(size_t index, const LoadedTensor& t) {
+  Status matrix_product(size_t index, const Tensor& t) {
     MatrixView w = MatrixView::from_shape(t.dtype, t.host_data, t.shape);
     const std::vector<float>& x = input(w.cols);
     y_.assign(w.rows, 0.0f);
     if (t.placement == Placement::kMap) {  // a file truncated under the mapping faults here
       if (const std::byte* fault = matvec_guarded(level_, w, x.data(), y_.data(), &pool_))
         return model_.mapped_fault(index, fault, "compute pass");
-    } else if (!t.on_device) {
+    } else if (t.host_data) {
       matvec(level_, w, x.data(), y_.data(), &pool_);
     } else {
       // Whole rows per download, so every y[r] is still one row's sum.
@@ -88,7 +87,7 @@ class Pass {
       for (uint64_t r = 0; r < w.rows; r += rows_per_chunk) {
         uint64_t n = std::min(rows_per_chunk, w.rows - r);
         staging_.resize(n * row_bytes);
-        model_.sim()->download(t.device_buffer, r * row_bytes, staging_);
+        if (Status s = model_.read_bytes(index, r * row_bytes, staging_.data(), staging_.size()); !s) return s;
         MatrixView part{t.dtype, staging_.data(), n, w.cols};
         matvec(level_, part, x.data(), y_.data() + r, &pool_);
       }
@@ -99,14 +98,14 @@ class Pass {
     return {};
   }
 
-  Status reduction(size_t index, const LoadedTensor& t, uint64_t& value) {
+  Status reduction(size_t index, const Tensor& t, uint64_t& value) {
     if (t.placement == Placement::kMap) {
       if (const std::byte* fault = guard_sigbus(t.host_data, t.nbytes,
                                                 [&] { value = reduce_tensor(t.dtype, t.host_data, t.nbytes); }))
         return model_.mapped_fault(index, fault, "compute pass");
       return {};
     }
-    if (!t.on_device) {
+    if (t.host_data) {
       value = reduce_tensor(t.dtype, t.host_data, t.nbytes);
       return {};
     }
@@ -115,14 +114,14 @@ class Pass {
     uint64_t chunk = std::max(block, options_.device_chunk_bytes / block * block);
     for (uint64_t at = 0; at < t.nbytes; at += chunk) {
       staging_.resize(std::min(chunk, t.nbytes - at));
-      model_.sim()->download(t.device_buffer, at, staging_);
+      if (Status s = model_.read_bytes(index, at, staging_.data(), staging_.size()); !s) return s;
       reducer.add(staging_.data(), staging_.size());
     }
     value = reducer.value();
     return {};
   }
 
-  const Model& model_;
+  const LoadedModel& model_;
   const PassOptions& options_;
   SimdLevel level_;
   WorkerPool pool_;
@@ -145,7 +144,7 @@ std::vector<float> seeded_input(uint64_t seed, uint64_t cols) {
   return x;
 }
 
-std::vector<size_t> file_order(const Model& model) {
+std::vector<size_t> file_order(const LoadedModel& model) {
   const auto& ts = model.tensors();
   std::vector<size_t> order(ts.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -157,7 +156,7 @@ std::vector<size_t> file_order(const Model& model) {
   return order;
 }
 
-Result<PassResult> compute_pass(const Model& model, const PassOptions& options) {
+Result<PassResult> compute_pass(const LoadedModel& model, const PassOptions& options) {
   auto t0 = std::chrono::steady_clock::now();
   if (options.threads == 0) return Error{{}, {}, {}, "compute pass: threads must be at least 1"};
   SimdLevel level;

@@ -16,7 +16,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "compute/cpu_features.h"
-#include "load/model.h"
+#include "load/loaded_model.h"
 
 namespace wm {
 
@@ -29,7 +29,7 @@ struct PassOptions {
   // chunks of about this many bytes (whole rows; at least one row).
   uint64_t device_chunk_bytes = 16ull << 20;
   // LoRA at run time (the lead wires it here): called after y = W x for
-  // tensor `tensor` (index into Model::tensors()), with its x (cols = last
+  // tensor `tensor` (index into LoadedModel::tensors()), with its x (cols = last
   // dimension) and y (rows = product of the others), to add
   // y += scale * up(down x) before y enters the checksum. Called from the
   // pass's thread, in file order. Note: for tensors of more than 2
@@ -49,13 +49,13 @@ struct PassResult {
 };
 
 // REQUIRES: `model` is not released and not released during the pass.
-Result<PassResult> compute_pass(const Model& model, const PassOptions& options = {});
+Result<PassResult> compute_pass(const LoadedModel& model, const PassOptions& options = {});
 
 // The input vector used for a tensor of `cols` columns: values in [-1, 1),
 // each exact in float, a function of (seed, cols, index) only.
 std::vector<float> seeded_input(uint64_t seed, uint64_t cols);
 
 // Tensor indices of `model` in file order: by (file, offset), ties by index.
-std::vector<size_t> file_order(const Model& model);
+std::vector<size_t> file_order(const LoadedModel& model);
 
 }  // namespace wm

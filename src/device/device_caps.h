@@ -8,20 +8,9 @@
 #include <vector>
 
 #include "dtype/dtype.h"
+#include "weightmap/device.hpp"
 
 namespace wm {
-
-struct DeviceCaps {
-  std::string name;
-  bool reads_host_memory = false;
-  uint32_t alignment = 1;      // tensor data addresses must be multiples of this
-  std::vector<DType> dtypes;   // dtypes it takes; empty = every dtype
-
-  bool accepts(DType t) const;
-  // The alignment a tensor of dtype `t` needs on this device: the device's
-  // own, raised to the dtype's natural alignment so element loads are legal.
-  uint32_t required_alignment(DType t) const;
-};
 
 // The host CPU: reads host memory in place, any dtype.
 DeviceCaps cpu_device_caps();

@@ -1,13 +1,14 @@
 #include "device/sim_device.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <new>
+#include <fmt/format.h>
 
 namespace wm {
 
-SimDevice::SimDevice() : thread_([this] { serve(); }) {}
+SimDevice::SimDevice() : caps_(sim_device_caps()) {}
 
 SimDevice::~SimDevice() {
   {
@@ -15,28 +16,35 @@ SimDevice::~SimDevice() {
     stop_ = true;
   }
   work_.notify_all();
-  thread_.join();
-  free_all();
+  if (thread_.joinable()) thread_.join();  // drains the queue first
+  for (void* p : live_) std::free(p);
 }
 
-SimDevice::Handle SimDevice::allocate(uint64_t nbytes) {
-  void* p = std::aligned_alloc(256, std::max<uint64_t>(256, (nbytes + 255) / 256 * 256));
-  if (!p) throw std::bad_alloc();
+Result<DeviceBuffer> SimDevice::allocate(uint64_t nbytes, uint32_t alignment) {
+  const uint64_t align = std::max<uint64_t>(256, alignment);
+  void* p = std::aligned_alloc(align, std::max<uint64_t>(align, (nbytes + align - 1) / align * align));
+  if (!p)
+    return Error{{}, {}, {}, fmt::format("sim device: out of memory allocating {} bytes", nbytes),
+                 ErrorCode::kOutOfMemory};
   std::lock_guard lock(mu_);
-  buffers_.emplace_back(static_cast<std::byte*>(p), nbytes);
+  live_.insert(p);
   allocated_ += nbytes;
-  return static_cast<Handle>(buffers_.size() - 1);
+  return DeviceBuffer{p, 0, nullptr, nbytes};
 }
 
-uint64_t SimDevice::size(Handle h) const {
+void SimDevice::free(const DeviceBuffer& buffer) {
   std::lock_guard lock(mu_);
-  return buffers_.at(h).second;
+  if (live_.erase(buffer.handle) == 0) return;  // not ours, or freed already
+  std::free(buffer.handle);
+  allocated_ -= std::min(allocated_, buffer.nbytes);
 }
 
-void SimDevice::upload(Handle h, uint64_t offset, std::span<const std::byte> src, std::function<void()> done) {
+void SimDevice::upload(const DeviceBuffer& buffer, uint64_t offset, const std::byte* src, uint64_t n,
+                       UploadDone done) {
+  std::call_once(started_, [this] { thread_ = std::thread([this] { serve(); }); });
   {
     std::lock_guard lock(mu_);
-    queue_.push_back({h, offset, src, std::move(done)});
+    queue_.push_back({static_cast<std::byte*>(buffer.handle) + offset, src, n, std::move(done)});
   }
   work_.notify_one();
 }
@@ -49,29 +57,28 @@ void SimDevice::serve() {
     Job job = std::move(queue_.front());
     queue_.pop_front();
     busy_ = true;
-    std::byte* dst = buffers_.at(job.h).first + job.offset;
     lock.unlock();
     auto t0 = std::chrono::steady_clock::now();
-    if (!job.src.empty()) std::memcpy(dst, job.src.data(), job.src.size());
+    if (job.n) std::memcpy(job.dst, job.src, job.n);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (job.done) job.done();
+    if (job.done) job.done(Status());
     lock.lock();
-    uploaded_ += job.src.size();
+    uploaded_ += job.n;
     upload_seconds_ += secs;
     busy_ = false;
     if (queue_.empty()) idle_.notify_all();
   }
 }
 
-void SimDevice::wait_idle() {
+Status SimDevice::synchronize() {
   std::unique_lock lock(mu_);
   idle_.wait(lock, [&] { return queue_.empty() && !busy_; });
+  return {};
 }
 
-void SimDevice::download(Handle h, uint64_t offset, std::span<std::byte> dst) const {
-  if (dst.empty()) return;  // memcpy from/to null is undefined even for 0 bytes
-  std::lock_guard lock(mu_);
-  std::memcpy(dst.data(), buffers_.at(h).first + offset, dst.size());
+Status SimDevice::download(const DeviceBuffer& buffer, uint64_t offset, std::byte* dst, uint64_t n) {
+  if (n) std::memcpy(dst, static_cast<const std::byte*>(buffer.handle) + offset, n);
+  return {};
 }
 
 uint64_t SimDevice::bytes_allocated() const {
@@ -85,13 +92,6 @@ uint64_t SimDevice::bytes_uploaded() const {
 double SimDevice::upload_seconds() const {
   std::lock_guard lock(mu_);
   return upload_seconds_;
-}
-
-void SimDevice::free_all() {
-  std::lock_guard lock(mu_);
-  for (auto& [p, n] : buffers_) std::free(p);
-  buffers_.clear();
-  allocated_ = 0;
 }
 
 }  // namespace wm

@@ -83,6 +83,11 @@ std::optional<DType> dtype_from_safetensors_name(std::string_view name) {
   return std::nullopt;
 }
 
+const char* dtype_name(DType t) { return dtype_info(t).name; }
+int32_t dtype_gguf_id(DType t) { return dtype_info(t).gguf_id; }
+uint32_t dtype_block_elems(DType t) { return dtype_info(t).block_elems; }
+uint32_t dtype_block_bytes(DType t) { return dtype_info(t).block_bytes; }
+
 std::optional<DType> dtype_from_name(std::string_view name) {
   for (const auto& row : kTable)
     if (name == row.name) return row.dtype;

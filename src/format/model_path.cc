@@ -47,19 +47,31 @@ Result<TensorTable> open_file(const std::string& path, const OpenOptions& option
   if (is_index_name(path)) return open_safetensors_index(path);
   auto file = File::open(path);
   if (!file) return file.error();
-  if (file->size() == 0) return Error{path, {}, 0, "empty file (0 bytes); expected GGUF or safetensors"};
+  if (file->size() == 0) return Error{path, {}, 0, "empty file (0 bytes); expected GGUF or safetensors", ErrorCode::kBadFormat};
   std::byte head[16] = {};  // 15 tell a legacy PyTorch checkpoint
   uint64_t n = std::min<uint64_t>(sizeof head, file->size());
   if (Status s = file->read_exact(0, {head, n}); !s) return s.error();
   FileSource src(*file);
-  if (n >= 4 && std::memcmp(head, "GGUF", 4) == 0) return parse_gguf(src, {options.metadata_arrays});
+  // The parsed table keeps the open file: the loader uses it, not a second open.
+  auto keep_open = [&](Result<TensorTable> parsed) -> Result<TensorTable> {
+    if (!parsed) {
+      Error e = parsed.error();
+      if (e.code == ErrorCode::kUnknown) e.code = ErrorCode::kBadFormat;
+      return e;
+    }
+    auto opened = std::make_shared<const File>(std::move(file.value()));
+    for (FileInfo& info : parsed->files) info.opened = opened;
+    return parsed;
+  };
+  if (n >= 4 && std::memcmp(head, "GGUF", 4) == 0) return keep_open(parse_gguf(src, {options.metadata_arrays}));
   bool looks_safetensors = n >= 9 && static_cast<char>(head[8]) == '{';
-  if (ends_with(path, ".safetensors") || looks_safetensors) return parse_safetensors(src);
-  if (looks_like_torch({head, n}) || is_torch_name(path)) return parse_torch(src, options.log);
-  if (ends_with(path, ".gguf")) return parse_gguf(src, {options.metadata_arrays});  // reports the wrong magic
+  if (ends_with(path, ".safetensors") || looks_safetensors) return keep_open(parse_safetensors(src));
+  if (looks_like_torch({head, n}) || is_torch_name(path)) return keep_open(parse_torch(src, options.log));
+  if (ends_with(path, ".gguf")) return keep_open(parse_gguf(src, {options.metadata_arrays}));  // reports the wrong magic
   return Error{path, {}, 0,
                "unrecognised format: expected a GGUF file, a safetensors file, a *.safetensors.index.json or a PyTorch "
-               "checkpoint"};
+               "checkpoint",
+               ErrorCode::kBadFormat};
 }
 
 // The weights a folder holds directly: its index if it has one, else its

@@ -81,9 +81,16 @@ Result<TensorTable> open_safetensors_index(const std::string& path) {
     std::string shard_path = (dir / shard).string();
     auto shard_file = File::open(shard_path);
     if (!shard_file)
-      return Error{path, {}, {}, fmt::format("cannot open shard '{}': {}", shard, shard_file.error().to_string())};
+      return Error{path, {}, {}, fmt::format("cannot open shard '{}': {}", shard, shard_file.error().to_string()),
+                   shard_file.error().code};
     auto parsed = parse_safetensors(FileSource(*shard_file));
-    if (!parsed) return parsed.error();
+    if (!parsed) {
+      Error e = parsed.error();
+      if (e.code == ErrorCode::kUnknown) e.code = ErrorCode::kBadFormat;
+      return e;
+    }
+    auto opened = std::make_shared<const File>(std::move(shard_file.value()));
+    for (FileInfo& info : parsed->files) info.opened = opened;
     auto file_index = static_cast<uint32_t>(table.files.size());
     for (const auto& t : parsed->tensors) {
       auto [it, inserted] = shard_of.emplace(t.name, file_index);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,9 @@ struct FileInfo {
   // parsed from memory, see ByteSource::identity): the loader refuses a file
   // that changed since.
   FileIdentity identity;
+  // The file as the parser opened it, kept open so the loader maps and
+  // reads that same file (no second open); null when parsed from memory.
+  std::shared_ptr<const File> opened;
 };
 
 // A tensor whose bytes are a view into a larger storage, or lie in a

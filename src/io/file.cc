@@ -24,18 +24,41 @@ FileIdentity identity_of(const struct stat& st) {
 
 }  // namespace
 
+static ErrorCode code_of_errno(int err) {
+  switch (err) {
+    case ENOENT: case ENOTDIR: return ErrorCode::kNotFound;
+    case EMFILE: case ENFILE: return ErrorCode::kLimitReached;
+    case ENOMEM: return ErrorCode::kOutOfMemory;
+    default: return ErrorCode::kIo;
+  }
+}
+
 Result<File> File::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error{path, {}, {}, fmt::format("cannot open: {}", std::strerror(errno))};
+  // O_NONBLOCK: opening a FIFO for reading must not wait for a writer; it
+  // is refused below as not a regular file. Cleared again for regular files.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    int err = errno;
+    return Error{path, {}, {}, fmt::format("cannot open: {}", std::strerror(err)), code_of_errno(err)};
+  }
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     int err = errno;
     ::close(fd);
-    return Error{path, {}, {}, fmt::format("cannot stat: {}", std::strerror(err))};
+    return Error{path, {}, {}, fmt::format("cannot stat: {}", std::strerror(err)), code_of_errno(err)};
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
-    return Error{path, {}, {}, "not a regular file"};
+    const char* kind = S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket"
+                       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "a special file";
+    return Error{path, {}, {}, fmt::format("not a regular file ({}); expected a model file", kind),
+                 ErrorCode::kBadFormat};
+  }
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Error{path, {}, {}, fmt::format("cannot clear O_NONBLOCK: {}", std::strerror(err)), code_of_errno(err)};
   }
   return File(path, fd, identity_of(st));
 }
@@ -68,22 +91,26 @@ Status File::check_unchanged() const {
     return Error{path_, {}, {},
                  fmt::format("the file changed while in use: {} bytes when opened, {} now (truncated or rewritten); "
                              "its mapped pages past the new end can no longer be read. Load it again",
-                             identity_.size, now.size)};
+                             identity_.size, now.size),
+                 ErrorCode::kChangedOnDisk};
   if (now.mtime_ns != identity_.mtime_ns)
     return Error{path_, {}, {},
                  "the file was modified in place while in use (its mtime changed): its bytes may no longer be "
-                 "what was loaded. Load it again"};
+                 "what was loaded. Load it again",
+                 ErrorCode::kChangedOnDisk};
   struct stat by_path {};
   if (::stat(path_.c_str(), &by_path) != 0)
     return Error{path_, {}, {},
                  fmt::format("the file was removed or renamed while in use ({}); the loaded model still reads the "
                              "old file",
-                             std::strerror(errno))};
+                             std::strerror(errno)),
+                 ErrorCode::kChangedOnDisk};
   FileIdentity named = identity_of(by_path);
   if (named.device != identity_.device || named.inode != identity_.inode)
     return Error{path_, {}, {},
                  "the file was replaced (saved over: the path names a new file) while in use; the loaded model "
-                 "still reads the old one. Load it again"};
+                 "still reads the old one. Load it again",
+                 ErrorCode::kChangedOnDisk};
   return {};
 }
 

@@ -2,12 +2,12 @@
 // LoadOptions::lock_files). Preferred: a read lease (fcntl F_SETLEASE
 // F_RDLCK). Another process that then opens the file for writing or
 // truncates it is held up to /proc/sys/fs/lease-break-time seconds (45 by
-// default) and this process is told, so Model::check_files() fails naming
+// default) and this process is told, so LoadedModel::check_files() fails naming
 // the file before anything reads pages that are about to change. When the
 // kernel refuses a lease (the file belongs to another user and the process
 // lacks CAP_LEASE, or the file is open for writing somewhere), a shared
 // flock(2) instead, which holds off only writers that take flock too. Both
-// end when the descriptor is closed (Model::release).
+// end when the descriptor is closed (LoadedModel::release).
 #pragma once
 
 #include <string>

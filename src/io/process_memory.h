@@ -5,14 +5,9 @@
 
 #include <cstdint>
 
-namespace wm {
+#include "weightmap/report.hpp"
 
-struct ProcessMemory {
-  uint64_t peak_rss_kib = 0;  // VmHWM
-  uint64_t rss_kib = 0;       // VmRSS
-  uint64_t anon_kib = 0;      // RssAnon
-  uint64_t file_kib = 0;      // RssFile
-};
+namespace wm {
 
 ProcessMemory read_process_memory();
 

@@ -53,6 +53,13 @@ const char* prefetch_mode_name(PrefetchMode m) {
   return "?";
 }
 
+std::optional<PrefetchMode> prefetch_mode_from_name(std::string_view name) {
+  if (name == "background") return PrefetchMode::kBackground;
+  if (name == "wait") return PrefetchMode::kWait;
+  if (name == "none") return PrefetchMode::kNone;
+  return std::nullopt;
+}
+
 Result<HintOutcome> apply_hints(HintInputs in) {
   HintOutcome out;
   const TensorTable& table = *in.table;

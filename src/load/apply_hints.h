@@ -16,15 +16,10 @@
 #include "io/mapped_file.h"
 #include "io/mmap_hints.h"
 #include "io/prefetch.h"
+#include "weightmap/options.hpp"
 
 namespace wm {
 
-enum class PrefetchMode {
-  kBackground,  // load_model returns at once; Model::wait_ready blocks per tensor
-  kWait,        // load_model returns once every prefetched tensor is in
-  kNone,        // lazy: pages come in on first touch, whatever the hints say
-};
-const char* prefetch_mode_name(PrefetchMode m);
 
 struct HintInputs {
   const TensorTable* table = nullptr;

@@ -13,6 +13,7 @@
 
 #include "dtype/convert.h"
 #include "io/fault_injection.h"
+#include "io/process_memory.h"
 #include "io/file_lock.h"
 #include "io/residency.h"
 #include "load/cache_window.h"
@@ -22,7 +23,28 @@
 
 namespace wm {
 
-std::vector<DeviceCaps> available_devices() { return {cpu_device_caps(), sim_device_caps()}; }
+Result<std::vector<std::shared_ptr<Device>>> make_devices(const std::vector<std::shared_ptr<Device>>& extra) {
+  std::vector<std::shared_ptr<Device>> all{make_cpu_device(), make_sim_device()};
+  for (const auto& d : extra) {
+    if (!d) return Error{{}, {}, {}, "Options::devices holds a null device", ErrorCode::kInvalidArgument};
+    const std::string& name = d->caps().name;
+    if (name.empty() || name.find_first_of(",=*? ") != std::string::npos)
+      return Error{{}, {}, {}, fmt::format("device name '{}' cannot be used in device rules (empty, or has one of "
+                                           "',=*? ')", name), ErrorCode::kInvalidArgument};
+    for (const auto& other : all)
+      if (other->caps().name == name)
+        return Error{{}, {}, {}, fmt::format("two devices are named '{}' (\"cpu\" and \"sim\" are built in)", name),
+                     ErrorCode::kInvalidArgument};
+    all.push_back(d);
+  }
+  return all;
+}
+
+std::vector<DeviceCaps> device_caps_of(const std::vector<std::shared_ptr<Device>>& devices) {
+  std::vector<DeviceCaps> caps;
+  for (const auto& d : devices) caps.push_back(d->caps());
+  return caps;
+}
 
 namespace {
 
@@ -48,17 +70,64 @@ uint64_t anon_bytes_of(const LoadPlan& plan, uint64_t staging_bytes) {
   return copies ? need + staging_bytes : need;
 }
 
+// Uploads in flight to devices: their first failure, and the wall time from
+// the first upload's start to the last one's completion (upload_ms).
+// Thread-safe: done() callbacks run on device threads.
+class UploadTracker {
+ public:
+  // A completion that keeps `held` (staging) alive until the device is done.
+  UploadDone started(std::shared_ptr<void> held, std::string file, std::string tensor) {
+    {
+      std::lock_guard lock(mu_);
+      if (!any_) first_ = Clock::now();
+      any_ = true;
+    }
+    return [this, held = std::move(held), file = std::move(file), tensor = std::move(tensor)](Status s) mutable {
+      held.reset();
+      std::lock_guard lock(mu_);
+      last_ = Clock::now();
+      if (!s && !error_) {
+        Error e = s.error();
+        if (e.file.empty()) e.file = file;
+        if (e.tensor.empty()) e.tensor = tensor;
+        e.message = "upload failed: " + e.message;
+        if (e.code == ErrorCode::kUnknown) e.code = ErrorCode::kDevice;
+        error_ = std::move(e);
+      }
+    };
+  }
+  std::optional<Error> error() const {
+    std::lock_guard lock(mu_);
+    return error_;
+  }
+  double ms() const {
+    std::lock_guard lock(mu_);
+    return any_ && last_ > first_ ? std::chrono::duration<double, std::milli>(last_ - first_).count() : 0;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  bool any_ = false;
+  Clock::time_point first_, last_;
+  std::optional<Error> error_;
+};
+
 }  // namespace
 
 class Loader {
  public:
   Loader(TensorTable table, const LoadOptions& options) : options_(options) { model_.table_ = std::move(table); }
 
-  Result<Model> run() {
+  Result<LoadedModel> run() {
     auto start = Clock::now();
     model_.report_.memory_before = read_process_memory();
+    model_.report_.time.parse_ms = options_.parse_ms;
+    auto devices = make_devices(options_.devices);
+    if (!devices) return devices.error();
+    model_.device_objects_ = std::move(devices.value());
+    model_.devices_ = device_caps_of(model_.device_objects_);
+    if (Status s = check_rule_names(); !s) return s.error();
     if (Status s = open_files(); !s) return s.error();
-    model_.devices_ = available_devices();
 
     auto t = Clock::now();
     PlanOptions plan_options = options_.plan;
@@ -85,21 +154,56 @@ class Loader {
  private:
   Status open_files() {
     for (const FileInfo& info : model_.table_.files) {
+      if (info.opened) {  // opened by the parser: no second open
+        // Still the file that was parsed? (truncated, rewritten, replaced or
+        // removed since, it may hold other bytes at the parsed offsets)
+        if (Status s = info.opened->check_unchanged(); !s) {
+          Error e = s.error();
+          e.message = "file changed since it was parsed: " + e.message;
+          return e;
+        }
+        model_.files_.push_back(info.opened);
+        if (options_.lock_files)
+          if (Status s = lock(*model_.files_.back()); !s) return s;
+        continue;
+      }
       auto file = File::open(info.path);
       if (!file) return file.error();
       if (file->size() != info.size)
         return Error{info.path, {}, {},
-                     fmt::format("file changed since it was parsed (size {} then, {} now)", info.size, file->size())};
+                     fmt::format("file changed since it was parsed (size {} then, {} now)", info.size, file->size()),
+                     ErrorCode::kChangedOnDisk};
       // Same size is not enough: a file saved over (new inode) or rewritten
       // in place (new mtime) may hold other bytes at the parsed offsets.
       if (info.identity.size != 0 && file->identity() != info.identity)
         return Error{info.path, {}, {},
-                     "file changed since it was parsed (replaced or modified: inode or mtime differs); open it again"};
+                     "file changed since it was parsed (replaced or modified: inode or mtime differs); open it again",
+                     ErrorCode::kChangedOnDisk};
       model_.files_.push_back(std::make_shared<const File>(std::move(file.value())));
       if (options_.lock_files)
         if (Status s = lock(*model_.files_.back()); !s) return s;
     }
     model_.mappings_.resize(model_.files_.size());
+    return {};
+  }
+
+  // Rules that name a device or dtype that does not exist fail at once,
+  // whether or not a tensor matches them.
+  Status check_rule_names() const {
+    std::string known;
+    for (const DeviceCaps& d : model_.devices_) known += (known.empty() ? "" : ", ") + d.name;
+    for (const NameRule& r : options_.plan.device_rules.rules()) {
+      bool found = false;
+      for (const DeviceCaps& d : model_.devices_) found = found || d.name == r.value;
+      if (!found)
+        return Error{{}, {}, {}, fmt::format("device rule '{}={}' names unknown device '{}' (devices: {})", r.pattern,
+                                             r.value, r.value, known),
+                     ErrorCode::kInvalidArgument};
+    }
+    for (const NameRule& r : options_.plan.type_rules.rules())
+      if (!dtype_from_name(r.value))
+        return Error{{}, {}, {}, fmt::format("type rule '{}={}' names unknown dtype '{}'", r.pattern, r.value, r.value),
+                     ErrorCode::kInvalidArgument};
     return {};
   }
 
@@ -131,7 +235,7 @@ class Loader {
       else r.mlocked_bytes += m->size();
     }
     for (size_t i = 0; i < model_.tensors_.size(); ++i) {
-      const LoadedTensor& t = model_.tensors_[i];
+      const Tensor& t = model_.tensors_[i];
       if (t.placement == Placement::kMap || t.on_device || t.nbytes == 0) continue;
       if (::mlock(t.host_data, t.nbytes) != 0) {
         refused(Error{model_.table_.files[t.file].path, t.name, {},
@@ -174,7 +278,8 @@ class Loader {
                  fmt::format("this load needs about {:.1f} MiB of anonymous memory (copies, device buffers, staging) "
                              "on top of the {:.1f} MiB in use, over the {:.1f} MiB allowed (--max-memory); mapped "
                              "tensors need none: load with mmap, or a smaller --staging-mb",
-                             need / 1048576.0, anon_now / 1048576.0, options_.max_memory_bytes / 1048576.0)};
+                             need / 1048576.0, anon_now / 1048576.0, options_.max_memory_bytes / 1048576.0),
+                 ErrorCode::kOutOfMemory};
   }
 
   Status apply_page_cache_hints() {
@@ -215,7 +320,7 @@ class Loader {
     for (size_t i = 0; i < table.tensors.size(); ++i) {
       const TensorInfo& src = table.tensors[i];
       const TensorPlan& p = plan.tensors[i];
-      LoadedTensor t;
+      Tensor t;
       t.name = src.qualified_name();
       t.dtype = p.dtype;
       t.shape = src.shape;
@@ -229,20 +334,34 @@ class Loader {
       const DeviceCaps& caps = model_.devices_[p.device];
       if (p.placement == Placement::kMap) {
         t.host_data = model_.mappings_[src.file]->data() + src.offset;
-      } else if (caps.reads_host_memory || p.host_resident) {
-        size_t align = std::max<size_t>(64, caps.required_alignment(p.dtype));
-        void* buf = sys::aligned_alloc(align, std::max<uint64_t>(align, (p.nbytes + align - 1) / align * align));
-        if (!buf)
-          return Error{table.files[src.file].path, src.name, src.offset,
-                       fmt::format("out of memory allocating {} bytes for the copy", p.nbytes)};
-        model_.host_buffers_.emplace_back(static_cast<std::byte*>(buf), &std::free);
-        t.host_data = static_cast<std::byte*>(buf);
-        model_.report_.host_copy_bytes += p.nbytes;
       } else {
-        if (!model_.sim_) model_.sim_ = std::make_unique<SimDevice>();
-        t.on_device = true;
-        t.device_buffer = model_.sim_->allocate(p.nbytes);
-        model_.report_.device_bytes += p.nbytes;
+        // A device that reads host memory, or an offloaded tensor, gets a host
+        // copy (the cpu device's memory); any other device its own buffer.
+        const bool host = caps.reads_host_memory || p.host_resident;
+        const uint32_t owner = host ? 0 : p.device;
+        auto buffer = model_.device_objects_[owner]->allocate(p.nbytes, caps.required_alignment(p.dtype));
+        if (!buffer) {
+          Error e = buffer.error();
+          e.file = table.files[src.file].path;
+          e.tensor = src.name;
+          e.offset = src.offset;
+          e.message = fmt::format("allocating {} bytes on device '{}': {}", p.nbytes, model_.devices_[owner].name,
+                                  e.message);
+          if (e.code == ErrorCode::kUnknown) e.code = ErrorCode::kDevice;
+          return e;
+        }
+        model_.buffers_.emplace_back(owner, buffer.value());
+        if (buffer->host_ptr) {  // host-writable: the loader writes it directly
+          t.host_data = buffer->host_ptr;
+          if (host) model_.report_.host_copy_bytes += p.nbytes;
+          else model_.report_.device_bytes += p.nbytes;
+          t.on_device = !host;
+          if (!host) t.device_buffer = buffer.value();
+        } else {
+          t.on_device = true;
+          t.device_buffer = buffer.value();
+          model_.report_.device_bytes += p.nbytes;
+        }
       }
       model_.tensors_.push_back(std::move(t));
       model_.by_name_.emplace(model_.tensors_.back().name, i);
@@ -256,7 +375,7 @@ class Loader {
     std::vector<Chunk> chunks;
     const auto& table = model_.table_;
     for (size_t i = 0; i < table.tensors.size(); ++i) {
-      const LoadedTensor& t = model_.tensors_[i];
+      const Tensor& t = model_.tensors_[i];
       if (t.placement == Placement::kMap || t.nbytes == 0) continue;
       const TensorInfo& src = table.tensors[i];
       const DTypeInfo& s = dtype_info(src.dtype);
@@ -364,7 +483,15 @@ class Loader {
       }
     }
     for (auto& w : workers) w.join();
-    if (model_.sim_) model_.sim_->wait_idle();
+    // Every upload finishes (or fails) before the model is handed out.
+    std::vector<bool> used(model_.device_objects_.size(), false);
+    for (const auto& [device, buffer] : model_.buffers_) used[device] = true;
+    for (size_t d = 0; d < used.size(); ++d)
+      if (used[d])
+        if (Status s = model_.device_objects_[d]->synchronize(); !s)
+          fail(Error{{}, {}, {}, fmt::format("device '{}': {}", model_.devices_[d].name, s.error().to_string()),
+                     ErrorCode::kDevice});
+    if (auto e = uploads_.error()) fail(*e);
     window.flush();
     model_.report_.cache_dropped_bytes = window.dropped_bytes();
     if (auto e = window.first_error())
@@ -374,7 +501,7 @@ class Loader {
     model_.report_.time.read_ms = static_cast<double>(read_ns.load()) / 1e6;
     model_.report_.time.convert_ms = static_cast<double>(convert_ns.load()) / 1e6;
     model_.report_.staging_peak_bytes = pool.peak_bytes();
-    if (model_.sim_) model_.report_.time.upload_ms = model_.sim_->upload_seconds() * 1e3;
+    model_.report_.time.upload_ms = uploads_.ms();
     if (first_error) return *first_error;
     return {};
   }
@@ -382,19 +509,24 @@ class Loader {
   Status run_chunk(const Chunk& c, StagingPool& pool, const SourceReader& reader, SourceReader::Worker& ctx,
                    std::atomic<uint64_t>& read_ns, std::atomic<uint64_t>& convert_ns) {
     const TensorInfo& src = model_.table_.tensors[c.tensor];
-    const LoadedTensor& t = model_.tensors_[c.tensor];
+    const Tensor& t = model_.tensors_[c.tensor];
     const File& file = *model_.files_[src.file];
     const bool convert_needed = t.placement == Placement::kConvert;
     // A PyTorch view or compressed zip entry (one whole-tensor chunk) is
     // gathered or inflated by load/source_transform.h, outside the staging pool.
     if (!src.plain_source()) {
-      if (!t.on_device && !convert_needed)
+      if (t.host_data && !convert_needed)
         return read_transformed(file, src, {const_cast<std::byte*>(t.host_data), src.nbytes});
       auto bytes = read_transformed_as(file, src, t.dtype);
       if (!bytes) return bytes.error();
       auto held = std::make_shared<std::vector<std::byte>>(std::move(bytes.value()));
-      if (!t.on_device) std::memcpy(const_cast<std::byte*>(t.host_data), held->data(), held->size());
-      else model_.sim_->upload(t.device_buffer, 0, *held, [held] {});
+      if (t.host_data) {
+        std::memcpy(const_cast<std::byte*>(t.host_data), held->data(), held->size());
+      } else {
+        const std::byte* data = held->data();
+        uint64_t n = held->size();
+        model_.device(t.device).upload(t.device_buffer, 0, data, n, uploads_.started(held, file.path(), src.name));
+      }
       return {};
     }
     // Reads the chunk's source bytes into `dst` (or, for O_DIRECT, into the
@@ -423,7 +555,7 @@ class Loader {
     };
     const bool bounced = reader.bounces(src.file);
 
-    if (!t.on_device) {
+    if (t.host_data) {  // host memory, or a device buffer the host may write
       std::byte* dst = const_cast<std::byte*>(t.host_data) + c.dst_off;
       if (!convert_needed && !bounced) {  // straight into place: no staging needed
         auto r = timed_read(dst, nullptr);
@@ -438,12 +570,18 @@ class Loader {
       }
       return timed_convert(*r, dst);
     }
-    // Device that cannot read host memory: stage, convert if needed, upload.
+    // A device buffer the host cannot write: stage, convert if needed, upload.
+    Device& device = model_.device(t.device);
     auto in = std::make_shared<StagingPool::Slot>(pool.acquire());
     auto r = timed_read(in->data(), in.get());
     if (!r) return r.error();
     const std::byte* bytes = *r;
     uint64_t out_len = c.src_len;
+    if (convert_needed && device.converts(src.dtype, t.dtype)) {  // the device converts: upload the file's bytes
+      device.upload_converted(t.device_buffer, c.dst_off, bytes, c.src_len, src.dtype, t.dtype, c.elems,
+                              uploads_.started(in, file.path(), src.name));
+      return {};
+    }
     if (convert_needed) {
       auto out = std::make_shared<StagingPool::Slot>(pool.acquire());
       if (Status s = timed_convert(bytes, out->data()); !s) return s;
@@ -453,7 +591,7 @@ class Loader {
       const DTypeInfo& d = dtype_info(t.dtype);
       out_len = c.elems / d.block_elems * d.block_bytes;
     }
-    model_.sim_->upload(t.device_buffer, c.dst_off, {bytes, out_len}, [in] { in->release(); });
+    device.upload(t.device_buffer, c.dst_off, bytes, out_len, uploads_.started(in, file.path(), src.name));
     return {};
   }
 
@@ -461,7 +599,7 @@ class Loader {
     LoadReport& r = model_.report_;
     r.tensors = model_.tensors_.size();
     for (size_t i = 0; i < model_.tensors_.size(); ++i) {
-      const LoadedTensor& t = model_.tensors_[i];
+      const Tensor& t = model_.tensors_[i];
       r.bytes_total += model_.table_.tensors[i].nbytes;
       r.tensors_mapped += t.placement == Placement::kMap;
       r.tensors_copied += t.placement == Placement::kCopy;
@@ -481,16 +619,19 @@ class Loader {
   }
 
   LoadOptions options_;
-  Model model_;
+  LoadedModel model_;
+  UploadTracker uploads_;
 };
 
 Result<uint64_t> anon_bytes_needed(const TensorTable& table, const LoadOptions& options) {
-  auto plan = make_plan(table, available_devices(), options.plan);
+  auto devices = make_devices(options.devices);
+  if (!devices) return devices.error();
+  auto plan = make_plan(table, device_caps_of(*devices), options.plan);
   if (!plan) return plan.error();
   return anon_bytes_of(*plan, options.staging_bytes);
 }
 
-Result<Model> load_model(TensorTable table, const LoadOptions& options) {
+Result<LoadedModel> load_model(TensorTable table, const LoadOptions& options) {
   std::string first_file = table.files.empty() ? std::string() : table.files[0].path;
   try {
     return Loader(std::move(table), options).run();

@@ -11,7 +11,8 @@
 #include "common/log.h"
 #include "io/mmap_hints.h"
 #include "load/apply_hints.h"
-#include "load/model.h"
+#include "load/loaded_model.h"
+#include "weightmap/device.hpp"
 #include "load/source_reader.h"
 #include "plan/load_plan.h"
 
@@ -35,20 +36,25 @@ struct LoadOptions {
   // (0: no limit). Mapped tensors need none: their pages are page cache.
   uint64_t max_memory_bytes = 0;
   // Hold a read lease (else a shared flock) on every file while loaded: a
-  // writer is held off, and Model::check_files() tells (io/file_lock.h).
+  // writer is held off, and LoadedModel::check_files() tells (io/file_lock.h).
   bool lock_files = false;
   // Pin the model in memory: mapped pages as they are read (mlock2
   // MLOCK_ONFAULT), copies at once. A refusal (RLIMIT_MEMLOCK) is logged and
   // reported, not fatal.
   bool mlock = false;
+  // The engine's devices, after the built-in "cpu" (index 0) and "sim" (1).
+  std::vector<std::shared_ptr<Device>> devices;
+  // Time the caller spent parsing the headers, for the report.
+  double parse_ms = 0;
   Logger log;
   // Called from the loading thread about every 100 ms with source bytes done.
   std::function<void(uint64_t done, uint64_t total)> progress;
 };
 
-// The devices a model can be planned onto: "cpu" (the default, index 0) and
-// "sim".
-std::vector<DeviceCaps> available_devices();
+// The devices a model can be planned onto: "cpu" (the default, index 0),
+// "sim", then `extra` (whose names must be unique and not those two).
+Result<std::vector<std::shared_ptr<Device>>> make_devices(const std::vector<std::shared_ptr<Device>>& extra);
+std::vector<DeviceCaps> device_caps_of(const std::vector<std::shared_ptr<Device>>& devices);
 
 // Anonymous memory a load of `table` with `options` would take: host
 // copies and conversions, simulated device buffers, and the staging budget.
@@ -56,6 +62,6 @@ Result<uint64_t> anon_bytes_needed(const TensorTable& table, const LoadOptions& 
 
 // Loads the tensors of `table` (from open_model) as `options` say. The
 // report's time.parse_ms is left for the caller, who did the parsing.
-Result<Model> load_model(TensorTable table, const LoadOptions& options);
+Result<LoadedModel> load_model(TensorTable table, const LoadOptions& options);
 
 }  // namespace wm

@@ -14,11 +14,17 @@ const char* io_mode_name(IoMode m) {
   return "?";
 }
 
-Result<IoMode> parse_io_mode(std::string_view text) {
+std::optional<IoMode> io_mode_from_name(std::string_view text) {
   if (text == "read" || text == "pread") return IoMode::kRead;
   if (text == "direct") return IoMode::kDirect;
   if (text == "uring" || text == "io_uring") return IoMode::kUring;
-  return Error{{}, {}, {}, fmt::format("--io: unknown mode '{}' (read, direct, uring)", text)};
+  return std::nullopt;
+}
+
+Result<IoMode> parse_io_mode(std::string_view text) {
+  if (auto m = io_mode_from_name(text)) return *m;
+  return Error{{}, {}, {}, fmt::format("--io: unknown mode '{}' (read, direct, uring)", text),
+               ErrorCode::kInvalidArgument};
 }
 
 SourceReader::SourceReader(IoMode mode, const std::vector<std::shared_ptr<const File>>& files,

@@ -17,11 +17,10 @@
 #include "io/direct_file.h"
 #include "io/file.h"
 #include "io/uring_reader.h"
+#include "weightmap/options.hpp"
 
 namespace wm {
 
-enum class IoMode { kRead, kDirect, kUring };
-const char* io_mode_name(IoMode m);
 Result<IoMode> parse_io_mode(std::string_view text);
 
 class SourceReader {

@@ -1,5 +1,6 @@
 #include "lora/apply.h"
 
+#include <algorithm>
 #include <cstring>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -14,7 +15,14 @@
 namespace wm {
 namespace {
 
-bool is_mapped(const LoadedTensor& t) { return t.placement == Placement::kMap && !t.on_device; }
+bool is_mapped(const Tensor& t) { return t.placement == Placement::kMap && !t.on_device; }
+
+std::vector<const std::byte*> host_pointers(const std::vector<Tensor>& tensors) {
+  std::vector<const std::byte*> p;
+  p.reserve(tensors.size());
+  for (const Tensor& t : tensors) p.push_back(t.host_data);
+  return p;
+}
 
 struct ModeChoice {
   LoraAction action;
@@ -77,7 +85,7 @@ Status LoraApplier::collect(const LoraSpec& spec, const LoraOptions& options, Te
     report.unmatched.push_back(std::move(u));
   }
   for (const LoraPair& pair : match.pairs) {
-    const LoadedTensor& t = m_.tensors_[pair.base];
+    const Tensor& t = m_.tensors_[pair.base];
     const TensorInfo& down_info = file->tensor(pair.down);
     const TensorInfo& up_info = file->tensor(pair.up);
     auto misfit = [&](std::string_view what) {
@@ -135,6 +143,9 @@ Result<LoraReport> LoraApplier::apply(const std::vector<LoraSpec>& loras, const 
     choices.push_back(std::move(choice.value()));
   }
 
+  // From here on tensors change: say which (moved, changed in place) at the end.
+  const std::vector<const std::byte*> before = host_pointers(m_.tensors_);
+  touched_.clear();
   // Swap: undo the previous LoRAs, keeping reverted private ranges to reuse.
   std::map<size_t, std::unique_ptr<PrivateRange>> spare;
   if (m_.lora_) {
@@ -181,15 +192,31 @@ Result<LoraReport> LoraApplier::apply(const std::vector<LoraSpec>& loras, const 
   options.log.info(fmt::format("lora: {} tensors patched (copy-on-write {:.1f} MiB), {} at run time, {} unmatched",
                                report.tensors_patched, static_cast<double>(report.cow_bytes) / (1 << 20),
                                report.tensors_at_runtime, report.unmatched.size()));
+  finish_generation(before, report.moved, report.changed_in_place);
   state->report = report;
   m_.lora_ = std::move(state);
   return report;
 }
 
+void LoraApplier::touch(size_t index) { touched_.push_back(index); }
+
+void LoraApplier::finish_generation(const std::vector<const std::byte*>& before, std::vector<size_t>& moved,
+                                    std::vector<size_t>& changed) {
+  std::sort(touched_.begin(), touched_.end());
+  touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
+  for (size_t i : touched_) (m_.tensors_[i].host_data != before[i] ? moved : changed).push_back(i);
+  touched_.clear();
+  if (moved.empty() && changed.empty()) return;
+  ++m_.generation_;
+  for (size_t i : moved) m_.tensors_[i].generation = m_.generation_;
+  for (size_t i : changed) m_.tensors_[i].generation = m_.generation_;
+}
+
 Status LoraApplier::patch(size_t index, std::span<const LoraTerm> terms, LoraState::Patch& p,
                           std::unique_ptr<PrivateRange> reuse) {
   if (Status s = m_.wait_ready(index); !s) return s;
-  LoadedTensor& t = m_.tensors_[index];
+  Tensor& t = m_.tensors_[index];
+  touch(index);
   const uint64_t rows = terms[0].rows, cols = terms[0].cols;
   if (is_mapped(t)) {
     if (!reuse) {
@@ -216,15 +243,30 @@ Status LoraApplier::patch(size_t index, std::span<const LoraTerm> terms, LoraSta
   }
   // A device that cannot read host memory: download, patch, upload.
   std::vector<std::byte> buf(t.nbytes);
-  m_.sim_->download(t.device_buffer, 0, buf);
+  Device& device = m_.device(t.device);
+  if (Status s = device.download(t.device_buffer, 0, buf.data(), buf.size()); !s)
+    return tensor_error(index, "downloading for the LoRA patch: " + s.error().message);
   add_lora_delta(t.dtype, buf.data(), rows, cols, terms);
-  m_.sim_->upload(t.device_buffer, 0, buf, [] {});
-  m_.sim_->wait_idle();
+  return upload_whole(index, buf);
+}
+
+// Uploads a whole tensor's new bytes to its device and waits for them.
+Status LoraApplier::upload_whole(size_t index, const std::vector<std::byte>& bytes) {
+  const Tensor& t = m_.tensors_[index];
+  Device& device = m_.device(t.device);
+  Status upload;
+  device.upload(t.device_buffer, 0, bytes.data(), t.nbytes, [&upload](Status s) {
+    if (!s) upload = std::move(s);
+  });
+  Status sync = device.synchronize();
+  if (!upload) return tensor_error(index, "uploading the LoRA-patched bytes: " + upload.error().message);
+  if (!sync) return tensor_error(index, "uploading the LoRA-patched bytes: " + sync.error().message);
   return {};
 }
 
 Status LoraApplier::restore(size_t index, LoraState::Patch& p, std::unique_ptr<PrivateRange>* keep) {
-  LoadedTensor& t = m_.tensors_[index];
+  Tensor& t = m_.tensors_[index];
+  touch(index);
   if (!p.range) return reload_copy(index);
   // MADV_DONTNEED drops the private pages: the range reads as the file again.
   if (Status s = p.range->revert(); !s) return tensor_error(index, s.error().message);
@@ -239,7 +281,7 @@ Status LoraApplier::restore(size_t index, LoraState::Patch& p, std::unique_ptr<P
 Status LoraApplier::reload_copy(size_t index) {
   if (Status s = m_.wait_ready(index); !s) return s;
   const TensorInfo& src = m_.table_.tensors[index];
-  LoadedTensor& t = m_.tensors_[index];
+  Tensor& t = m_.tensors_[index];
   std::vector<std::byte> raw(src.nbytes);
   // PyTorch views and deflated entries are not a plain byte range of the file.
   Status read = src.plain_source() ? m_.files_[src.file]->read_exact(src.offset, raw)
@@ -258,41 +300,52 @@ Status LoraApplier::reload_copy(size_t index) {
   }
   if (!t.on_device) {
     std::memcpy(const_cast<std::byte*>(t.host_data), raw.data(), t.nbytes);
-  } else {
-    m_.sim_->upload(t.device_buffer, 0, {raw.data(), t.nbytes}, [] {});
-    m_.sim_->wait_idle();
+    return {};
   }
-  return {};
+  return upload_whole(index, raw);
 }
 
-Status LoraApplier::remove() {
+Status LoraApplier::remove(std::vector<size_t>* moved) {
   if (!m_.lora_) return {};
+  const std::vector<const std::byte*> before = host_pointers(m_.tensors_);
   Status first;
   for (auto& [index, p] : m_.lora_->patched)
     if (Status s = restore(index, p, nullptr); !s && first) first = s;
   m_.lora_.reset();
+  std::vector<size_t> moved_now, changed;
+  finish_generation(before, moved_now, changed);
+  if (moved) *moved = std::move(moved_now);
   return first;
 }
 
-// --- Model's LoRA entry points ----------------------------------------------
+// --- entry points ------------------------------------------------------------
 
-Result<LoraReport> Model::apply_loras(const std::vector<LoraSpec>& loras, const LoraOptions& options) {
+Result<LoraReport> apply_loras(LoadedModel& model, const std::vector<LoraSpec>& loras, const LoraOptions& options) {
   try {
-    return LoraApplier(*this).apply(loras, options);
+    return LoraApplier(model).apply(loras, options);
   } catch (const std::bad_alloc&) {
-    (void)LoraApplier(*this).remove();
-    return Error{{}, {}, {}, "out of memory while applying LoRAs"};
+    (void)LoraApplier(model).remove();
+    return Error{{}, {}, {}, "out of memory while applying LoRAs", ErrorCode::kOutOfMemory};
   }
 }
 
-Status Model::remove_loras() { return LoraApplier(*this).remove(); }
-
-std::span<const LoraTerm> Model::lora_terms(size_t index) const {
-  if (!lora_) return {};
-  auto it = lora_->runtime.find(index);
-  return it == lora_->runtime.end() ? std::span<const LoraTerm>{} : std::span<const LoraTerm>(it->second);
+Result<std::vector<size_t>> remove_loras(LoadedModel& model) {
+  std::vector<size_t> moved;
+  if (Status s = LoraApplier(model).remove(&moved); !s) return s.error();
+  return moved;
 }
 
-const LoraReport* Model::lora_report() const { return lora_ ? &lora_->report : nullptr; }
+const std::vector<LoraTerm>& lora_terms(const LoadedModel& model, size_t index) {
+  static const std::vector<LoraTerm> kNone;
+  const LoraState* state = LoraApplier::state(model);
+  if (!state) return kNone;
+  auto it = state->runtime.find(index);
+  return it == state->runtime.end() ? kNone : it->second;
+}
+
+const LoraReport* lora_report(const LoadedModel& model) {
+  const LoraState* state = LoraApplier::state(model);
+  return state ? &state->report : nullptr;
+}
 
 }  // namespace wm

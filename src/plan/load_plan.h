@@ -11,15 +11,10 @@
 #include "device/device_caps.h"
 #include "format/tensor_table.h"
 #include "plan/name_rules.h"
+#include "weightmap/tensor.hpp"
 
 namespace wm {
 
-enum class Placement : uint8_t {
-  kMap,      // used in place from the file mapping: no copy at all
-  kCopy,     // bytes copied unchanged into a buffer (host or device)
-  kConvert,  // converted to another dtype on the way
-};
-const char* placement_name(Placement p);
 
 struct TensorPlan {
   uint32_t device = 0;          // index into LoadPlan::devices

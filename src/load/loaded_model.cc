@@ -1,5 +1,6 @@
-#include "load/model.h"
+#include "load/loaded_model.h"
 
+#include <cstring>
 #include <fmt/format.h>
 #include <sys/mman.h>
 
@@ -7,14 +8,14 @@
 
 namespace wm {
 
-const LoadedTensor* Model::find(std::string_view qualified_name) const {
+const Tensor* LoadedModel::find(std::string_view qualified_name) const {
   auto it = by_name_.find(std::string(qualified_name));
   return it == by_name_.end() ? nullptr : &tensors_[it->second];
 }
 
-Model::~Model() { (void)release(evict_on_release_); }
+LoadedModel::~LoadedModel() { (void)release(evict_on_release_); }
 
-Status Model::wait_ready(size_t index) const {
+Status LoadedModel::wait_ready(size_t index) const {
   if (!prefetcher_ || index >= prefetch_span_.size() || prefetch_span_[index] == SIZE_MAX) return {};
   Status s = prefetcher_->wait(prefetch_span_[index]);
   if (s || !s.error().tensor.empty() || index >= tensors_.size()) return s;
@@ -23,13 +24,13 @@ Status Model::wait_ready(size_t index) const {
   return e;
 }
 
-Status Model::check_files() const {
+Status LoadedModel::check_files() const {
   for (size_t f = 0; f < files_.size(); ++f)
     if (Status s = check_file(f); !s) return s;
   return {};
 }
 
-Status Model::check_file(size_t f) const {
+Status LoadedModel::check_file(size_t f) const {
   if (f >= files_.size()) return {};
   if (Status s = files_[f]->check_unchanged(); !s) return s;
   if (f < locks_.size() && locks_[f] == FileLockKind::kLease && lease_break_pending(*files_[f]))
@@ -39,8 +40,8 @@ Status Model::check_file(size_t f) const {
   return {};
 }
 
-Error Model::mapped_fault(size_t index, const std::byte* addr, std::string_view during) const {
-  const LoadedTensor& t = tensors_[index];
+Error LoadedModel::mapped_fault(size_t index, const std::byte* addr, std::string_view during) const {
+  const Tensor& t = tensors_[index];
   const auto& path = table_.files[t.file].path;
   uint64_t offset = t.file_offset + static_cast<uint64_t>(addr - t.host_data);
   Status changed = t.file < files_.size() ? files_[t.file]->check_unchanged() : Status();
@@ -49,9 +50,29 @@ Error Model::mapped_fault(size_t index, const std::byte* addr, std::string_view 
                            changed ? "the file was truncated under the mapping" : changed.error().message)};
 }
 
-PrefetchStats Model::prefetch_stats() const { return prefetcher_ ? prefetcher_->stats() : PrefetchStats{}; }
+Status LoadedModel::read_bytes(size_t index, uint64_t offset, std::byte* dst, uint64_t n) const {
+  const Tensor& t = tensors_[index];
+  if (offset > t.nbytes || n > t.nbytes - offset)
+    return Error{table_.files[t.file].path, t.name, {},
+                 fmt::format("read of {} bytes at {} is outside the tensor's {} bytes", n, offset, t.nbytes),
+                 ErrorCode::kInvalidArgument};
+  if (n == 0) return {};
+  if (t.host_data) {
+    std::memcpy(dst, t.host_data + offset, n);
+    return {};
+  }
+  if (Status s = device_objects_[t.device]->download(t.device_buffer, offset, dst, n); !s) {
+    Error e = s.error();
+    if (e.tensor.empty()) e.tensor = t.name;
+    if (e.code == ErrorCode::kUnknown) e.code = ErrorCode::kDevice;
+    return e;
+  }
+  return {};
+}
 
-Status Model::release(bool evict) {
+PrefetchStats LoadedModel::prefetch_stats() const { return prefetcher_ ? prefetcher_->stats() : PrefetchStats{}; }
+
+Status LoadedModel::release(bool evict) {
   evict = evict || evict_on_release_;
   prefetcher_.reset();  // joins its workers before the mappings go
   prefetch_span_.clear();
@@ -61,8 +82,11 @@ Status Model::release(bool evict) {
   // free() may keep small buffers in the heap: unpin them first.
   for (auto [addr, len] : pinned_copies_) ::munlock(addr, len);
   pinned_copies_.clear();
-  host_buffers_.clear();
-  if (sim_) sim_->free_all();
+  // Uploads still queued read from buffers about to go: wait for them.
+  for (const auto& d : device_objects_)
+    if (d) (void)d->synchronize();
+  for (const auto& [device, buffer] : buffers_) device_objects_[device]->free(buffer);
+  buffers_.clear();  // the devices themselves stay: they hold nothing of the model now
   mappings_.clear();
   Status first;
   if (evict)

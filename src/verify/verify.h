@@ -15,7 +15,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
-#include "load/model.h"
+#include "load/loaded_model.h"
 
 namespace wm {
 
@@ -27,7 +27,7 @@ enum class VerifyCheck : uint8_t {
 const char* verify_check_name(VerifyCheck c);
 
 struct TensorVerdict {
-  size_t index = 0;  // into Model::tensors()
+  size_t index = 0;  // into LoadedModel::tensors()
   std::string name;
   VerifyCheck check = VerifyCheck::kBytes;
   bool ok = true;
@@ -38,7 +38,7 @@ struct TensorVerdict {
 };
 
 struct VerifyReport {
-  std::vector<TensorVerdict> tensors;  // in Model::tensors() order
+  std::vector<TensorVerdict> tensors;  // in LoadedModel::tensors() order
   uint64_t failed = 0;
   uint64_t skipped = 0;
   uint64_t bytes_compared = 0;   // loaded bytes hashed or decoded
@@ -54,6 +54,6 @@ struct VerifyOptions {
 };
 
 // REQUIRES: `model` is not released or modified during the call.
-Result<VerifyReport> verify_model(const Model& model, const VerifyOptions& options = {});
+Result<VerifyReport> verify_model(const LoadedModel& model, const VerifyOptions& options = {});
 
 }  // namespace wm

@@ -1,4 +1,4 @@
-#include "load/verify.h"
+#include "verify/verify.h"
 
 #include <algorithm>
 #include <chrono>
@@ -12,8 +12,9 @@
 
 #include "io/file.h"
 #include "io/sigbus_guard.h"
+#include "lora/apply.h"
 #include "load/source_transform.h"
-#include "load/verify_reference.h"
+#include "verify/verify_reference.h"
 
 namespace wm {
 namespace {
@@ -30,15 +31,15 @@ class Hasher {
 
 class Verifier {
  public:
-  Verifier(const Model& model, const VerifyOptions& options) : model_(model), options_(options) {
+  Verifier(const LoadedModel& model, const VerifyOptions& options) : model_(model), options_(options) {
     files_.resize(model.table().files.size());
-    if (const LoraReport* lora = model.lora_report())
+    if (const LoraReport* lora = lora_report(model))
       for (const auto& t : lora->tensors)
         if (t.action == LoraAction::kPatched) lora_patched_.push_back(t.tensor);
   }
 
   Status run(size_t index, TensorVerdict& v) {
-    const LoadedTensor& t = model_.tensors()[index];
+    const Tensor& t = model_.tensors()[index];
     const TensorInfo& src = model_.table().tensors[index];
     v.index = index;
     v.name = t.name;
@@ -86,28 +87,26 @@ class Verifier {
   // downloaded. Mapped bytes are copied out under a SIGBUS guard: a file
   // truncated under the mapping is an error here, not a crash.
   Result<const std::byte*> loaded(size_t index, uint64_t offset, uint64_t n) {
-    const LoadedTensor& t = model_.tensors()[index];
+    const Tensor& t = model_.tensors()[index];
     if (t.placement == Placement::kMap) {
       copy_buf_.resize(n);
       if (const std::byte* fault = guarded_copy(copy_buf_.data(), t.host_data + offset, n))
         return model_.mapped_fault(index, fault, "verify");
       return copy_buf_.data();
     }
-    if (!t.on_device) return t.host_data + offset;
+    if (t.host_data) return t.host_data + offset;
     copy_buf_.resize(n);
-    model_.sim()->download(t.device_buffer, offset, copy_buf_);
+    if (Status s = model_.read_bytes(index, offset, copy_buf_.data(), n); !s) return s.error();
     return copy_buf_.data();
   }
 
-  Status check_bytes_exist(const LoadedTensor& t) const {
-    if (t.on_device && model_.sim() == nullptr)
-      return Error{{}, t.name, {}, "verify: tensor is on a device, but the model has none"};
+  Status check_bytes_exist(const Tensor& t) const {
     if (!t.on_device && t.host_data == nullptr && t.nbytes > 0)
       return Error{{}, t.name, {}, "verify: tensor has no bytes in host memory"};
     return {};
   }
 
-  Status compare_bytes(const LoadedTensor& t, const TensorInfo& src, const File& file, TensorVerdict& v) {
+  Status compare_bytes(const Tensor& t, const TensorInfo& src, const File& file, TensorVerdict& v) {
     v.check = VerifyCheck::kBytes;
     if (Status st = check_bytes_exist(t); !st) return st;
     if (t.nbytes != src.nbytes) {
@@ -145,7 +144,7 @@ class Verifier {
     return {};
   }
 
-  Status compare_values(const LoadedTensor& t, const TensorInfo& src, const File& file, TensorVerdict& v) {
+  Status compare_values(const Tensor& t, const TensorInfo& src, const File& file, TensorVerdict& v) {
     v.check = VerifyCheck::kValues;
     if (Status st = check_bytes_exist(t); !st) return st;
     const DTypeInfo& from = dtype_info(src.dtype);
@@ -192,7 +191,7 @@ class Verifier {
   uint64_t bytes() const { return bytes_; }
 
  private:
-  const Model& model_;
+  const LoadedModel& model_;
   const VerifyOptions& options_;
   std::vector<std::unique_ptr<File>> files_;
   std::vector<size_t> lora_patched_;
@@ -206,7 +205,7 @@ class Verifier {
 // longer two views of one thing. A file only copied from is compared anyway
 // (the verdicts then name the tensors whose copies differ from it), with a
 // warning when `log` is given.
-Status check_mapped_files(const Model& model, const Logger* log) {
+Status check_mapped_files(const LoadedModel& model, const Logger* log) {
   for (size_t f = 0; f < model.table().files.size(); ++f)
     if (Status s = model.check_file(f); !s) {
       if (model.file_mapped(f)) return s;
@@ -215,8 +214,8 @@ Status check_mapped_files(const Model& model, const Logger* log) {
   return {};
 }
 
-Error with_file(Error e, const Model& model, size_t index) {
-  const LoadedTensor& t = model.tensors()[index];
+Error with_file(Error e, const LoadedModel& model, size_t index) {
+  const Tensor& t = model.tensors()[index];
   if (e.file.empty() && t.file < model.table().files.size()) e.file = model.table().files[t.file].path;
   if (e.tensor.empty()) e.tensor = t.name;
   if (!e.offset) e.offset = t.file_offset;
@@ -234,7 +233,7 @@ const char* verify_check_name(VerifyCheck c) {
   return "?";
 }
 
-Result<VerifyReport> verify_model(const Model& model, const VerifyOptions& options) {
+Result<VerifyReport> verify_model(const LoadedModel& model, const VerifyOptions& options) {
   auto t0 = std::chrono::steady_clock::now();
   if (model.table().tensors.size() != model.tensors().size())
     return Error{{}, {}, {}, "verify: the model's tensors do not match its parsed table (released model?)"};

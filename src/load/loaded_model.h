@@ -1,6 +1,7 @@
-// A loaded model: every tensor with where its bytes are (a pointer into the
-// file mapping, a host buffer, or a device buffer), how they got there and
-// why. Owns the files, mappings and buffers; release() gives them all back.
+// The library's side of a loaded model (the public wm::Model wraps one):
+// every tensor with where its bytes are (a pointer into the file mapping, a
+// host buffer, or a device buffer), how they got there and why. Owns the
+// files, mappings and buffers; release() gives them all back.
 //
 // Thread-safe for concurrent reads; release() must not race with them.
 #pragma once
@@ -12,55 +13,42 @@
 #include <unordered_map>
 #include <vector>
 
-#include "device/sim_device.h"
 #include "format/tensor_table.h"
 #include "io/file_lock.h"
 #include "io/mapped_file.h"
 #include "io/prefetch.h"
 #include "load/load_report.h"
-#include "lora/lora_types.h"
 #include "plan/load_plan.h"
+#include "weightmap/device.hpp"
+#include "weightmap/lora.hpp"
+#include "weightmap/tensor.hpp"
 
 namespace wm {
 
-struct LoraState;  // lora/apply.cc
+struct LoraState;  // lora/apply.h: opaque here, so load/ does not depend on lora/
 
-struct LoadedTensor {
-  std::string name;              // qualified name ("component.name")
-  DType dtype = DType::F32;      // as the engine gets it
-  std::vector<uint64_t> shape;   // outermost first
-  uint64_t nbytes = 0;
-  uint32_t device = 0;           // index into Model::devices()
-  Placement placement = Placement::kMap;
-  bool host_resident = false;    // offloaded: engine fetches from host memory at use
-  std::string reason;            // why not mapped; empty when mapped
-  // Where the bytes are: host memory (mapped file or host buffer) ...
-  const std::byte* host_data = nullptr;
-  // ... or a buffer on a device that cannot read host memory.
-  bool on_device = false;
-  SimDevice::Handle device_buffer = 0;
-  // Where the bytes came from.
-  uint32_t file = 0;
-  uint64_t file_offset = 0;
-};
-
-class Model {
+class LoadedModel {
  public:
-  Model() = default;
-  Model(Model&&) noexcept = default;
-  Model& operator=(Model&&) noexcept = default;
-  Model(const Model&) = delete;
-  Model& operator=(const Model&) = delete;
+  LoadedModel() = default;
+  LoadedModel(LoadedModel&&) noexcept = default;
+  LoadedModel& operator=(LoadedModel&&) noexcept = default;
+  LoadedModel(const LoadedModel&) = delete;
+  LoadedModel& operator=(const LoadedModel&) = delete;
   // Evicts the files too when the load's hints said "dontneed".
-  ~Model();
+  ~LoadedModel();
 
-  const LoadedTensor* find(std::string_view qualified_name) const;
-  const std::vector<LoadedTensor>& tensors() const { return tensors_; }
+  const Tensor* find(std::string_view qualified_name) const;
+  const std::vector<Tensor>& tensors() const { return tensors_; }
   const std::vector<DeviceCaps>& devices() const { return devices_; }
   const TensorTable& table() const { return table_; }
   const LoadReport& report() const { return report_; }
-  LoadReport& mutable_report() { return report_; }
-  SimDevice* sim() const { return sim_.get(); }
+  // The Device behind devices()[index]. REQUIRES: index < devices().size().
+  Device& device(size_t index) const { return *device_objects_[index]; }
+  // Reads `n` bytes of tensor `index` at byte `offset` wherever they are:
+  // a copy from host memory, or a download from its device.
+  Status read_bytes(size_t index, uint64_t offset, std::byte* dst, uint64_t n) const;
+  // Starts at 0; +1 on every LoRA apply/remove that changed anything.
+  uint64_t generation() const { return generation_; }
 
   // Blocks until tensor `index` (its position in tensors()) can be read:
   // with a background prefetch, until its file range is in the page cache.
@@ -93,37 +81,26 @@ class Model {
   // check_files() finds changed.
   Error mapped_fault(size_t index, const std::byte* addr, std::string_view during) const;
 
-  // --- LoRA (defined in lora/apply.cc) ---------------------------------------
-  // Applies `loras` (replacing any applied before, without reloading):
-  // patched tensors get a private copy-on-write range (mapped) or are patched
-  // in place (copies, device buffers); at_runtime tensors keep their bytes
-  // and expose lora_terms(). host_data of a patched mapped tensor changes:
-  // re-read tensors() after. Bad LoRA files or modes fail before anything
-  // changes; a failure while patching leaves no LoRA applied.
-  // REQUIRES: no concurrent readers of the tensors while this runs.
-  Result<LoraReport> apply_loras(const std::vector<LoraSpec>& loras, const LoraOptions& options);
-  // Undoes every LoRA: private ranges are discarded (the file's bytes again),
-  // copies are re-read from the file. Same REQUIRES as apply_loras.
-  Status remove_loras();
-  // The at_runtime factors of tensor `index` (empty when none).
-  std::span<const LoraTerm> lora_terms(size_t index) const;
-  // What the last apply_loras did; nullptr when no LoRA is applied.
-  const LoraReport* lora_report() const;
-  // --- end LoRA ---------------------------------------------------------------
+  // LoRA lives one layer up (lora/apply.h: apply_loras, remove_loras,
+  // lora_terms, lora_report); the model only holds its state.
 
  private:
   friend class Loader;
   friend class LoraApplier;  // LoRA
   TensorTable table_;
   std::vector<DeviceCaps> devices_;
-  std::vector<LoadedTensor> tensors_;
+  std::vector<Tensor> tensors_;
   std::unordered_map<std::string, size_t> by_name_;
   std::vector<std::shared_ptr<const File>> files_;
   std::vector<FileLockKind> locks_;  // per file, with LoadOptions::lock_files
   std::vector<std::unique_ptr<MappedFile>> mappings_;  // per file, null when not mapped
-  std::vector<std::unique_ptr<std::byte, void (*)(void*)>> host_buffers_;
+  // Per entry of devices_: the Device (cpu, sim, the engine's).
+  std::vector<std::shared_ptr<Device>> device_objects_;
+  // Every buffer a device allocated for this model (host copies are the
+  // cpu device's), freed on release.
+  std::vector<std::pair<uint32_t, DeviceBuffer>> buffers_;
   std::vector<std::pair<const std::byte*, uint64_t>> pinned_copies_;  // mlocked host copies
-  std::unique_ptr<SimDevice> sim_;
+  uint64_t generation_ = 0;
   // Declared after the mappings: destroyed (workers joined) before them.
   std::unique_ptr<Prefetcher> prefetcher_;
   std::vector<size_t> prefetch_span_;  // per tensor: its span in prefetcher_, or SIZE_MAX

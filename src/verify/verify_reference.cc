@@ -1,4 +1,4 @@
-#include "load/verify_reference.h"
+#include "verify/verify_reference.h"
 
 #include <algorithm>
 #include <bit>
