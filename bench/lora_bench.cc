@@ -22,11 +22,11 @@
 
 #include "dtype/half.h"
 #include "format/gguf_writer.h"
-#include "format/model_path.h"
 #include "format/safetensors_writer.h"
 #include "io/file.h"
 #include "io/process_memory.h"
-#include "load/loader.h"
+#include "format/model_path.h"
+#include "weightmap/weightmap.hpp"
 
 namespace {
 
@@ -123,9 +123,7 @@ int main(int argc, char** argv) {
   }
   if (Status s = l.write(lora); !s) return fmt::print(stderr, "{}\n", s.error().to_string()), 1;
 
-  auto table = open_model({base});
-  if (!table) return fmt::print(stderr, "{}\n", table.error().to_string()), 1;
-  auto model = load_model(std::move(table.value()), {});
+  auto model = wm::open(base);  // the public API, as an engine loads
   if (!model) return fmt::print(stderr, "{}\n", model.error().to_string()), 1;
   const uint64_t s_bytes = model->report().file_bytes;
   const uint64_t p_bytes = patched_tensors * kRows * kCols * 2;
@@ -143,7 +141,7 @@ int main(int argc, char** argv) {
   double apply_ms = ms_since(t0);
   print_growth("after apply", before, Snapshot::now());
   t0 = std::chrono::steady_clock::now();
-  if (Status s = model->remove_loras(); !s) return fmt::print(stderr, "{}\n", s.error().to_string()), 1;
+  if (auto s = model->remove_loras(); !s) return fmt::print(stderr, "{}\n", s.error().to_string()), 1;
   double remove_ms = ms_since(t0);
   print_growth("after remove", before, Snapshot::now());
   fmt::print("  apply {:.0f} ms, remove {:.1f} ms; copy-on-write {:.1f} MiB\n", apply_ms, remove_ms,

@@ -55,6 +55,13 @@ struct LoraTerm {
   std::vector<float> up;    // rows x rank, row-major
 };
 
+// The run-time side (at_runtime tensors, Model::lora_terms): after the
+// engine computes y = W x for such a tensor, y += scale * up (down x) for
+// each term, in F32. Fails (kInvalidArgument) when a term's cols != x_size
+// or rows != y_size, leaving y untouched.
+WM_API Status add_lora_terms(const std::vector<LoraTerm>& terms, const float* x, size_t x_size, float* y,
+                             size_t y_size);
+
 enum class LoraAction : uint8_t { kPatched, kAtRuntime };
 WM_API const char* lora_action_name(LoraAction a);
 

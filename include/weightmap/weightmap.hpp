@@ -11,6 +11,7 @@
 #include "weightmap/lora.hpp"
 #include "weightmap/model.hpp"
 #include "weightmap/options.hpp"
+#include "weightmap/page_cache.hpp"
 #include "weightmap/report.hpp"
 #include "weightmap/tensor.hpp"
 #include "weightmap/version.hpp"

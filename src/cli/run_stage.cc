@@ -7,7 +7,6 @@
 #include "compute/pass.h"
 #include "io/process_memory.h"
 #include "io/residency.h"
-#include "lora/runtime_term.h"
 
 namespace wm::cli {
 namespace {
@@ -54,12 +53,7 @@ Result<StageResult> run_stage(const std::vector<std::string>& model_paths, const
   size_t skipped_terms = 0;
   po.extra_term = [&model, &skipped_terms](size_t i, std::span<const float> x, std::span<float> y) {
     const std::vector<LoraTerm>& terms = model->lora_terms(i);
-    if (terms.empty()) return;
-    if (terms.front().cols != x.size() || terms.front().rows != y.size()) {
-      ++skipped_terms;
-      return;
-    }
-    add_lora_terms(terms, x, y);
+    if (!terms.empty() && !add_lora_terms(terms, x.data(), x.size(), y.data(), y.size())) ++skipped_terms;
   };
   auto pass = compute_pass(m, po);
   if (!pass) return pass.error();
