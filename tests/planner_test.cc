@@ -465,6 +465,21 @@ TEST(Planner, MixedPlanTotalsAddUp) {
   EXPECT_EQ(plan->bytes_copied, 20u + 18 + 16);
 }
 
+// A rule that decides nothing (matches no tensor, or only tensors an earlier
+// rule took) is reported, never silently ignored.
+TEST(Planner, RulesThatDecideNoTensorAreListed) {
+  TableBuilder b;
+  b.add_file("/m/te.gguf", "text_encoder");
+  b.add("a", DType::F32, {100}, 64, 0).add("b", DType::F16, {8}, 464, 0);
+  auto plan = plan_with(b.table, rules("text_encoder.*=cpu,text_encoder.a=sim,vae.*=sim", "unet.*=F16,*=F32"));
+  ASSERT_TRUE(plan.ok()) << plan.error().to_string();
+  EXPECT_EQ(plan->unused_rules,
+            (std::vector<std::string>{"--device 'text_encoder.a=sim'", "--device 'vae.*=sim'", "--type 'unet.*=F16'"}));
+  auto all_used = plan_with(b.table, rules("text_encoder.a=sim", "*=F32"));
+  ASSERT_TRUE(all_used.ok());
+  EXPECT_TRUE(all_used->unused_rules.empty());
+}
+
 TEST(Planner, PlacementNames) {
   EXPECT_STREQ(placement_name(Placement::kMap), "map");
   EXPECT_STREQ(placement_name(Placement::kCopy), "copy");

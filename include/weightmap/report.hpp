@@ -40,7 +40,7 @@ struct LoadReport {
   unsigned threads = 0;
   PhaseTimes time;
   ProcessMemory memory_before;     // at the start of the load
-  ProcessMemory memory;            // when the model was ready
+  ProcessMemory memory;            // after everything open() did (the load, then Options::loras)
   uint64_t page_cache_bytes = 0;   // model files' resident bytes when ready (sampled: an estimate)
   uint64_t file_bytes = 0;         // size of the model files
   // Page-cache handling: what was asked, what was done.

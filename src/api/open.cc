@@ -1,11 +1,13 @@
 // wm::open: parse, plan, load and apply LoRAs in one call, each file opened
 // once (the parser's File goes on to the loader), all of it timed.
+#include <atomic>
 #include <chrono>
 #include <fmt/format.h>
 
 #include "api/model_access.h"
 #include "format/component_select.h"
 #include "format/model_path.h"
+#include "io/file.h"
 #include "io/mmap_hints.h"
 #include "load/loader.h"
 #include "lora/apply.h"
@@ -87,6 +89,10 @@ Result<Model> open_impl(const std::vector<std::string>& paths, const Options& op
     table = std::move(selected);
   }
   lo->parse_ms = ms_since(start);
+  static std::atomic<bool> limit_logged{false};
+  if (auto raised = open_file_limit_raised(); raised && !limit_logged.exchange(true))
+    lo->log.info(fmt::format("raised the soft open-file limit from {} to {} (RLIMIT_NOFILE) to open the model's "
+                             "files", raised->first, raised->second));
   auto loaded = load_model(std::move(table.value()), *lo);
   if (!loaded) return classified(loaded.error(), ErrorCode::kIo);
   if (!options.loras.empty()) {
@@ -94,6 +100,7 @@ Result<Model> open_impl(const std::vector<std::string>& paths, const Options& op
     if (!lora.log.enabled()) lora.log = lo->log;
     auto applied = apply_loras(*loaded, options.loras, lora);
     if (!applied) return classified(applied.error(), ErrorCode::kBadFormat);
+    loaded->refresh_memory();  // the report's memory is after everything open() did
   }
   return ModelAccess::wrap(std::move(loaded.value()));
 }

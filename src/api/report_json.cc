@@ -91,7 +91,9 @@ std::string load_report_json(const LoadedModel& model, bool per_tensor) {
   if (const LoraReport* l = lora_report(model)) {  // LoRA
     j.key("lora").begin_object();
     j.key("tensors_patched").value(l->tensors_patched).key("tensors_at_runtime").value(l->tensors_at_runtime);
-    j.key("cow_bytes").value(l->cow_bytes).key("unmatched").begin_array();
+    j.key("cow_bytes").value(l->cow_bytes);
+    j.key("anon_kib_before").value(l->memory_before.anon_kib).key("anon_kib_after").value(l->memory_after.anon_kib);
+    j.key("unmatched").begin_array();
     for (const auto& u : l->unmatched)
       j.begin_object().key("file").value(u.file).key("tensor").value(u.tensor).key("reason").value(u.reason).end_object();
     j.end_array().end_object();

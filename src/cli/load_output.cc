@@ -27,9 +27,9 @@ std::string load_text(const Model& model, bool per_tensor) {
   std::string out;
   if (per_tensor)
     for (const auto& t : model.tensors())
-      out += fmt::format("  {:<8} {:<5} {:<7} {}{}\n", placement_name(t.placement), model.devices()[t.device].name,
-                         dtype_name(t.dtype), t.name, t.reason.empty() ? "" : fmt::format("  ({})", t.reason))
-             + lora_note(model, static_cast<size_t>(&t - model.tensors().data()));
+      out += fmt::format("  {:<8} {:<5} {:<7} {}{}{}\n", placement_name(t.placement), model.devices()[t.device].name,
+                         dtype_name(t.dtype), t.name, t.reason.empty() ? "" : fmt::format("  ({})", t.reason),
+                         lora_note(model, static_cast<size_t>(&t - model.tensors().data())));
   out += fmt::format(
       "{} tensors, {:.1f} MiB: mapped {} ({:.1f} MiB), copied {} ({:.1f} MiB), converted {} ({:.1f} MiB), "
       "host-resident {}\n",
@@ -59,8 +59,10 @@ std::string load_text(const Model& model, bool per_tensor) {
     out += fmt::format("held: locks {}; mlocked {:.1f} MiB{}\n", r.file_locks.empty() ? "none" : r.file_locks,
                        mib(r.mlocked_bytes), r.mlock_error.empty() ? "" : " (refused: " + r.mlock_error + ")");
   if (const LoraReport* l = model.lora_report())  // LoRA
-    out += fmt::format("lora: {} tensors patched (copy-on-write {:.1f} MiB), {} at run time, {} unmatched\n",
-                       l->tensors_patched, mib(l->cow_bytes), l->tensors_at_runtime, l->unmatched.size());
+    out += fmt::format("lora: {} tensors patched (copy-on-write {:.1f} MiB), {} at run time, {} unmatched; "
+                       "RssAnon {:.1f} -> {:.1f} MiB over the LoRA step\n",
+                       l->tensors_patched, mib(l->cow_bytes), l->tensors_at_runtime, l->unmatched.size(),
+                       l->memory_before.anon_kib / 1024.0, l->memory_after.anon_kib / 1024.0);
   return out;
 }
 

@@ -36,7 +36,9 @@ class Pass {
     const Tensor& t = model_.tensors()[index];
     if (Status ready = model_.wait_ready(index); !ready) return ready;
     if (!t.on_device && t.host_data == nullptr && t.nbytes > 0) return fail(t, "has no bytes in host memory");
-    bool matrix = t.shape.size() >= 2 && matvec_supports(t.dtype);
+    // An empty tensor is reduced (to the empty sum): its dimensions, which
+    // may be huge ([0, 2^40]), must never size x or y.
+    bool matrix = t.shape.size() >= 2 && matvec_supports(t.dtype) && t.nbytes > 0;
     if (matrix) {
       // The kernels read rows x row_bytes: never trust a shape that needs more than the tensor holds.
       auto need = tensor_nbytes(t.dtype, t.shape);

@@ -32,6 +32,19 @@ bool is_torch_name(std::string_view name) {
   return ends_with(name, ".ckpt") || ends_with(name, ".pt") || ends_with(name, ".pth") || ends_with(name, ".bin");
 }
 
+// "model-00001-of-00003.safetensors", "x-00002-of-00002.fp16.safetensors": one shard of an index.
+bool is_shard_name(std::string_view name) {
+  size_t of = name.find("-of-");
+  if (of == std::string_view::npos || of == 0) return false;
+  size_t start = name.rfind('-', of - 1);
+  if (start == std::string_view::npos || start + 1 == of) return false;
+  for (size_t k = start + 1; k < of; ++k)
+    if (name[k] < '0' || name[k] > '9') return false;
+  size_t end = of + 4;
+  while (end < name.size() && name[end] >= '0' && name[end] <= '9') ++end;
+  return end > of + 4;
+}
+
 // "model.fp16.safetensors" -> "fp16"; "model.safetensors.index.fp16.json" -> "fp16"; else "".
 std::string variant_of(std::string_view name) {
   if (is_index_name(name)) {
@@ -95,18 +108,24 @@ Result<std::string> pick_weights_in(const fs::path& dir, const OpenOptions& opti
     options.log.info(fmt::format("'{}' has no safetensors or GGUF weights: using its PyTorch checkpoints", dir.string()));
     weights = std::move(checkpoints);
   }
-  std::vector<std::string>& pool = indexes.empty() ? weights : indexes;
+  // Candidates: every index and every whole weights file (shards belong to
+  // an index). A default file beside a variant's index must be considered,
+  // or "model.safetensors" loses to "model.safetensors.index.fp16.json".
+  std::vector<std::string> pool = indexes;
+  for (const auto& name : weights)
+    if (!is_shard_name(name)) pool.push_back(name);
+  if (pool.empty() && !weights.empty()) pool = weights;  // shards without their index: reported below
   if (pool.empty()) return std::string();
   std::sort(pool.begin(), pool.end());
   std::vector<std::string> chosen;
   for (const auto& name : pool)
     if (variant_of(name) == options.variant) chosen.push_back(name);
-  // The variant may be a single file beside a sharded default (shards carry
-  // no ".<variant>." and cannot match).
-  if (chosen.empty() && !options.variant.empty() && &pool == &indexes) {
-    std::sort(weights.begin(), weights.end());
-    for (const auto& name : weights)
-      if (variant_of(name) == options.variant) chosen.push_back(name);
+  // An index and a whole file of the same variant: the index (as before).
+  if (chosen.size() > 1) {
+    std::vector<std::string> chosen_indexes;
+    for (const auto& name : chosen)
+      if (is_index_name(name)) chosen_indexes.push_back(name);
+    if (chosen_indexes.size() == 1) chosen = chosen_indexes;
   }
   if (chosen.empty() && !options.variant.empty()) {
     options.log.warn(fmt::format("no '{}' variant in '{}'; using the default weights", options.variant, dir.string()));

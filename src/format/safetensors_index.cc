@@ -45,21 +45,25 @@ Result<ShardIndex> parse_safetensors_index(std::string_view json, const std::str
   }
   simdjson::dom::object map;
   if (root["weight_map"].get_object().get(map)) return fail({}, "index has no \"weight_map\" object");
-  std::unordered_map<std::string_view, size_t> shard_ids;
+  std::unordered_map<std::string, size_t> shard_ids;
   std::unordered_map<std::string_view, bool> seen;
   for (auto field : map) {
-    std::string_view shard;
-    if (field.value.get_string().get(shard))
+    std::string_view raw;
+    if (field.value.get_string().get(raw))
       return fail(std::string(field.key), "weight_map value is not a file name string");
-    if (!is_safe_relative(shard))
+    // "x.safetensors" and "./x.safetensors" are one shard: compare resolved names.
+    std::string shard = std::filesystem::path(raw).lexically_normal().string();
+    if (!is_safe_relative(raw) || !is_safe_relative(shard))
       return fail(std::string(field.key),
-                  fmt::format("shard '{}' is not a relative path inside the index's folder", shard));
+                  fmt::format("shard '{}' is not a relative path inside the index's folder", raw));
     if (seen.count(field.key)) return fail(std::string(field.key), "listed twice in weight_map");
     seen[field.key] = true;
     auto [it, inserted] = shard_ids.emplace(shard, index.shards.size());
     if (inserted) index.shards.emplace_back(shard);
     index.weight_map.emplace_back(std::string(field.key), it->second);
   }
+  if (index.weight_map.empty())
+    return fail({}, "\"weight_map\" is empty: the index names no tensor, so there is nothing to load");
   return index;
 }
 

@@ -75,7 +75,12 @@ class SafetensorsHeaderParser {
   void read_metadata(element value, Metadata& out) {
     object obj;
     if (value.get_object().get(obj)) fail({}, locate("__metadata__"), "__metadata__ is not an object of strings");
+    std::unordered_set<std::string_view> keys;
     for (auto field : obj) {
+      // JSON readers disagree on duplicates (simdjson: first, Python: last):
+      // refuse them, so every reader sees the same file.
+      if (!keys.insert(field.key).second)
+        fail({}, locate_again(field.key), fmt::format("__metadata__ holds key '{}' twice", field.key));
       std::string_view s;
       if (field.value.get_string().get(s))
         fail({}, locate(field.key), fmt::format("__metadata__ value for '{}' is not a string", field.key));
@@ -94,6 +99,10 @@ class SafetensorsHeaderParser {
     auto where = [&] { return locate(name); };
     object obj;
     if (value.get_object().get(obj)) fail(name, where(), "entry is not an object");
+    std::unordered_set<std::string_view> fields;  // duplicates: refused, as the reference reader does
+    for (auto field : obj)
+      if (!fields.insert(field.key).second)
+        fail(name, where(), fmt::format("entry holds field \"{}\" twice", field.key));
     std::string_view dtype_s;
     if (obj["dtype"].get_string().get(dtype_s)) fail(name, where(), "missing or non-string \"dtype\"");
     auto dtype = dtype_from_safetensors_name(dtype_s);

@@ -4,7 +4,10 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+
+#include <atomic>
 #include <unistd.h>
 
 #include "io/fault_injection.h"
@@ -33,13 +36,45 @@ static ErrorCode code_of_errno(int err) {
   }
 }
 
+namespace {
+std::atomic<uint64_t> g_raised_from{0}, g_raised_to{0};
+
+// Large models ship in 100-300 shards, and engines hold other files open:
+// on the first EMFILE the soft open-file limit is raised to the hard one.
+bool raise_open_file_limit() {
+  struct rlimit rl {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return false;
+  rlim_t was = rl.rlim_cur;
+  rl.rlim_cur = rl.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) return false;
+  g_raised_from = was;
+  g_raised_to = rl.rlim_max;
+  return true;
+}
+
+std::string open_file_limit_text() {
+  struct rlimit rl {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return "the open-file limit is reached";
+  return fmt::format("the open-file limit is reached (RLIMIT_NOFILE: soft {}, hard {}); raise it with `ulimit -n` "
+                     "(the hard limit needs root or limits.conf)",
+                     rl.rlim_cur, rl.rlim_max);
+}
+}  // namespace
+
+std::optional<std::pair<uint64_t, uint64_t>> open_file_limit_raised() {
+  if (g_raised_to == 0) return std::nullopt;
+  return std::pair<uint64_t, uint64_t>{g_raised_from.load(), g_raised_to.load()};
+}
+
 Result<File> File::open(const std::string& path) {
   // O_NONBLOCK: opening a FIFO for reading must not wait for a writer; it
   // is refused below as not a regular file. Cleared again for regular files.
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0 && errno == EMFILE && raise_open_file_limit()) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     int err = errno;
-    return Error{path, {}, {}, fmt::format("cannot open: {}", std::strerror(err)), code_of_errno(err)};
+    std::string why = err == EMFILE ? open_file_limit_text() : std::strerror(err);
+    return Error{path, {}, {}, fmt::format("cannot open: {}", why), code_of_errno(err)};
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0) {

@@ -8,6 +8,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <utility>
 #include <span>
 #include <string>
 
@@ -22,6 +24,10 @@ struct FileIdentity {
   int64_t mtime_ns = 0;
   bool operator==(const FileIdentity&) const = default;
 };
+
+// When File::open met the open-file limit and raised the soft limit to the
+// hard one: (old soft limit, new). For the caller to log; nullopt if never.
+std::optional<std::pair<uint64_t, uint64_t>> open_file_limit_raised();
 
 class File {
  public:

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 
 #include "io/page_cache.h"
+#include "io/process_memory.h"
 
 namespace wm {
 
@@ -69,6 +70,8 @@ Status LoadedModel::read_bytes(size_t index, uint64_t offset, std::byte* dst, ui
   }
   return {};
 }
+
+void LoadedModel::refresh_memory() { report_.memory = read_process_memory(); }
 
 PrefetchStats LoadedModel::prefetch_stats() const { return prefetcher_ ? prefetcher_->stats() : PrefetchStats{}; }
 

@@ -47,6 +47,9 @@ class LoadedModel {
   // Reads `n` bytes of tensor `index` at byte `offset` wherever they are:
   // a copy from host memory, or a download from its device.
   Status read_bytes(size_t index, uint64_t offset, std::byte* dst, uint64_t n) const;
+  // Takes the report's memory figures again (after work done on the loaded
+  // model, such as LoRA: the report shows memory after everything).
+  void refresh_memory();
   // Starts at 0; +1 on every LoRA apply/remove that changed anything.
   uint64_t generation() const { return generation_; }
 

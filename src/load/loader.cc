@@ -134,6 +134,8 @@ class Loader {
     auto plan = make_plan(model_.table_, model_.devices_, plan_options);
     if (!plan) return plan.error();
     model_.report_.time.plan_ms = ms_since(t);
+    for (const std::string& rule : plan->unused_rules)
+      options_.log.warn(fmt::format("{} matches no tensor of this model: it does nothing", rule));
     if (Status s = check_memory_limit(*plan); !s) return s.error();
 
     t = Clock::now();

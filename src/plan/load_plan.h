@@ -34,6 +34,9 @@ struct LoadPlan {
   uint64_t bytes_mapped = 0;        // source bytes of mapped tensors
   uint64_t bytes_copied = 0;        // source bytes of copied tensors
   uint64_t bytes_converted = 0;     // source bytes of converted tensors
+  // Device and type rules that decided no tensor (matched none, or only
+  // tensors an earlier rule took): the loader warns about each.
+  std::vector<std::string> unused_rules;
 };
 
 struct PlanOptions {

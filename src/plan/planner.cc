@@ -45,6 +45,20 @@ Result<DType> pick_dtype(const TensorInfo& t, const std::string& qname, const De
   return t.dtype;
 }
 
+// Rules that decide no tensor (they match none, or only tensors an earlier
+// rule already took), as "--device 'PATTERN=VALUE'" for the user to see.
+std::vector<std::string> unused_rules(const TensorTable& table, const PlanOptions& options) {
+  std::vector<std::string> unused;
+  for (const auto& [rules, flag] : {std::pair{&options.device_rules, "--device"}, std::pair{&options.type_rules, "--type"}}) {
+    std::vector<bool> used(rules->rules().size(), false);
+    for (const TensorInfo& t : table.tensors)
+      if (const NameRule* r = rules->match_rule(t.qualified_name())) used[static_cast<size_t>(r - rules->rules().data())] = true;
+    for (size_t k = 0; k < used.size(); ++k)
+      if (!used[k]) unused.push_back(fmt::format("{} '{}={}'", flag, rules->rules()[k].pattern, rules->rules()[k].value));
+  }
+  return unused;
+}
+
 }  // namespace
 
 Result<LoadPlan> make_plan(const TensorTable& table, const std::vector<DeviceCaps>& devices,
@@ -113,6 +127,7 @@ Result<LoadPlan> make_plan(const TensorTable& table, const std::vector<DeviceCap
                                   : fmt::format("offloaded: host-resident for {}; {}", caps.name, p.reason);
     plan.tensors.push_back(std::move(p));
   }
+  plan.unused_rules = unused_rules(table, options);
   return plan;
 }
 
