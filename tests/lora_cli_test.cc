@@ -41,8 +41,8 @@ TEST_F(LoraCli, TextShowsPerTensorChoiceAndSummary) {
   EXPECT_NE(r.out.find("lora: 1 tensors patched (copy-on-write 0.0 MiB), 1 at run time, 1 unmatched"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("[lora x1: patched, auto: float base, copy-on-write]"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("[lora x1: at_runtime, auto: quantised Q8_0 base]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[lora x1: patched, auto: float base, copy-on-write; scale 0.25]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[lora x1: at_runtime, auto: quantised Q8_0 base; scale 0.25]"), std::string::npos) << r.out;
   EXPECT_NE(r.err.find("stray.lora_up.weight"), std::string::npos) << r.err;  // warned
 }
 

@@ -3,8 +3,10 @@
 // reference merge, and LoRA file writers for each naming convention.
 #pragma once
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -119,7 +121,10 @@ struct Factors {
   std::vector<float> up;    // rows x rank
   std::optional<float> alpha;
   double strength = 1.0;
-  double scale() const { return strength * (alpha ? *alpha : rank) / rank; }
+  bool rslora = false;  // PEFT use_rslora: alpha / sqrt(r)
+  double scale() const {
+    return strength * (alpha ? *alpha : rank) / (rslora ? std::sqrt(static_cast<double>(rank)) : rank);
+  }
 };
 
 inline Factors random_factors(uint64_t rows, uint64_t cols, uint32_t rank, uint64_t seed,
@@ -221,6 +226,55 @@ inline void write_lora_safetensors(const std::string& path, const std::vector<Lo
   add_entries(w, entries);
   Status s = w.write(path);
   ASSERT_TRUE(s.ok()) << s.error().to_string();
+}
+
+// A PEFT adapter as save_pretrained lays it out: adapter_model.safetensors
+// ("base_model.model.<module>.lora_A.weight" / "lora_B.weight", no alpha
+// tensors, metadata format=pt) beside adapter_config.json (`config`; none
+// when empty). `entries` stems are the module names. Returns the adapter path.
+inline std::string write_peft_adapter(const std::string& dir, const std::vector<LoraEntry>& entries,
+                                      const std::string& config) {
+  SafetensorsWriter w;
+  w.add_metadata("format", "pt");
+  for (const auto& e : entries) {
+    FactorNames n = names_for(Convention::kPeft, "base_model.model." + e.stem);
+    w.add_tensor(n.down, e.dtype, {e.f->rank, e.shape[1]}, TensorData::bytes(encode(e.dtype, e.f->down)));
+    w.add_tensor(n.up, e.dtype, {e.shape[0], e.f->rank}, TensorData::bytes(encode(e.dtype, e.f->up)));
+  }
+  std::string path = dir + "/adapter_model.safetensors";
+  Status s = w.write(path);
+  EXPECT_TRUE(s.ok()) << s.error().to_string();
+  if (!config.empty()) test::write_text(dir + "/adapter_config.json", config);
+  return path;
+}
+
+// adapter_config.json as PEFT writes it (sorted keys, indent 2); `fields`
+// replaces or adds fields, each a `"key": value` line without the comma.
+inline std::string peft_config(int r, double lora_alpha, const std::vector<std::string>& fields = {}) {
+  std::vector<std::pair<std::string, std::string>> f = {
+      {"alpha_pattern", "{}"},       {"auto_mapping", "null"},
+      {"base_model_name_or_path", "\"tiny-llama\""},
+      {"bias", "\"none\""},          {"fan_in_fan_out", "false"},
+      {"inference_mode", "true"},    {"init_lora_weights", "true"},
+      {"layers_pattern", "null"},    {"layers_to_transform", "null"},
+      {"lora_alpha", fmt::format("{}", lora_alpha)},
+      {"lora_dropout", "0.05"},      {"modules_to_save", "null"},
+      {"peft_type", "\"LORA\""},     {"r", std::to_string(r)},
+      {"rank_pattern", "{}"},        {"revision", "null"},
+      {"target_modules", "[\"q_proj\", \"k_proj\", \"v_proj\"]"},
+      {"task_type", "\"CAUSAL_LM\""}, {"use_dora", "false"},
+      {"use_rslora", "false"}};
+  for (const auto& line : fields) {
+    std::string key = line.substr(1, line.find('"', 1) - 1);
+    std::string value = line.substr(line.find(':') + 1);
+    auto it = std::find_if(f.begin(), f.end(), [&](const auto& kv) { return kv.first == key; });
+    if (it != f.end()) it->second = value;
+    else f.emplace_back(key, value);
+  }
+  std::string out = "{\n";
+  for (size_t i = 0; i < f.size(); ++i)
+    out += fmt::format("  \"{}\": {}{}\n", f[i].first, f[i].second, i + 1 < f.size() ? "," : "");
+  return out + "}\n";
 }
 
 inline void write_lora_gguf(const std::string& path, const std::vector<LoraEntry>& entries) {

@@ -12,6 +12,7 @@
 #include "weightmap/error.hpp"
 #include "weightmap/export.hpp"
 #include "weightmap/log.hpp"
+#include "weightmap/report.hpp"
 
 namespace wm {
 
@@ -72,6 +73,11 @@ struct LoraTensorReport {
   std::string why;           // how the mode was chosen / which path patched it
   uint32_t terms = 0;        // LoRAs stacked on this tensor
   uint64_t cow_bytes = 0;    // bytes remapped private-writable (copy-on-write)
+  // The scale applied by each stacked LoRA, in the order given: strength x
+  // alpha / r (alpha / sqrt(r) for rsLoRA), alpha and r as resolved for this
+  // tensor (an .alpha tensor, PEFT's adapter_config.json, the GGUF adapter's
+  // alpha, else the rank).
+  std::vector<float> scales;
 };
 
 // A LoRA tensor that changed nothing, and why (never dropped silently).
@@ -95,6 +101,8 @@ struct LoraReport {
   // Tensors whose bytes changed in place (host copies, device buffers):
   // same pointer, new values. Sorted.
   std::vector<size_t> changed_in_place;
+  // This process's memory just before and after the LoRA step.
+  ProcessMemory memory_before, memory_after;
 };
 
 }  // namespace wm

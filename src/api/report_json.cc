@@ -82,7 +82,10 @@ std::string load_report_json(const LoadedModel& model, bool per_tensor) {
       j.key("reason").value(t.reason);
       if (const LoraTensorReport* l = lora_of(model, static_cast<size_t>(&t - model.tensors().data()))) {  // LoRA
         j.key("lora").begin_object().key("action").value(lora_action_name(l->action)).key("why").value(l->why);
-        j.key("terms").value(static_cast<uint64_t>(l->terms)).key("cow_bytes").value(l->cow_bytes).end_object();
+        j.key("terms").value(static_cast<uint64_t>(l->terms)).key("cow_bytes").value(l->cow_bytes);
+        j.key("scales").begin_array();
+        for (float scale : l->scales) j.value(static_cast<double>(scale));
+        j.end_array().end_object();
       }
       j.end_object();
     }

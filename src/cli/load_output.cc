@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 
 namespace wm::cli {
@@ -18,7 +19,9 @@ const LoraTensorReport* lora_of(const Model& model, size_t index) {
 }
 std::string lora_note(const Model& model, size_t index) {
   const LoraTensorReport* t = lora_of(model, index);
-  return t ? fmt::format("  [lora x{}: {}, {}]", t->terms, lora_action_name(t->action), t->why) : "";
+  return t ? fmt::format("  [lora x{}: {}, {}; scale {}]", t->terms, lora_action_name(t->action), t->why,
+                         fmt::join(t->scales, ", "))
+           : "";
 }
 }  // namespace
 

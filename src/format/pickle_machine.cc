@@ -271,9 +271,14 @@ class Machine {
   void set_item(PyId dict, PyId key, PyId value) {
     PyObject& d = expect(dict, PyKind::kDict, "the SETITEM target");
     const PyObject& k = a_[key];
-    if (k.kind == PyKind::kStr) {
+    // Python semantics for the keys that can name tensors: str, and int
+    // (with bool, which Python hashes as 0 and 1). The tag keeps "1" and 1 apart.
+    std::optional<std::string> index_key;
+    if (k.kind == PyKind::kStr) index_key = fmt::format("s{}", k.s);
+    else if (k.kind == PyKind::kInt || k.kind == PyKind::kBool) index_key = fmt::format("i{}", k.i);
+    if (index_key) {
       auto& index = a_.dict_index[dict];
-      auto [it, inserted] = index.emplace(k.s, d.items.size());
+      auto [it, inserted] = index.emplace(std::move(*index_key), d.items.size());
       if (!inserted) {  // Python semantics: a repeated key replaces the value
         d.items[it->second + 1] = value;
         return;

@@ -73,7 +73,8 @@ struct PickleArena {
   std::vector<PyObject> objects;
   std::vector<PyStorage> storages;
   std::vector<PyTensor> tensors;
-  // Per dict, the position in `items` of each string key (SETITEM replaces).
+  // Per dict, the position in `items` of each str or int key (SETITEM
+  // replaces), keyed "s<str>" / "i<int>".
   std::unordered_map<PyId, std::unordered_map<std::string, size_t>> dict_index;
 
   const PyObject& operator[](PyId id) const { return objects[id]; }

@@ -6,11 +6,13 @@
 #include <fmt/ranges.h>
 
 #include "dtype/convert.h"
+#include "io/process_memory.h"
 #include "io/sigbus_guard.h"
 #include "load/source_transform.h"
 #include "lora/lora_file.h"
 #include "lora/merge.h"
 #include "lora/name_match.h"
+#include "lora/pair_scale.h"
 
 namespace wm {
 namespace {
@@ -55,6 +57,12 @@ Result<ModeChoice> choose_mode(LoraApplyMode mode, DType t) {
   return Error{{}, {}, {}, "unknown LoRA apply mode"};
 }
 
+std::vector<float> scales_of(const std::vector<LoraTerm>& terms) {
+  std::vector<float> out;
+  for (const LoraTerm& t : terms) out.push_back(t.scale);
+  return out;
+}
+
 std::string shape_str(const std::vector<uint64_t>& s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
 
 uint64_t product(const std::vector<uint64_t>& s, size_t from) {
@@ -79,6 +87,7 @@ Status LoraApplier::collect(const LoraSpec& spec, const LoraOptions& options, Te
   for (const auto& t : m_.tensors_) base_names.push_back(t.name);
   BaseNameIndex base(base_names);
   LoraNameMatch match = match_lora_names(file->tensor_names(), base, options.prefixes);
+  size_t alpha_from_rank = 0;
   for (auto& u : match.unmatched) {
     u.file = spec.path;
     options.log.warn(fmt::format("LoRA '{}': tensor '{}' unused: {}", spec.path, u.tensor, u.reason));
@@ -113,18 +122,19 @@ Status LoraApplier::collect(const LoraSpec& spec, const LoraOptions& options, Te
     if (!up) return up.error();
     term.down = std::move(down.value());
     term.up = std::move(up.value());
-    float alpha = file->file_alpha().value_or(static_cast<float>(rank));
-    if (pair.alpha) {
-      const TensorInfo& a = file->tensor(*pair.alpha);
-      auto v = file->read_f32(a);
-      if (!v) return v.error();
-      if (v->size() != 1)
-        return Error{spec.path, a.name, a.offset, fmt::format("alpha must hold one value, not {}", v->size())};
-      alpha = (*v)[0];
-    }
-    term.scale = spec.strength * alpha / static_cast<float>(rank);
+    auto scale = pair_scale(*file, pair, term.rank, spec.strength);
+    if (!scale) return scale.error();
+    term.scale = static_cast<float>(scale->scale);
+    options.log.debug(fmt::format("LoRA '{}': '{}' scale {} = {}", spec.path, pair.stem, term.scale, scale->why));
+    if (scale->alpha_from_rank) ++alpha_from_rank;
     terms[pair.base].push_back(std::move(term));
   }
+  // A fallback is said, with its reason (PEFT-named files without their
+  // config have been warned about when opened).
+  if (alpha_from_rank)
+    options.log.info(fmt::format("LoRA '{}': {} of {} pairs store no alpha (no .alpha tensor, adapter config or GGUF "
+                                 "alpha): applied with alpha = rank (scale = strength)",
+                                 spec.path, alpha_from_rank, match.pairs.size()));
   return {};
 }
 
@@ -143,6 +153,7 @@ Result<LoraReport> LoraApplier::apply(const std::vector<LoraSpec>& loras, const 
     choices.push_back(std::move(choice.value()));
   }
 
+  report.memory_before = read_process_memory();
   // From here on tensors change: say which (moved, changed in place) at the end.
   const std::vector<const std::byte*> before = host_pointers(m_.tensors_);
   touched_.clear();
@@ -162,7 +173,7 @@ Result<LoraReport> LoraApplier::apply(const std::vector<LoraSpec>& loras, const 
   for (auto& [index, ts] : terms) {
     const ModeChoice& choice = choices[k++];
     LoraTensorReport r{index, m_.tensors_[index].name, choice.action, choice.why,
-                       static_cast<uint32_t>(ts.size()), 0};
+                       static_cast<uint32_t>(ts.size()), 0, scales_of(ts)};
     if (choice.action == LoraAction::kAtRuntime) {
       state->runtime[index] = std::move(ts);
       ++report.tensors_at_runtime;
@@ -193,6 +204,7 @@ Result<LoraReport> LoraApplier::apply(const std::vector<LoraSpec>& loras, const 
                                report.tensors_patched, static_cast<double>(report.cow_bytes) / (1 << 20),
                                report.tensors_at_runtime, report.unmatched.size()));
   finish_generation(before, report.moved, report.changed_in_place);
+  report.memory_after = read_process_memory();
   state->report = report;
   m_.lora_ = std::move(state);
   return report;
