@@ -273,6 +273,13 @@ TEST(Attack, LoraNotesStandOnTheirTensorsLine) {
   EXPECT_EQ(notes, 1u) << r.out;
 }
 
+TEST(Attack, ALoraStrengthThatIsNotANumberIsNamedAsSuch) {
+  LoraModel m;
+  auto r = test::run_cli(fmt::format("load {} --lora {}:abc", m.dir.file("base.gguf"), m.dir.file("l.safetensors")));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("strength 'abc' is not a number"), std::string::npos) << r.err;  // said "cannot open" before
+}
+
 TEST(Attack, LoadReportMemoryIncludesTheLoraStep) {
 #ifdef WM_SANITIZED
   GTEST_SKIP() << "memory figures mean little under sanitizers";

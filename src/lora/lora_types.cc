@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fmt/format.h>
 
 namespace wm {
@@ -45,6 +46,17 @@ Result<LoraSpec> parse_lora_spec(std::string_view text) {
   spec.path = std::string(strength ? text.substr(0, colon) : text);
   if (strength) spec.strength = *strength;
   if (spec.path.empty()) return Error{{}, {}, {}, fmt::format("--lora '{}': expected FILE[:STRENGTH]", text)};
+  // "FILE:abc": a strength that is not a number, when FILE exists and
+  // "FILE:abc" does not, is a typo in the strength, not a missing file.
+  if (!strength && colon != std::string_view::npos && colon + 1 < text.size()) {
+    std::error_code ec;
+    const std::string before(text.substr(0, colon));
+    if (!std::filesystem::exists(spec.path, ec) && std::filesystem::exists(before, ec))
+      return Error{before, {}, {},
+                   fmt::format("--lora '{}': strength '{}' is not a number (FILE[:STRENGTH], e.g. {}:0.8)", text,
+                               text.substr(colon + 1), before),
+                   ErrorCode::kInvalidArgument};
+  }
   return spec;
 }
 
