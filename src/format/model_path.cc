@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "format/byte_source.h"
+#include "format/parsed_file.h"
 #include "format/gguf_reader.h"
 #include "format/safetensors_index.h"
 #include "format/safetensors_reader.h"
@@ -65,17 +66,7 @@ Result<TensorTable> open_file(const std::string& path, const OpenOptions& option
   uint64_t n = std::min<uint64_t>(sizeof head, file->size());
   if (Status s = file->read_exact(0, {head, n}); !s) return s.error();
   FileSource src(*file);
-  // The parsed table keeps the open file: the loader uses it, not a second open.
-  auto keep_open = [&](Result<TensorTable> parsed) -> Result<TensorTable> {
-    if (!parsed) {
-      Error e = parsed.error();
-      if (e.code == ErrorCode::kUnknown) e.code = ErrorCode::kBadFormat;
-      return e;
-    }
-    auto opened = std::make_shared<const File>(std::move(file.value()));
-    for (FileInfo& info : parsed->files) info.opened = opened;
-    return parsed;
-  };
+  auto keep_open = [&](Result<TensorTable> parsed) { return keep_file_open(std::move(parsed), std::move(file.value())); };
   if (n >= 4 && std::memcmp(head, "GGUF", 4) == 0) return keep_open(parse_gguf(src, {options.metadata_arrays}));
   bool looks_safetensors = n >= 9 && static_cast<char>(head[8]) == '{';
   if (ends_with(path, ".safetensors") || looks_safetensors) return keep_open(parse_safetensors(src));

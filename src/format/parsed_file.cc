@@ -6,6 +6,17 @@
 
 namespace wm {
 
+Result<TensorTable> keep_file_open(Result<TensorTable> parsed, File file) {
+  if (!parsed) {
+    Error e = parsed.error();
+    if (e.code == ErrorCode::kUnknown) e.code = ErrorCode::kBadFormat;
+    return e;
+  }
+  auto opened = std::make_shared<const File>(std::move(file));
+  for (FileInfo& info : parsed->files) info.opened = opened;
+  return parsed;
+}
+
 void check_tensor_ranges(const FileInfo& file, std::vector<TensorInfo>& tensors) {
   for (const auto& t : tensors) {
     if (t.offset > file.size || t.nbytes > file.size - t.offset)

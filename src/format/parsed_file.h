@@ -11,4 +11,9 @@ namespace wm {
 // tensor and its offset.
 void check_tensor_ranges(const FileInfo& file, std::vector<TensorInfo>& tensors);
 
+// A parse of `file`, finished: an error without a code gets kBadFormat; a
+// table keeps `file` open in FileInfo::opened, so the loader maps and reads
+// the very file that was parsed (no second open).
+Result<TensorTable> keep_file_open(Result<TensorTable> parsed, File file);
+
 }  // namespace wm

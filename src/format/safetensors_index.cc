@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "format/byte_source.h"
+#include "format/parsed_file.h"
 #include "format/safetensors_reader.h"
 #include "io/file.h"
 
@@ -87,14 +88,9 @@ Result<TensorTable> open_safetensors_index(const std::string& path) {
     if (!shard_file)
       return Error{path, {}, {}, fmt::format("cannot open shard '{}': {}", shard, shard_file.error().to_string()),
                    shard_file.error().code};
-    auto parsed = parse_safetensors(FileSource(*shard_file));
-    if (!parsed) {
-      Error e = parsed.error();
-      if (e.code == ErrorCode::kUnknown) e.code = ErrorCode::kBadFormat;
-      return e;
-    }
-    auto opened = std::make_shared<const File>(std::move(shard_file.value()));
-    for (FileInfo& info : parsed->files) info.opened = opened;
+    auto header = parse_safetensors(FileSource(*shard_file));  // before the File moves on
+    auto parsed = keep_file_open(std::move(header), std::move(shard_file.value()));
+    if (!parsed) return parsed.error();
     auto file_index = static_cast<uint32_t>(table.files.size());
     for (const auto& t : parsed->tensors) {
       auto [it, inserted] = shard_of.emplace(t.name, file_index);
