@@ -85,6 +85,32 @@ class EngineDevice final : public wm::Device {
     enqueue({static_cast<std::byte*>(b.handle) + dst_offset, src, n, true, elements, std::move(done)});
   }
 
+  // Staging memory the engine offers (pinned memory, for a GPU): page
+  // aligned blocks it can recognise in upload() sources.
+  std::byte* allocate_staging(uint64_t n) override {
+    if (!offer_staging_) return nullptr;
+    auto* p = static_cast<std::byte*>(std::aligned_alloc(4096, n));
+    std::lock_guard lock(mu_);
+    staging_[p] = n;
+    staging_bytes_ += n;
+    staging_peak_ = std::max(staging_peak_.load(), staging_bytes_);
+    return p;
+  }
+  void free_staging(std::byte* p, uint64_t) override {
+    std::lock_guard lock(mu_);
+    staging_bytes_ -= staging_[p];
+    staging_.erase(p);
+    std::free(p);
+  }
+  bool offer_staging_ = false;
+  uint64_t staging_bytes_ = 0;  // guarded by mu_
+  std::atomic<uint64_t> staging_peak_{0};
+  std::atomic<uint64_t> uploads_from_staging_{0}, uploads_total_{0};
+  size_t staging_blocks() {
+    std::lock_guard lock(mu_);
+    return staging_.size();
+  }
+
   uint64_t max_in_flight() const { return max_in_flight_; }
   uint64_t uploaded() const { return uploaded_; }
   uint64_t converted_elements() const { return converted_elements_; }
@@ -106,6 +132,9 @@ class EngineDevice final : public wm::Device {
   };
   void enqueue(Job job) {
     std::lock_guard lock(mu_);
+    ++uploads_total_;
+    for (const auto& [p, n] : staging_)
+      if (job.src >= p && job.src + job.n <= p + n) ++uploads_from_staging_;
     in_flight_ += job.n;
     max_in_flight_ = std::max<uint64_t>(max_in_flight_, in_flight_);
     queue_.push_back(std::move(job));
@@ -151,6 +180,7 @@ class EngineDevice final : public wm::Device {
   std::condition_variable cv_, idle_;
   std::deque<Job> queue_;
   std::map<void*, uint64_t> live_;
+  std::map<std::byte*, uint64_t> staging_;
   uint64_t allocations_ = 0;
   uint64_t in_flight_ = 0;
   std::atomic<uint64_t> max_in_flight_{0}, uploaded_{0}, converted_elements_{0};
@@ -237,6 +267,24 @@ TEST(DeviceInterface, AComponentGoesToTheEnginesDeviceThroughBoundedStaging) {
   EXPECT_EQ(dev->live_buffers(), 2u);
   ASSERT_TRUE(model->release().ok());
   EXPECT_EQ(dev->live_buffers(), 0u) << "release() must free every buffer it allocated";
+}
+
+TEST(DeviceInterface, StagingComesFromTheDevicesOwnMemoryWhenItOffersSome) {
+  Folder f;
+  auto dev = std::make_shared<EngineDevice>(false);
+  dev->offer_staging_ = true;
+  auto model = wm::open(f.dir.path(), engine_options(dev));
+  ASSERT_TRUE(model.ok()) << model.error().to_string();
+  EXPECT_GT(dev->uploads_total_.load(), 0u);
+  EXPECT_EQ(dev->uploads_from_staging_.load(), dev->uploads_total_.load())
+      << "every upload should read from the device's staging memory";
+  EXPECT_GT(dev->staging_peak_.load(), 0u);
+  EXPECT_LE(dev->staging_peak_.load(), model->report().staging_budget_bytes) << "staging memory past the budget";
+  EXPECT_EQ(dev->staging_blocks(), 0u) << "the load gives its staging memory back when it ends";
+  const wm::Tensor* t = model->find("unet.conv.weight");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(on_device(*model, *t), f.bytes.at("unet.conv.weight"));
+  ASSERT_TRUE(model->release().ok());
 }
 
 TEST(DeviceInterface, ConversionRunsOnTheDeviceWhenItConvertsAndMatchesTheCpuPath) {

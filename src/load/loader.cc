@@ -412,7 +412,7 @@ class Loader {
     unsigned threads = static_cast<unsigned>(std::clamp<uint64_t>(options_.threads, 1, max_slots - 1));
     uint64_t slots = std::min<uint64_t>(std::max<uint64_t>(2ull * threads + 2, 4), max_slots);
     uint64_t slot_bytes = budget / slots / kPage * kPage;  // >= kPage as slots <= max_slots
-    StagingPool pool(budget, slot_bytes);
+    StagingPool pool(budget, slot_bytes, staging_memory());
 
     std::vector<bool> wanted(model_.files_.size(), false);
     for (size_t i = 0; i < model_.tensors_.size(); ++i)
@@ -503,8 +503,23 @@ class Loader {
     model_.report_.time.read_ms = static_cast<double>(read_ns.load()) / 1e6;
     model_.report_.time.convert_ms = static_cast<double>(convert_ns.load()) / 1e6;
     model_.report_.staging_peak_bytes = pool.peak_bytes();
+    if (pool.device_slots())
+      options_.log.info(fmt::format("staging: {} of the slots are the device's own staging memory", pool.device_slots()));
     model_.report_.time.upload_ms = uploads_.ms();
     if (first_error) return *first_error;
+    return {};
+  }
+
+  // Staging slots from the first device this load uploads to, when it
+  // offers memory it uploads from fastest (pinned host memory for a GPU):
+  // reads land there and go to the device without another copy.
+  StagingPool::SlotMemory staging_memory() {
+    for (const auto& [device, buffer] : model_.buffers_) {
+      if (device == 0 || buffer.host_ptr) continue;  // host copies need no staging memory of a device's
+      Device* d = model_.device_objects_[device].get();
+      options_.log.debug(fmt::format("staging slots: asking device '{}' for its staging memory", d->caps().name));
+      return {[d](uint64_t n) { return d->allocate_staging(n); }, [d](std::byte* p, uint64_t n) { d->free_staging(p, n); }};
+    }
     return {};
   }
 

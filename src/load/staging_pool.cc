@@ -1,16 +1,21 @@
 #include "load/staging_pool.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 
 namespace wm {
 
-StagingPool::StagingPool(uint64_t budget_bytes, uint64_t slot_bytes)
+StagingPool::StagingPool(uint64_t budget_bytes, uint64_t slot_bytes, SlotMemory memory)
     : slot_bytes_((slot_bytes + 4095) / 4096 * 4096),
-      max_slots_(std::max<size_t>(1, static_cast<size_t>(budget_bytes / ((slot_bytes + 4095) / 4096 * 4096)))) {}
+      max_slots_(std::max<size_t>(1, static_cast<size_t>(budget_bytes / ((slot_bytes + 4095) / 4096 * 4096)))),
+      memory_(std::move(memory)) {}
 
 StagingPool::~StagingPool() {
-  for (std::byte* p : all_) std::free(p);
+  for (auto [p, from_memory] : all_) {
+    if (from_memory) memory_.free(p, slot_bytes_);
+    else std::free(p);
+  }
 }
 
 StagingPool::Slot& StagingPool::Slot::operator=(Slot&& o) noexcept {
@@ -32,10 +37,16 @@ StagingPool::Slot StagingPool::acquire() {
   std::unique_lock lock(mu_);
   freed_.wait(lock, [&] { return !free_.empty() || all_.size() < max_slots_; });
   if (free_.empty()) {
-    void* p = std::aligned_alloc(4096, slot_bytes_);
+    std::byte* p = memory_.alloc ? memory_.alloc(slot_bytes_) : nullptr;
+    if (p && reinterpret_cast<uintptr_t>(p) % 4096 != 0) {  // O_DIRECT reads into slots: page alignment is a must
+      memory_.free(p, slot_bytes_);
+      p = nullptr;
+    }
+    const bool from_memory = p != nullptr;
+    if (!p) p = static_cast<std::byte*>(std::aligned_alloc(4096, slot_bytes_));
     if (!p) throw std::bad_alloc();
-    all_.push_back(static_cast<std::byte*>(p));
-    return Slot(this, all_.back());
+    all_.emplace_back(p, from_memory);
+    return Slot(this, p);
   }
   std::byte* p = free_.back();
   free_.pop_back();
@@ -48,6 +59,13 @@ void StagingPool::give_back(std::byte* data) {
     free_.push_back(data);
   }
   freed_.notify_one();
+}
+
+size_t StagingPool::device_slots() const {
+  std::lock_guard lock(mu_);
+  size_t n = 0;
+  for (const auto& [p, from_memory] : all_) n += from_memory;
+  return n;
 }
 
 uint64_t StagingPool::peak_bytes() const {

@@ -10,6 +10,8 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <utility>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -18,8 +20,17 @@ namespace wm {
 
 class StagingPool {
  public:
+  // Where slots come from when not from the heap: memory a device uploads
+  // from fastest (pinned host memory for a GPU, wm::Device::allocate_staging).
+  // `alloc` may return nullptr (or memory not 4096-aligned, which is given
+  // back): that slot then comes from the heap.
+  struct SlotMemory {
+    std::function<std::byte*(uint64_t bytes)> alloc;
+    std::function<void(std::byte*, uint64_t bytes)> free;
+  };
+
   // REQUIRES: slot_bytes > 0, budget_bytes >= slot_bytes.
-  StagingPool(uint64_t budget_bytes, uint64_t slot_bytes);
+  StagingPool(uint64_t budget_bytes, uint64_t slot_bytes, SlotMemory memory = {});
   ~StagingPool();
   StagingPool(const StagingPool&) = delete;
   StagingPool& operator=(const StagingPool&) = delete;
@@ -50,6 +61,8 @@ class StagingPool {
   uint64_t budget_bytes() const { return slot_bytes_ * max_slots_; }
   // Most bytes of slots allocated at once.
   uint64_t peak_bytes() const;
+  // Slots that came from SlotMemory (the rest from the heap).
+  size_t device_slots() const;
 
  private:
   void give_back(std::byte* data);
@@ -58,8 +71,9 @@ class StagingPool {
   const size_t max_slots_;
   mutable std::mutex mu_;
   std::condition_variable freed_;
+  const SlotMemory memory_;
   std::vector<std::byte*> free_;
-  std::vector<std::byte*> all_;
+  std::vector<std::pair<std::byte*, bool>> all_;  // slot, from SlotMemory
 };
 
 }  // namespace wm
