@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "format/gguf_reader.h"
-#include "format/safetensors_index.h"
+#include "format/shard_index.h"
 #include "format/safetensors_reader.h"
 #include "../fuzz/fuzz_invariants.h"
 #include "test_support.h"

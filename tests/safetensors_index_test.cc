@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "format/model_path.h"
-#include "format/safetensors_index.h"
+#include "format/shard_index.h"
 #include "format/safetensors_writer.h"
 #include "test_support.h"
 
@@ -126,7 +126,7 @@ void expect_error(const Error& e, const std::string& file, const std::string& te
 TEST(SafetensorsIndex, ThreeShardsOpenAsOneTable) {
   TempDir dir;
   Sharded m = make_three_shards(dir);
-  auto table = open_safetensors_index(m.index);
+  auto table = open_shard_index(m.index, {});
   ASSERT_TRUE(table.ok()) << table.error().to_string();
   expect_matches(*table, m, dir);
   // Names are unique across shards.
@@ -154,7 +154,7 @@ TEST(SafetensorsIndex, ShardsInASubfolder) {
   write_shard(dir.file("shards/b.safetensors"), {{"y", DType::U16, {2}, 4}});
   std::string index = dir.file("m.safetensors.index.json");
   write_text(index, index_json({{"x", "shards/a.safetensors"}, {"y", "./shards/b.safetensors"}}));
-  auto table = open_safetensors_index(index);
+  auto table = open_shard_index(index, {});
   ASSERT_TRUE(table.ok()) << table.error().to_string();
   ASSERT_EQ(table->tensors.size(), 2u);
   for (const auto& t : table->tensors)
@@ -193,7 +193,7 @@ TEST(SafetensorsIndex, TensorListedButMissingFromItsShard) {
   write_shard(dir.file(kShard2), {{"b", DType::F32, {2}, 8}});
   std::string index = dir.file("model.safetensors.index.json");
   write_text(index, index_json({{"a", kShard1}, {"b", kShard2}, {"ghost", kShard2}}));
-  auto r = open_safetensors_index(index);
+  auto r = open_shard_index(index, {});
   ASSERT_FALSE(r.ok());
   expect_error(r.error(), index, "ghost", std::nullopt, {"missing", kShard2});
 }
@@ -204,7 +204,7 @@ TEST(SafetensorsIndex, TensorInTwoShards) {
   write_shard(dir.file(kShard2), {{"b", DType::F32, {2}, 8}, {"dup", DType::U8, {1}, 1}});
   std::string index = dir.file("model.safetensors.index.json");
   write_text(index, index_json({{"a", kShard1}, {"dup", kShard1}, {"b", kShard2}}));
-  auto r = open_safetensors_index(index);
+  auto r = open_shard_index(index, {});
   ASSERT_FALSE(r.ok());
   const Error& e = r.error();
   EXPECT_EQ(e.tensor, "dup");
@@ -222,7 +222,7 @@ TEST(SafetensorsIndex, TensorInShardButNotInIndex) {
   write_shard(dir.file(kShard2), {{"b", DType::F32, {2}, 8}});
   std::string index = dir.file("model.safetensors.index.json");
   write_text(index, index_json({{"a", kShard1}, {"b", kShard2}}));
-  auto r = open_safetensors_index(index);
+  auto r = open_shard_index(index, {});
   ASSERT_FALSE(r.ok());
   const Error& e = r.error();
   EXPECT_EQ(e.tensor, "stray");
@@ -242,7 +242,7 @@ TEST(SafetensorsIndex, IndexAssignsTensorToTheWrongShard) {
   write_shard(dir.file(kShard2), {{"b", DType::F32, {2}, 8}, {"c", DType::U8, {2}, 2}});
   std::string index = dir.file("model.safetensors.index.json");
   write_text(index, index_json({{"a", kShard1}, {"b", kShard2}, {"c", kShard1}}));
-  auto r = open_safetensors_index(index);
+  auto r = open_shard_index(index, {});
   ASSERT_FALSE(r.ok());
   expect_error(r.error(), index, "c", std::nullopt, {"assigns it to shard", kShard1, kShard2});
 }
@@ -279,7 +279,7 @@ TEST(SafetensorsIndex, MissingShardFile) {
   write_shard(dir.file(kShard1), {{"a", DType::F32, {2}, 8}});
   std::string index = dir.file("model.safetensors.index.json");
   write_text(index, index_json({{"a", kShard1}, {"b", kShard2}}));
-  auto r = open_safetensors_index(index);
+  auto r = open_shard_index(index, {});
   ASSERT_FALSE(r.ok());
   expect_error(r.error(), index, "", std::nullopt, {"cannot open shard", kShard2});
 }
@@ -290,7 +290,7 @@ TEST(SafetensorsIndex, CorruptShardReportsTheShard) {
   write_text(dir.file(kShard2), "not a safetensors file at all");
   std::string index = dir.file("model.safetensors.index.json");
   write_text(index, index_json({{"a", kShard1}, {"b", kShard2}}));
-  auto r = open_safetensors_index(index);
+  auto r = open_shard_index(index, {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().file, dir.file(kShard2)) << r.error().to_string();
   EXPECT_TRUE(r.error().offset.has_value());
@@ -342,7 +342,7 @@ TEST(SafetensorsIndex, EmptyIndexFile) {
   TempDir dir;
   std::string index = dir.file("model.safetensors.index.json");
   write_text(index, "");
-  auto r = open_safetensors_index(index);
+  auto r = open_shard_index(index, {});
   ASSERT_FALSE(r.ok());
   expect_error(r.error(), index, "", 0, {"empty"});
 }

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "format/model_path.h"
+#include "format/safetensors_writer.h"
 #include "load/loader.h"
 #include "test_support.h"
 #include "torch_reference.h"
@@ -161,6 +162,75 @@ TEST(TorchLoadBad, ADeflatedStorageFailingItsCrcIsAnErrorNotWrongBytes) {
   EXPECT_NE(model.error().message.find("fails its CRC check"), std::string::npos) << model.error().message;
   EXPECT_NE(model.error().message.find("/data/"), std::string::npos) << model.error().message;  // the entry
   EXPECT_FALSE(model.error().tensor.empty());
+}
+
+// transformers' sharded PyTorch checkpoints: pytorch_model.bin.index.json
+// names the shard of each tensor, as for safetensors, with the same checks.
+struct TorchShards {
+  test::TempDir dir;
+  std::vector<test::RefTensor> refs;
+  std::string map;
+  TorchShards() {
+    const char* fixtures[] = {"nested.ckpt", "dtypes.pt"};
+    for (int k = 0; k < 2; ++k) {
+      std::string shard = fmt::format("pytorch_model-0000{}-of-00002.bin", k + 1);
+      test::write_file(dir.file(shard), test::read_file(torch_fixture(fixtures[k])));
+      for (auto& r : read_refs(torch_fixture(fixtures[k]))) {
+        map += fmt::format("{}\"{}\": \"{}\"", map.empty() ? "" : ", ", r.name, shard);
+        refs.push_back(std::move(r));
+      }
+    }
+  }
+  void write_index(const std::string& weight_map) const {
+    test::write_text(dir.file("pytorch_model.bin.index.json"), "{\"metadata\": {}, \"weight_map\": {" + weight_map + "}}");
+  }
+};
+
+TEST(TorchLoad, ShardedPytorchCheckpointLoadsEveryTensorFromItsShard) {
+  TorchShards s;
+  s.write_index(s.map);
+  for (const std::string& path : {s.dir.path(), s.dir.file("pytorch_model.bin.index.json")}) {
+    auto table = open_model({path});
+    ASSERT_TRUE(table.ok()) << table.error().to_string();
+    EXPECT_EQ(table->files.size(), 2u);
+    auto model = load_model(std::move(table.value()), {});
+    ASSERT_TRUE(model.ok()) << model.error().to_string();
+    ASSERT_EQ(model->tensors().size(), s.refs.size());
+    for (const auto& r : s.refs) {
+      const Tensor* t = model->find(r.name);
+      ASSERT_NE(t, nullptr) << r.name;
+      EXPECT_EQ(tensor_bytes(*model, *t), r.bytes) << r.name;  // numpy's bytes, exported by torch's script
+    }
+  }
+}
+
+TEST(TorchLoad, ShardedPytorchIndexIsCheckedLikeASafetensorsIndex) {
+  TorchShards s;
+  // A tensor assigned to the other shard.
+  std::string wrong = s.map;
+  size_t at = wrong.find("pytorch_model-00001-of-00002.bin");
+  wrong.replace(at, 32, "pytorch_model-00002-of-00002.bin");
+  s.write_index(wrong);
+  auto bad = open_model({s.dir.file("pytorch_model.bin.index.json")});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("assigns it to shard"), std::string::npos) << bad.error().to_string();
+  // A shard outside the folder.
+  s.write_index("\"x\": \"../pytorch_model-00001-of-00002.bin\"");
+  auto outside = open_model({s.dir.file("pytorch_model.bin.index.json")});
+  ASSERT_FALSE(outside.ok());
+  EXPECT_NE(outside.error().message.find("not a relative path inside"), std::string::npos) << outside.error().to_string();
+}
+
+TEST(TorchLoad, SafetensorsBesideAShardedPytorchCheckpointWin) {
+  TorchShards s;
+  s.write_index(s.map);
+  SafetensorsWriter w;
+  w.add_tensor("from_safetensors", DType::F32, {1}, TensorData::bytes(std::vector<std::byte>(4)));
+  ASSERT_TRUE(w.write(s.dir.file("model.safetensors")).ok());
+  auto table = open_model({s.dir.path()});
+  ASSERT_TRUE(table.ok()) << table.error().to_string();
+  ASSERT_EQ(table->tensors.size(), 1u);
+  EXPECT_EQ(table->tensors[0].name, "from_safetensors");
 }
 
 }  // namespace

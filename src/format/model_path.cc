@@ -7,7 +7,7 @@
 #include "format/byte_source.h"
 #include "format/parsed_file.h"
 #include "format/gguf_reader.h"
-#include "format/safetensors_index.h"
+#include "format/shard_index.h"
 #include "format/safetensors_reader.h"
 #include "format/torch_reader.h"
 #include "io/file.h"
@@ -20,8 +20,23 @@ bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-bool is_index_name(std::string_view name) {
-  return name.find(".safetensors.index") != std::string_view::npos && ends_with(name, ".json");
+// Where ".index" starts in a shard index name: "model.safetensors.index.json",
+// "pytorch_model.bin.index.json" (transformers' sharded PyTorch checkpoints),
+// each maybe with a variant (".index.fp16.json"); npos for other names.
+size_t index_marker(std::string_view name) {
+  if (!ends_with(name, ".json")) return std::string_view::npos;
+  for (std::string_view stem : {".safetensors.index", ".bin.index"}) {
+    size_t at = name.find(stem);
+    if (at != std::string_view::npos) return at + stem.size() - 6;
+  }
+  return std::string_view::npos;
+}
+
+bool is_index_name(std::string_view name) { return index_marker(name) != std::string_view::npos; }
+
+// An index of PyTorch shards: used, like other checkpoints, only where there are no safetensors.
+bool is_torch_index_name(std::string_view name) {
+  return is_index_name(name) && name.find(".bin.index") != std::string_view::npos;
 }
 
 bool is_weights_name(std::string_view name) {
@@ -49,7 +64,7 @@ bool is_shard_name(std::string_view name) {
 // "model.fp16.safetensors" -> "fp16"; "model.safetensors.index.fp16.json" -> "fp16"; else "".
 std::string variant_of(std::string_view name) {
   if (is_index_name(name)) {
-    std::string_view rest = name.substr(name.find(".safetensors.index") + 18);  // ".fp16.json" or ".json"
+    std::string_view rest = name.substr(index_marker(name) + 6);  // ".fp16.json" or ".json"
     return rest.size() > 6 ? std::string(rest.substr(1, rest.size() - 6)) : std::string();
   }
   std::string_view stem = name.substr(0, name.rfind('.'));
@@ -58,7 +73,7 @@ std::string variant_of(std::string_view name) {
 }
 
 Result<TensorTable> open_file(const std::string& path, const OpenOptions& options) {
-  if (is_index_name(path)) return open_safetensors_index(path);
+  if (is_index_name(path)) return open_shard_index(path, options.log);
   auto file = File::open(path);
   if (!file) return file.error();
   if (file->size() == 0) return Error{path, {}, 0, "empty file (0 bytes); expected GGUF or safetensors", ErrorCode::kBadFormat};
@@ -88,7 +103,8 @@ Result<std::string> pick_weights_in(const fs::path& dir, const OpenOptions& opti
     std::error_code entry_ec;  // a dangling link is skipped, not a listing error
     if (!entry.is_regular_file(entry_ec)) continue;
     std::string name = entry.path().filename().string();
-    if (is_index_name(name)) indexes.push_back(name);
+    if (is_torch_index_name(name)) checkpoints.push_back(name);
+    else if (is_index_name(name)) indexes.push_back(name);
     else if (is_weights_name(name)) weights.push_back(name);
     else if (is_torch_name(name)) checkpoints.push_back(name);
   }
@@ -97,7 +113,7 @@ Result<std::string> pick_weights_in(const fs::path& dir, const OpenOptions& opti
   // carry both, and safetensors need no unpickling.
   if (indexes.empty() && weights.empty() && !checkpoints.empty()) {
     options.log.info(fmt::format("'{}' has no safetensors or GGUF weights: using its PyTorch checkpoints", dir.string()));
-    weights = std::move(checkpoints);
+    for (auto& name : checkpoints) (is_index_name(name) ? indexes : weights).push_back(std::move(name));
   }
   // Candidates: every index and every whole weights file (shards belong to
   // an index). A default file beside a variant's index must be considered,

@@ -1,4 +1,4 @@
-#include "format/safetensors_index.h"
+#include "format/shard_index.h"
 
 #include <filesystem>
 #include <fmt/format.h>
@@ -8,6 +8,7 @@
 #include "format/byte_source.h"
 #include "format/parsed_file.h"
 #include "format/safetensors_reader.h"
+#include "format/torch_reader.h"
 #include "io/file.h"
 
 namespace wm {
@@ -68,7 +69,7 @@ Result<ShardIndex> parse_safetensors_index(std::string_view json, const std::str
   return index;
 }
 
-Result<TensorTable> open_safetensors_index(const std::string& path) {
+Result<TensorTable> open_shard_index(const std::string& path, const Logger& log) {
   auto file = File::open(path);
   if (!file) return file.error();
   if (file->size() == 0) return Error{path, {}, 0, "empty file (0 bytes); expected a safetensors index (JSON)"};
@@ -88,7 +89,9 @@ Result<TensorTable> open_safetensors_index(const std::string& path) {
     if (!shard_file)
       return Error{path, {}, {}, fmt::format("cannot open shard '{}': {}", shard, shard_file.error().to_string()),
                    shard_file.error().code};
-    auto header = parse_safetensors(FileSource(*shard_file));  // before the File moves on
+    // Parsed before the File moves on; by name, as transformers names them.
+    const bool safetensors = shard.size() > 12 && shard.compare(shard.size() - 12, 12, ".safetensors") == 0;
+    auto header = safetensors ? parse_safetensors(FileSource(*shard_file)) : parse_torch(FileSource(*shard_file), log);
     auto parsed = keep_file_open(std::move(header), std::move(shard_file.value()));
     if (!parsed) return parsed.error();
     auto file_index = static_cast<uint32_t>(table.files.size());

@@ -1,4 +1,5 @@
-// Sharded safetensors: a `*.safetensors.index.json` whose `weight_map` names
+// Sharded models: a `*.safetensors.index.json` (or transformers' sharded
+// PyTorch checkpoint, `pytorch_model.bin.index.json`) whose `weight_map` names
 // the shard holding each tensor. Opening it opens every shard as one model
 // and checks the index and the shards agree exactly.
 #pragma once
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "format/metadata.h"
 #include "format/tensor_table.h"
 
@@ -27,9 +29,11 @@ struct ShardIndex {
 Result<ShardIndex> parse_safetensors_index(std::string_view json, const std::string& file_name);
 
 // Reads the index at `path`, opens its shards (relative to its folder) and
-// returns them as one table. A tensor the index lists that is missing from
-// its shard, a tensor found in a shard the index does not assign it to, or
-// a tensor in two shards, is an error.
-Result<TensorTable> open_safetensors_index(const std::string& path);
+// returns them as one table. Shards are safetensors files, or PyTorch
+// checkpoints for transformers' `pytorch_model.bin.index.json` (same JSON).
+// A tensor the index lists that is missing from its shard, a tensor found in
+// a shard the index does not assign it to, or a tensor in two shards, is an
+// error.
+Result<TensorTable> open_shard_index(const std::string& path, const Logger& log);
 
 }  // namespace wm
