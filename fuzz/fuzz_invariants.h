@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "format/safetensors_index.h"
+#include "format/shard_index.h"
 #include "format/tensor_table.h"
 
 namespace wm {

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "format/safetensors_index.h"
+#include "format/shard_index.h"
 #include "fuzz_invariants.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
