@@ -4,6 +4,7 @@
 
 #include "api/model_access.h"
 #include "api/report_json.h"
+#include "common/error.h"
 #include "lora/apply.h"
 
 namespace wm {
@@ -42,10 +43,7 @@ Status Model::wait_ready(size_t index) const {
     return Error{{}, {}, {}, fmt::format("tensor index {} is out of range ({} tensors)", index, size()),
                  ErrorCode::kInvalidArgument};
   Status s = impl_->loaded.wait_ready(index);
-  if (s) return s;
-  Error e = s.error();
-  if (e.code == ErrorCode::kUnknown) e.code = ErrorCode::kIo;
-  return e;
+  return s ? s : Status(with_code(s.error(), ErrorCode::kIo));
 }
 
 const std::vector<DeviceCaps>& Model::devices() const { return impl_ ? impl_->loaded.devices() : kNoDevices; }
@@ -65,10 +63,7 @@ const std::string& Model::file_path(size_t file) const {
 Status Model::check_files() const {
   if (!impl_) return released_error();
   Status s = impl_->loaded.check_files();
-  if (s) return s;
-  Error e = s.error();
-  if (e.code == ErrorCode::kUnknown) e.code = ErrorCode::kChangedOnDisk;
-  return e;
+  return s ? s : Status(with_code(s.error(), ErrorCode::kChangedOnDisk));
 }
 
 LoadReport Model::report() const { return impl_ ? impl_->loaded.report() : LoadReport{}; }
@@ -81,9 +76,7 @@ Result<LoraReport> Model::apply_loras(const std::vector<LoraSpec>& loras, const 
   if (!impl_) return released_error();
   auto r = wm::apply_loras(impl_->loaded, loras, options);
   if (r) return r;
-  Error e = r.error();
-  if (e.code == ErrorCode::kUnknown) e.code = ErrorCode::kBadFormat;
-  return e;
+  return with_code(r.error(), ErrorCode::kBadFormat);
 }
 
 Result<std::vector<size_t>> Model::remove_loras() {

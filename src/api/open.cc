@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "api/model_access.h"
+#include "common/error.h"
 #include "format/component_select.h"
 #include "format/model_path.h"
 #include "io/file.h"
@@ -61,12 +62,6 @@ double ms_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
 
-// Errors the stages did not classify get the code of the stage they came from.
-Error classified(Error e, ErrorCode stage_code) {
-  if (e.code == ErrorCode::kUnknown) e.code = stage_code;
-  return e;
-}
-
 Result<Model> open_impl(const std::vector<std::string>& paths, const Options& options) {
   if (paths.empty()) return invalid("no model paths given");
   auto lo = load_options(options);
@@ -77,15 +72,15 @@ Result<Model> open_impl(const std::vector<std::string>& paths, const Options& op
   oo.variant = options.variant;
   oo.metadata_arrays = options.metadata_arrays;
   auto table = open_model(paths, oo);
-  if (!table) return classified(table.error(), ErrorCode::kBadFormat);
+  if (!table) return with_code(table.error(), ErrorCode::kBadFormat);
   if (!options.components.empty()) {
     TensorTable selected;
     for (const std::string& c : options.components) {
       auto part = select_component(*table, c);
-      if (!part) return classified(part.error(), ErrorCode::kNotFound);
+      if (!part) return with_code(part.error(), ErrorCode::kNotFound);
       selected.append(std::move(part.value()));
     }
-    if (Status s = selected.index_names(); !s) return classified(s.error(), ErrorCode::kInvalidArgument);
+    if (Status s = selected.index_names(); !s) return with_code(s.error(), ErrorCode::kInvalidArgument);
     table = std::move(selected);
   }
   lo->parse_ms = ms_since(start);
@@ -94,12 +89,12 @@ Result<Model> open_impl(const std::vector<std::string>& paths, const Options& op
     lo->log.info(fmt::format("raised the soft open-file limit from {} to {} (RLIMIT_NOFILE) to open the model's "
                              "files", raised->first, raised->second));
   auto loaded = load_model(std::move(table.value()), *lo);
-  if (!loaded) return classified(loaded.error(), ErrorCode::kIo);
+  if (!loaded) return with_code(loaded.error(), ErrorCode::kIo);
   if (!options.loras.empty()) {
     LoraOptions lora = options.lora;
     if (!lora.log.enabled()) lora.log = lo->log;
     auto applied = apply_loras(*loaded, options.loras, lora);
-    if (!applied) return classified(applied.error(), ErrorCode::kBadFormat);
+    if (!applied) return with_code(applied.error(), ErrorCode::kBadFormat);
     loaded->refresh_memory();  // the report's memory is after everything open() did
   }
   return ModelAccess::wrap(std::move(loaded.value()));

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <memory>
 
+#include "common/error.h"
 #include "format/model_path.h"
 #include "io/mapped_file.h"
 #include "io/page_cache.h"
@@ -85,11 +86,7 @@ Result<std::vector<CachedFile>> page_cache(CacheAction action, const std::vector
   std::vector<CachedFile> files;
   for (uint32_t f = 0; f < table->files.size(); ++f) {
     auto r = act_on(*table, f, action, options, log);
-    if (!r) {
-      Error e = r.error();
-      if (e.code == ErrorCode::kUnknown) e.code = ErrorCode::kIo;
-      return e;
-    }
+    if (!r) return with_code(r.error(), ErrorCode::kIo);
     files.push_back(std::move(r.value()));
   }
   return files;

@@ -12,4 +12,11 @@ struct ParseFailure {
   Error error;
 };
 
+// `e` with `code` unless something closer to the failure set one: how a
+// stage classifies its callees' errors ("a parser's error is bad_format").
+inline Error with_code(Error e, ErrorCode code) {
+  if (e.code == ErrorCode::kUnknown) e.code = code;
+  return e;
+}
+
 }  // namespace wm

@@ -36,15 +36,6 @@ size_t utf8_sequence(std::string_view s, size_t i) {
 
 }  // namespace
 
-bool valid_utf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    size_t n = utf8_sequence(s, i);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
-
 std::string json_quote(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 2);

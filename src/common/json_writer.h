@@ -39,7 +39,5 @@ class JsonWriter {
 // `s` as a quoted JSON string. Bytes that are not well-formed UTF-8 become
 // U+FFFD, so the output is always valid JSON whatever the input holds.
 std::string json_quote(std::string_view s);
-// Whether `s` is well-formed UTF-8 (for warning that a name was replaced).
-bool valid_utf8(std::string_view s);
 
 }  // namespace wm

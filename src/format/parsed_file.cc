@@ -7,11 +7,7 @@
 namespace wm {
 
 Result<TensorTable> keep_file_open(Result<TensorTable> parsed, File file) {
-  if (!parsed) {
-    Error e = parsed.error();
-    if (e.code == ErrorCode::kUnknown) e.code = ErrorCode::kBadFormat;
-    return e;
-  }
+  if (!parsed) return with_code(parsed.error(), ErrorCode::kBadFormat);
   auto opened = std::make_shared<const File>(std::move(file));
   for (FileInfo& info : parsed->files) info.opened = opened;
   return parsed;

@@ -25,9 +25,7 @@ FileIdentity identity_of(const struct stat& st) {
   return id;
 }
 
-}  // namespace
-
-static ErrorCode code_of_errno(int err) {
+ErrorCode code_of_errno(int err) {
   switch (err) {
     case ENOENT: case ENOTDIR: return ErrorCode::kNotFound;
     case EMFILE: case ENFILE: return ErrorCode::kLimitReached;
@@ -36,7 +34,6 @@ static ErrorCode code_of_errno(int err) {
   }
 }
 
-namespace {
 std::atomic<uint64_t> g_raised_from{0}, g_raised_to{0};
 
 // Large models ship in 100-300 shards, and engines hold other files open:

@@ -63,9 +63,8 @@ Status LoadedModel::read_bytes(size_t index, uint64_t offset, std::byte* dst, ui
     return {};
   }
   if (Status s = device_objects_[t.device]->download(t.device_buffer, offset, dst, n); !s) {
-    Error e = s.error();
+    Error e = with_code(s.error(), ErrorCode::kDevice);
     if (e.tensor.empty()) e.tensor = t.name;
-    if (e.code == ErrorCode::kUnknown) e.code = ErrorCode::kDevice;
     return e;
   }
   return {};

@@ -87,11 +87,10 @@ class UploadTracker {
       std::lock_guard lock(mu_);
       last_ = Clock::now();
       if (!s && !error_) {
-        Error e = s.error();
+        Error e = with_code(s.error(), ErrorCode::kDevice);
         if (e.file.empty()) e.file = file;
         if (e.tensor.empty()) e.tensor = tensor;
         e.message = "upload failed: " + e.message;
-        if (e.code == ErrorCode::kUnknown) e.code = ErrorCode::kDevice;
         error_ = std::move(e);
       }
     };
@@ -126,7 +125,6 @@ class Loader {
     if (!devices) return devices.error();
     model_.device_objects_ = std::move(devices.value());
     model_.devices_ = device_caps_of(model_.device_objects_);
-    if (Status s = check_rule_names(); !s) return s.error();
     if (Status s = open_files(); !s) return s.error();
 
     auto t = Clock::now();
@@ -186,26 +184,6 @@ class Loader {
         if (Status s = lock(*model_.files_.back()); !s) return s;
     }
     model_.mappings_.resize(model_.files_.size());
-    return {};
-  }
-
-  // Rules that name a device or dtype that does not exist fail at once,
-  // whether or not a tensor matches them.
-  Status check_rule_names() const {
-    std::string known;
-    for (const DeviceCaps& d : model_.devices_) known += (known.empty() ? "" : ", ") + d.name;
-    for (const NameRule& r : options_.plan.device_rules.rules()) {
-      bool found = false;
-      for (const DeviceCaps& d : model_.devices_) found = found || d.name == r.value;
-      if (!found)
-        return Error{{}, {}, {}, fmt::format("device rule '{}={}' names unknown device '{}' (devices: {})", r.pattern,
-                                             r.value, r.value, known),
-                     ErrorCode::kInvalidArgument};
-    }
-    for (const NameRule& r : options_.plan.type_rules.rules())
-      if (!dtype_from_name(r.value))
-        return Error{{}, {}, {}, fmt::format("type rule '{}={}' names unknown dtype '{}'", r.pattern, r.value, r.value),
-                     ErrorCode::kInvalidArgument};
     return {};
   }
 
@@ -343,22 +321,18 @@ class Loader {
         const uint32_t owner = host ? 0 : p.device;
         auto buffer = model_.device_objects_[owner]->allocate(p.nbytes, caps.required_alignment(p.dtype));
         if (!buffer) {
-          Error e = buffer.error();
+          Error e = with_code(buffer.error(), ErrorCode::kDevice);
           e.file = table.files[src.file].path;
           e.tensor = src.name;
           e.offset = src.offset;
           e.message = fmt::format("allocating {} bytes on device '{}': {}", p.nbytes, model_.devices_[owner].name,
                                   e.message);
-          if (e.code == ErrorCode::kUnknown) e.code = ErrorCode::kDevice;
           return e;
         }
         model_.buffers_.emplace_back(owner, buffer.value());
-        if (buffer->host_ptr) {  // host-writable: the loader writes it directly
-          t.host_data = buffer->host_ptr;
-          if (host) model_.report_.host_copy_bytes += p.nbytes;
-          else model_.report_.device_bytes += p.nbytes;
-          t.on_device = !host;
-          if (!host) t.device_buffer = buffer.value();
+        t.host_data = buffer->host_ptr;  // non-null when host-writable: the loader writes it directly
+        if (host) {
+          model_.report_.host_copy_bytes += p.nbytes;
         } else {
           t.on_device = true;
           t.device_buffer = buffer.value();

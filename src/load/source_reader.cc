@@ -21,12 +21,6 @@ std::optional<IoMode> io_mode_from_name(std::string_view text) {
   return std::nullopt;
 }
 
-Result<IoMode> parse_io_mode(std::string_view text) {
-  if (auto m = io_mode_from_name(text)) return *m;
-  return Error{{}, {}, {}, fmt::format("--io: unknown mode '{}' (read, direct, uring)", text),
-               ErrorCode::kInvalidArgument};
-}
-
 SourceReader::SourceReader(IoMode mode, const std::vector<std::shared_ptr<const File>>& files,
                            const std::vector<bool>& wanted, const Logger& log)
     : mode_(mode), files_(&files), log_(log) {

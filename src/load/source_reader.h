@@ -21,8 +21,6 @@
 
 namespace wm {
 
-Result<IoMode> parse_io_mode(std::string_view text);
-
 class SourceReader {
  public:
   // `wanted[f]`: file f has bytes to copy (only those get an O_DIRECT descriptor).

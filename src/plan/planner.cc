@@ -16,13 +16,35 @@ const char* placement_name(Placement p) {
 
 namespace {
 
+Error unknown_device(const NameRule& rule, const std::vector<DeviceCaps>& devices) {
+  std::string known;
+  for (const DeviceCaps& d : devices) known += (known.empty() ? "" : ", ") + d.name;
+  return Error{{}, {}, {},
+               fmt::format("device rule '{}={}' names unknown device '{}' (devices: {})", rule.pattern, rule.value,
+                           rule.value, known),
+               ErrorCode::kInvalidArgument};
+}
+
+Error unknown_dtype(const NameRule& rule) {
+  return Error{{}, {}, {},
+               fmt::format("type rule '{}={}' names unknown dtype '{}'", rule.pattern, rule.value, rule.value),
+               ErrorCode::kInvalidArgument};
+}
+
+// The tensor a bad rule was found on, when one matched it.
+Error on_tensor(Error e, const TensorInfo& t) {
+  e.tensor = t.name;
+  e.offset = t.offset;
+  return e;
+}
+
 Result<uint32_t> pick_device(const TensorInfo& t, const std::string& qname, const std::vector<DeviceCaps>& devices,
                              const PlanOptions& options) {
-  auto name = options.device_rules.match(qname);
-  if (!name) return 0u;
+  const NameRule* rule = options.device_rules.match_rule(qname);
+  if (!rule) return 0u;
   for (uint32_t d = 0; d < devices.size(); ++d)
-    if (devices[d].name == *name) return d;
-  return Error{{}, t.name, t.offset, fmt::format("device rule names unknown device '{}'", *name)};
+    if (devices[d].name == rule->value) return d;
+  return on_tensor(unknown_device(*rule, devices), t);
 }
 
 Result<DType> pick_dtype(const TensorInfo& t, const std::string& qname, const DeviceCaps& device,
@@ -30,7 +52,7 @@ Result<DType> pick_dtype(const TensorInfo& t, const std::string& qname, const De
   const NameRule* rule = options.type_rules.match_rule(qname);
   if (rule) {
     auto dtype = dtype_from_name(rule->value);
-    if (!dtype) return Error{{}, t.name, t.offset, fmt::format("type rule names unknown dtype '{}'", rule->value)};
+    if (!dtype) return on_tensor(unknown_dtype(*rule), t);
     // A catch-all rule ("--type F16") converts what can be converted and
     // leaves the rest (integer tensors, say); a rule naming tensors must apply.
     if (rule->pattern != "*" || can_convert(t.dtype, *dtype)) {
@@ -127,6 +149,15 @@ Result<LoadPlan> make_plan(const TensorTable& table, const std::vector<DeviceCap
                                   : fmt::format("offloaded: host-resident for {}; {}", caps.name, p.reason);
     plan.tensors.push_back(std::move(p));
   }
+  // A rule no tensor matched was not checked above: a name that does not
+  // exist is still an error, whether or not the rule matches.
+  for (const NameRule& r : options.device_rules.rules()) {
+    bool known = false;
+    for (const DeviceCaps& d : devices) known = known || d.name == r.value;
+    if (!known) return unknown_device(r, devices);
+  }
+  for (const NameRule& r : options.type_rules.rules())
+    if (!dtype_from_name(r.value)) return unknown_dtype(r);
   plan.unused_rules = unused_rules(table, options);
   return plan;
 }
