@@ -69,13 +69,13 @@ int main(int argc, char** argv) {
   using wm::MetaValue;
   w.add_metadata("general.architecture", MetaValue::str("llama"));
   w.add_metadata("general.name", MetaValue::str("weightmap Q4_K_M benchmark model"));
-  w.add_metadata("general.file_type", MetaValue::i(MetaType::U32, 15));  // LLAMA_FTYPE_MOSTLY_Q4_K_M
-  w.add_metadata("llama.block_count", MetaValue::i(MetaType::U32, layers));
-  w.add_metadata("llama.embedding_length", MetaValue::i(MetaType::U32, kEmbd));
-  w.add_metadata("llama.feed_forward_length", MetaValue::i(MetaType::U32, kFf));
-  w.add_metadata("llama.attention.head_count", MetaValue::i(MetaType::U32, 32));
-  w.add_metadata("llama.attention.head_count_kv", MetaValue::i(MetaType::U32, 8));
-  w.add_metadata("llama.context_length", MetaValue::i(MetaType::U32, 8192));
+  w.add_metadata("general.file_type", MetaValue::u(MetaType::U32, 15));  // LLAMA_FTYPE_MOSTLY_Q4_K_M
+  w.add_metadata("llama.block_count", MetaValue::u(MetaType::U32, layers));
+  w.add_metadata("llama.embedding_length", MetaValue::u(MetaType::U32, kEmbd));
+  w.add_metadata("llama.feed_forward_length", MetaValue::u(MetaType::U32, kFf));
+  w.add_metadata("llama.attention.head_count", MetaValue::u(MetaType::U32, 32));
+  w.add_metadata("llama.attention.head_count_kv", MetaValue::u(MetaType::U32, 8));
+  w.add_metadata("llama.context_length", MetaValue::u(MetaType::U32, 8192));
   wm::bench::add_vocab(w, static_cast<int>(kVocab), 280147);
 
   uint64_t seed = 1;
