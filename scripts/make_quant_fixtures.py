@@ -9,6 +9,7 @@ Per dequantisable type T:
   T.bin   random valid blocks (random bytes; scale fields finite F16/F32)
   T.f32   their dequantisation by gguf.quants.dequantize (float32, LE);
           Q8_1 and Q8_K, which gguf-py lacks, by the numpy lines below
+  T.f16   (Q4_K Q5_K Q6_K) T.f32 rounded to F16 by numpy
 Quantisers:
   quantize_input.f32  random float32 values (with an all-zero block, a
                       constant block and outliers)
@@ -93,6 +94,10 @@ def main():
         assert np.all(np.isfinite(values)), qtype.name
         write(f"{qtype.name}.bin", blocks)
         write(f"{qtype.name}.f32", values.astype("<f4"))
+        if qtype in (T.Q4_K, T.Q5_K, T.Q6_K):
+            # numpy's own float32 -> float16 rounding (to nearest even, overflow to inf)
+            with np.errstate(over="ignore"):
+                write(f"{qtype.name}.f16", values.astype("<f2"))
 
     x = rng.normal(0, 1, size=2048).astype(np.float32)
     x[100:110] *= 40  # outliers

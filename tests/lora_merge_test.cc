@@ -3,6 +3,7 @@
 // add_lora_terms against a double matrix-vector product.
 #include <gtest/gtest.h>
 
+#include "dtype/block_codec.h"
 #include "lora/merge.h"
 #include "lora/runtime_term.h"
 #include "lora_test_support.h"
@@ -37,8 +38,13 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, MergeDtype,
                          [](const auto& p) { return std::string(dtype_name(p.param)); });
 
 TEST(LoraMerge, PatchableDtypes) {
-  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) EXPECT_TRUE(lora_can_patch(t));
-  for (DType t : {DType::Q4_K, DType::Q6_K, DType::Q4_1, DType::F64, DType::I32}) EXPECT_FALSE(lora_can_patch(t));
+  // Every type whose codec has both a dequantiser and a quantiser.
+  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0,
+                  DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K})
+    EXPECT_TRUE(lora_can_patch(t)) << dtype_name(t);
+  for (DType t : {DType::Q2_K, DType::Q3_K, DType::IQ4_NL, DType::IQ2_XXS, DType::F64, DType::I32})
+    EXPECT_FALSE(lora_can_patch(t)) << dtype_name(t);
+  EXPECT_EQ(lora_patchable_dtypes(), "F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, Q8_K");
 }
 
 TEST(LoraMerge, Q8_0RoundTripIsWithinHalfAStep) {
@@ -46,7 +52,7 @@ TEST(LoraMerge, Q8_0RoundTripIsWithinHalfAStep) {
   x[0] = 0;  // and a block of zeros
   std::fill(x.begin() + 32, x.begin() + 64, 0.0f);
   std::vector<std::byte> q(256 / 32 * 34);
-  quantize_row_q8_0(x.data(), q.data(), 256);
+  block_codec(DType::Q8_0)->quantize(x.data(), q.data(), 256 / 32);
   std::vector<double> back = decode(DType::Q8_0, q);
   for (size_t b = 0; b < 256; b += 32) {
     double amax = 0;
@@ -61,7 +67,7 @@ TEST(LoraMerge, Q4_0RoundTripMapsTheLargestMagnitudeExactlyAndTheRestWithinAStep
   x[3] = -1.5f;  // block 0's largest magnitude, negative
   x[40] = 1.25f;  // block 1's, positive
   std::vector<std::byte> q(128 / 32 * 18);
-  quantize_row_q4_0(x.data(), q.data(), 128);
+  block_codec(DType::Q4_0)->quantize(x.data(), q.data(), 128 / 32);
   std::vector<double> back = decode(DType::Q4_0, q);
   EXPECT_NEAR(back[3], -1.5, 1.5 * 0x1p-10);   // d = max / -8, q = 0: x = -8 d = max
   EXPECT_NEAR(back[40], 1.25, 1.25 * 0x1p-10);
