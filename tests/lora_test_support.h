@@ -19,6 +19,7 @@
 #include "dtype/half.h"
 #include "format/gguf_writer.h"
 #include "format/safetensors_writer.h"
+#include "kquant_bounds.h"
 #include "test_support.h"
 
 namespace wm::lora_test {
@@ -212,50 +213,24 @@ inline double dtype_eps(DType t) {
   return t == DType::F32 ? 0x1p-24 : t == DType::F16 ? 0x1p-11 : t == DType::BF16 ? 0x1p-8 : 0;
 }
 
-// The step of the ideal grid of a K-quant sub-block holding `want[b, b + n)`
-// (Q4_K/Q5_K: 32 values on levels 0..15/31 above a min <= 0; Q6_K: 16 values
-// on -32..31). ggml's reference quantisers stay within 2.5 such steps of
-// every value (quant_codec_test measures it: the nearest level, a scale
-// search that may clip the extremes), plus what rounding the sub-block scale
-// and min to 6 bits (Q6_K: 8) of the super-block's largest costs a value on
-// the top level: nmax / 2 super-block steps, the largest sub-block step
-// times at most 31 / 126 for the scale and as much for the min (Q5_K, the
-// worst), so half the super-block's largest step.
-inline size_t kquant_group(DType t) { return t == DType::Q6_K ? 16 : 32; }
-inline double kquant_step(DType t, const double* want) {
-  double lo = 0, hi = 0, amax = 0;
-  for (size_t j = 0; j < kquant_group(t); ++j) {
-    lo = std::min(lo, want[j]);
-    hi = std::max(hi, want[j]);
-    amax = std::max(amax, std::fabs(want[j]));
-  }
-  return t == DType::Q6_K ? amax / 32 : (hi - lo) / (t == DType::Q4_K ? 15 : 31);
-}
-
 // Checks `got` (the patched tensor, decoded) against the reference merge:
 // float types within one rounding of the result plus F32 arithmetic error;
 // Q8_0 / Q4_0 within one quantisation step of each block's reference;
-// K-quants within 2.5 steps of their sub-block's grid and half a step of
-// their super-block's coarsest (kquant_step).
+// K-quants within kquant_tolerance (kquant_bounds.h).
 inline void expect_merged(DType t, const std::vector<double>& got, const std::vector<double>& want,
                           const std::string& what) {
   ASSERT_EQ(got.size(), want.size()) << what;
   size_t bad = 0;
   const bool kquant = t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K;
-  const size_t group = kquant ? kquant_group(t) : 32;
+  const size_t group = kquant ? test::kquant_group(t) : 32;
   for (size_t b = 0; b < want.size(); b += group) {
     double amax = 0;
     for (size_t j = b; j < std::min(want.size(), b + group); ++j) amax = std::max(amax, std::fabs(want[j]));
-    const double step = kquant ? kquant_step(t, want.data() + b) : 0;
-    double super_step = 0;  // the largest sub-block step of this 256-value super-block
-    if (kquant)
-      for (size_t g = b / 256 * 256; g < b / 256 * 256 + 256; g += group)
-        super_step = std::max(super_step, kquant_step(t, want.data() + g));
     for (size_t j = b; j < std::min(want.size(), b + group); ++j) {
       double tol;
       if (t == DType::Q8_0) tol = amax / 254 + amax * 0x1p-10 + 1e-6;
       else if (t == DType::Q4_0) tol = amax / 8 + amax * 0x1p-9 + 1e-6;
-      else if (kquant) tol = 2.5 * step + 0.5 * super_step + 1e-5;
+      else if (kquant) tol = test::kquant_tolerance(t, want.data() + j / 256 * 256, j % 256) + 1e-5;
       else tol = std::fabs(want[j]) * dtype_eps(t) + 1e-5 * (1 + std::fabs(want[j]));
       if (!(std::fabs(got[j] - want[j]) <= tol) && bad++ < 5)
         ADD_FAILURE() << what << " element " << j << ": got " << got[j] << ", want " << want[j] << " (tol " << tol
