@@ -14,7 +14,7 @@ Quantisers:
   quantize_input.f32  random float32 values (with an all-zero block, a
                       constant block and outliers)
   T.q.bin             gguf.quants.quantize of them (Q4_0 Q4_1 Q5_0 Q5_1 Q8_0);
-                      for Q4_K Q5_K Q6_K, which gguf-py cannot quantise, the
+                      for Q4_K Q5_K Q6_K Q8_K, which gguf-py cannot quantise, the
                       float32 re-implementation of ggml's *_ref below
 """
 import os
@@ -85,7 +85,7 @@ def write(name, array):
 
 
 # ---- ggml's K-quant reference quantisers, re-implemented from the algorithm
-# (quantize_row_q4_K_ref / q5_K_ref / q6_K_ref with make_qkx2_quants and
+# (quantize_row_q4_K_ref / q5_K_ref / q6_K_ref / q8_K_ref with make_qkx2_quants and
 # make_qx_quants) in numpy float32 scalars, one IEEE single operation at a
 # time in ggml's order, so the bytes are what ggml writes. gguf-py has no
 # K-quant quantiser; this is the independent reference for ours.
@@ -284,7 +284,22 @@ def quantize_q6_k(x):
     return bytes(ql + qh + [s & 0xFF for s in sc8]) + np.array([d], dtype=np.float16).tobytes()
 
 
-K_QUANTISERS = {T.Q4_K: quantize_q4_k, T.Q5_K: quantize_q5_k, T.Q6_K: quantize_q6_k}
+def quantize_q8_k(x):
+    """quantize_row_q8_K_ref: the largest magnitude maps to -127; bsums of 16."""
+    mx = amax = F(0)
+    for v in x:
+        if abs(v) > amax:
+            amax, mx = F(abs(v)), v
+    if amax == 0:
+        return bytes(292)
+    iscale = F(F(-127) / mx)
+    q = [min(127, nearest_int(F(iscale * v))) for v in x]
+    bsums = [sum(q[16 * g:16 * g + 16]) for g in range(16)]
+    return (np.array([F(F(1) / iscale)], dtype="<f4").tobytes() + np.array(q, dtype=np.int8).tobytes()
+            + np.array(bsums, dtype="<i2").tobytes())
+
+
+K_QUANTISERS = {T.Q4_K: quantize_q4_k, T.Q5_K: quantize_q5_k, T.Q6_K: quantize_q6_k, T.Q8_K: quantize_q8_k}
 
 
 def k_quantise(qtype, x):
@@ -322,7 +337,7 @@ def main():
     for qtype in K_QUANTISERS:
         q = k_quantise(qtype, x)
         # Our reference must agree with gguf-py's dequantiser about what the bytes mean.
-        back = quants.dequantize(np.frombuffer(q, dtype=np.uint8).reshape(-1, LAYOUTS[qtype][1]), qtype).reshape(-1)
+        back = reference_dequantize(qtype, np.frombuffer(q, dtype=np.uint8).reshape(-1, LAYOUTS[qtype][1]))
         assert np.all(np.isfinite(back))
         print(f"{qtype.name}: relative RMS error {np.sqrt(np.mean((back - x) ** 2) / np.mean(x ** 2)):.4f}")
         write(f"{qtype.name}.q.bin", np.frombuffer(q, dtype=np.uint8))

@@ -1,9 +1,11 @@
 // The block codecs (dtype/block_codec.h) against independent references:
 // every dequantiser against gguf-py's gguf.quants.dequantize on random valid
-// blocks, the 32-element quantisers against gguf.quants.quantize bytes
-// (fixtures: scripts/make_quant_fixtures.py, tests/data/quants/). Both
-// references compute in float32 with ggml's order of operations, so the
-// values must agree bit for bit.
+// blocks, the 32-element quantisers against gguf.quants.quantize bytes, the
+// K-quant quantisers against a numpy float32 re-implementation of ggml's
+// quantize_row_q*_K_ref (fixtures: scripts/make_quant_fixtures.py,
+// tests/data/quants/). The references compute in float32 with ggml's order
+// of operations, so values and bytes must agree bit for bit. The K-quant
+// quantisers are also held to their error bound on other data.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -129,7 +131,7 @@ TEST(BlockCodec, FloatTypesAndNothingElse) {
 }
 
 // --- quantisers against reference bytes ---------------------------------------
-// Q4_0 Q4_1 Q5_0 Q5_1 Q8_0: gguf.quants.quantize. Q4_K Q5_K Q6_K: gguf-py has
+// Q4_0 Q4_1 Q5_0 Q5_1 Q8_0: gguf.quants.quantize. Q4_K Q5_K Q6_K Q8_K: gguf-py has
 // no K-quant quantiser; the fixture script re-implements ggml's
 // quantize_row_q*_K_ref in numpy float32, one operation at a time.
 
@@ -153,7 +155,7 @@ TEST_P(Quantise, MatchesReferenceBytes) {
 
 INSTANTIATE_TEST_SUITE_P(ByType, Quantise,
                          ::testing::Values(DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
-                                           DType::Q4_K, DType::Q5_K, DType::Q6_K),
+                                           DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q8_K),
                          [](const auto& p) { return std::string(dtype_name(p.param)); });
 
 // --- K-quant quantisers: properties on other data ------------------------------
