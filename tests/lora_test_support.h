@@ -140,7 +140,8 @@ inline std::vector<double> decode(DType t, const std::byte* p, size_t nbytes) {
     case DType::Q5_K:  // d, dmin | scales[12] | qh[32] (bit j of qh[l]: the fifth bit) | qs[128]
       for (size_t b = 0, bb = dtype_block_bytes(t); b < nbytes / bb; ++b) {
         const std::byte* blk = p + bb * b;
-        const double d = test::half_value(load_at<uint16_t>(blk, 0)), dmin = test::half_value(load_at<uint16_t>(blk, 1));
+        const double d = test::half_value(load_at<uint16_t>(blk, 0));
+        const double dmin = test::half_value(load_at<uint16_t>(blk, 1));
         const std::byte* qs = blk + (t == DType::Q4_K ? 16 : 48);
         for (int j = 0; j < 8; ++j) {
           int sc, m;

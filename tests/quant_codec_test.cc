@@ -121,6 +121,21 @@ TEST(BlockCodec, DequantisersAllCovered) {
   }
 }
 
+// A codec reads whole blocks along a row: only row-block types have one, and
+// the float types every codec decodes to. (A test, not a static_assert in
+// dtype.cc: a codec's address is not a constant expression under the
+// sanitizers.)
+TEST(BlockCodec, OnlyRowBlockAndFloatTypesHaveOne) {
+  for (size_t i = 0; i < static_cast<size_t>(DType::kCount); ++i) {
+    const auto t = static_cast<DType>(i);
+    if (!block_codec(t)) continue;
+    EXPECT_TRUE(dtype_info(t).packing == Packing::kRowBlock || t == DType::F32 || t == DType::F16 ||
+                t == DType::BF16)
+        << dtype_name(t);
+    EXPECT_NE(block_codec(t)->dequantize, nullptr) << dtype_name(t);  // a codec always reads
+  }
+}
+
 TEST(BlockCodec, FloatTypesAndNothingElse) {
   EXPECT_NE(block_codec(DType::F32), nullptr);
   EXPECT_NE(block_codec(DType::F16), nullptr);
