@@ -17,8 +17,7 @@
 #include "io/file_lock.h"
 #include "io/residency.h"
 #include "load/cache_window.h"
-#include "load/source_reader.h"
-#include "load/source_transform.h"
+#include "load/tensor_source.h"
 #include "load/staging_pool.h"
 
 namespace wm {
@@ -397,23 +396,23 @@ class Loader {
                                     pool.slot_bytes()));
       io = IoMode::kRead;
     }
-    SourceReader reader(io, model_.files_, wanted, options_.log);
-    if (reader.bounce_overhead() * 2 > pool.slot_bytes()) {
+    auto reader = std::make_unique<TensorSource>(model_.table_, model_.files_, io, options_.log, wanted);
+    if (reader->bounce_overhead() * 2 > pool.slot_bytes()) {
       options_.log.warn(fmt::format("O_DIRECT alignment of {} bytes does not fit staging slots of {}; reading buffered",
-                                    reader.bounce_overhead() / 2, pool.slot_bytes()));
-      reader = SourceReader(IoMode::kRead, model_.files_, wanted, options_.log);
+                                    reader->bounce_overhead() / 2, pool.slot_bytes()));
+      reader = std::make_unique<TensorSource>(model_.table_, model_.files_, IoMode::kRead, options_.log, wanted);
     }
     CacheWindow window(io == IoMode::kDirect ? 0 : options_.cache_window_bytes);
-    model_.report_.io_mode = io_mode_name(reader.mode());
+    model_.report_.io_mode = io_mode_name(reader->mode());
     model_.report_.cache_window_bytes = options_.cache_window_bytes;
-    std::vector<Chunk> chunks = make_chunks(pool.slot_bytes() - reader.bounce_overhead());
+    std::vector<Chunk> chunks = make_chunks(pool.slot_bytes() - reader->bounce_overhead());
     model_.report_.threads = threads;
     model_.report_.staging_budget_bytes = pool.budget_bytes();
 
     uint64_t total = 0;
     for (const auto& c : chunks) total += c.src_len;
     std::atomic<size_t> next{0};
-    std::atomic<uint64_t> done_bytes{0}, read_ns{0}, convert_ns{0};
+    std::atomic<uint64_t> done_bytes{0};
     std::mutex err_mu;
     std::optional<Error> first_error;
     std::atomic<bool> failed{false};
@@ -426,13 +425,13 @@ class Loader {
     const size_t n_workers = std::min<size_t>(threads, std::max<size_t>(chunks.size(), 1));
     size_t workers_done = 0;  // guarded by err_mu
     std::condition_variable all_done;
-    std::vector<SourceReader::Worker> contexts;
-    for (size_t w = 0; w < n_workers; ++w) contexts.push_back(reader.make_worker());
-    auto work = [&](SourceReader::Worker& ctx) {
+    std::vector<TensorSource::Worker> contexts;
+    for (size_t w = 0; w < n_workers; ++w) contexts.push_back(reader->make_worker());
+    auto work = [&](TensorSource::Worker& ctx) {
       size_t k = 0;
       try {
         for (; !failed && (k = next.fetch_add(1)) < chunks.size();) {
-          if (Status s = run_chunk(chunks[k], pool, reader, ctx, read_ns, convert_ns); !s) fail(s.error());
+          if (Status s = run_chunk(chunks[k], pool, *reader, ctx); !s) fail(s.error());
           const TensorInfo& src = model_.table_.tensors[chunks[k].tensor];
           window.consumed(*model_.files_[src.file], src.offset + chunks[k].src_off, chunks[k].src_len);
           done_bytes += chunks[k].src_len;
@@ -474,8 +473,13 @@ class Loader {
       options_.log.warn(fmt::format("cache window: could not drop consumed ranges ({}); the cache may hold more",
                                     e->to_string()));
     if (options_.progress) options_.progress(done_bytes.load(), total);
-    model_.report_.time.read_ms = static_cast<double>(read_ns.load()) / 1e6;
-    model_.report_.time.convert_ms = static_cast<double>(convert_ns.load()) / 1e6;
+    uint64_t read_ns = 0, convert_ns = 0;
+    for (const auto& ctx : contexts) {
+      read_ns += ctx.read_ns();
+      convert_ns += ctx.convert_ns();
+    }
+    model_.report_.time.read_ms = static_cast<double>(read_ns) / 1e6;
+    model_.report_.time.convert_ms = static_cast<double>(convert_ns) / 1e6;
     model_.report_.staging_peak_bytes = pool.peak_bytes();
     if (pool.device_slots())
       options_.log.info(fmt::format("staging: {} of the slots are the device's own staging memory", pool.device_slots()));
@@ -497,92 +501,49 @@ class Loader {
     return {};
   }
 
-  Status run_chunk(const Chunk& c, StagingPool& pool, const SourceReader& reader, SourceReader::Worker& ctx,
-                   std::atomic<uint64_t>& read_ns, std::atomic<uint64_t>& convert_ns) {
+  Status run_chunk(const Chunk& c, StagingPool& pool, const TensorSource& source, TensorSource::Worker& ctx) {
     const TensorInfo& src = model_.table_.tensors[c.tensor];
     const Tensor& t = model_.tensors_[c.tensor];
     const File& file = *model_.files_[src.file];
-    const bool convert_needed = t.placement == Placement::kConvert;
+    const uint64_t src_block = dtype_info(src.dtype).block_bytes;
+    const uint64_t first_block = c.src_off / src_block, n_blocks = c.src_len / src_block;
+    const uint64_t out_len = c.elems / dtype_info(t.dtype).block_elems * dtype_info(t.dtype).block_bytes;
     // A PyTorch view or compressed zip entry (one whole-tensor chunk) is
-    // gathered or inflated by load/source_transform.h, outside the staging pool.
+    // gathered or inflated whole, outside the staging pool.
     if (!src.plain_source()) {
-      if (t.host_data && !convert_needed)
-        return read_transformed(file, src, {const_cast<std::byte*>(t.host_data), src.nbytes});
-      auto bytes = read_transformed_as(file, src, t.dtype);
-      if (!bytes) return bytes.error();
-      auto held = std::make_shared<std::vector<std::byte>>(std::move(bytes.value()));
-      if (t.host_data) {
-        std::memcpy(const_cast<std::byte*>(t.host_data), held->data(), held->size());
-      } else {
-        const std::byte* data = held->data();
-        uint64_t n = held->size();
-        model_.device(t.device).upload(t.device_buffer, 0, data, n, uploads_.started(held, file.path(), src.name));
-      }
+      if (t.host_data) return source.read(ctx, c.tensor, t.dtype, 0, n_blocks, {const_cast<std::byte*>(t.host_data), t.nbytes});
+      auto held = std::make_shared<std::vector<std::byte>>(t.nbytes);
+      if (Status s = source.read(ctx, c.tensor, t.dtype, 0, n_blocks, *held); !s) return s;
+      model_.device(t.device).upload(t.device_buffer, 0, held->data(), held->size(),
+                                     uploads_.started(held, file.path(), src.name));
       return {};
     }
-    // Reads the chunk's source bytes into `dst` (or, for O_DIRECT, into the
-    // bounce slot) and returns where they are.
-    auto timed_read = [&](std::byte* dst, StagingPool::Slot* bounce) -> Result<const std::byte*> {
-      auto t0 = Clock::now();
-      std::span<std::byte> bounce_span = bounce ? std::span<std::byte>(bounce->data(), pool.slot_bytes())
-                                                : std::span<std::byte>();
-      auto r = reader.read(ctx, src.file, src.offset + c.src_off, c.src_len, dst, bounce_span);
-      read_ns += static_cast<uint64_t>(std::chrono::nanoseconds(Clock::now() - t0).count());
-      if (!r) {
-        Error e = r.error();
-        e.tensor = src.name;
-        return e;
-      }
-      return r;
-    };
-    auto timed_convert = [&](const std::byte* from, std::byte* to) {
-      auto t0 = Clock::now();
-      uint64_t bad = convert(src.dtype, t.dtype, from, to, c.elems);
-      convert_ns += static_cast<uint64_t>(std::chrono::nanoseconds(Clock::now() - t0).count());
-      if (bad)
-        return Status(Error{file.path(), src.name, src.offset + c.src_off,
-                            fmt::format("{} values do not fit {} (out of range)", bad, dtype_name(t.dtype))});
-      return Status();
-    };
-    const bool bounced = reader.bounces(src.file);
-
+    const auto slot_span = [&](StagingPool::Slot& slot) { return std::span<std::byte>(slot.data(), pool.slot_bytes()); };
     if (t.host_data) {  // host memory, or a device buffer the host may write
-      std::byte* dst = const_cast<std::byte*>(t.host_data) + c.dst_off;
-      if (!convert_needed && !bounced) {  // straight into place: no staging needed
-        auto r = timed_read(dst, nullptr);
-        return r ? Status() : Status(r.error());
-      }
+      std::span<std::byte> dst(const_cast<std::byte*>(t.host_data) + c.dst_off, out_len);
+      if (t.dtype == src.dtype && !source.bounces(src.file))  // straight into place: no staging needed
+        return source.read(ctx, c.tensor, t.dtype, first_block, n_blocks, dst);
       StagingPool::Slot in = pool.acquire();
-      auto r = timed_read(in.data(), &in);
-      if (!r) return r.error();
-      if (!convert_needed) {
-        std::memcpy(dst, *r, c.src_len);
-        return {};
-      }
-      return timed_convert(*r, dst);
+      return source.read(ctx, c.tensor, t.dtype, first_block, n_blocks, dst, slot_span(in));
     }
     // A device buffer the host cannot write: stage, convert if needed, upload.
     Device& device = model_.device(t.device);
     auto in = std::make_shared<StagingPool::Slot>(pool.acquire());
-    auto r = timed_read(in->data(), in.get());
-    if (!r) return r.error();
-    const std::byte* bytes = *r;
-    uint64_t out_len = c.src_len;
-    if (convert_needed && device.converts(src.dtype, t.dtype)) {  // the device converts: upload the file's bytes
-      device.upload_converted(t.device_buffer, c.dst_off, bytes, c.src_len, src.dtype, t.dtype, c.elems,
-                              uploads_.started(in, file.path(), src.name));
+    if (t.dtype == src.dtype || device.converts(src.dtype, t.dtype)) {  // upload the file's bytes
+      auto bytes = source.read_source(ctx, c.tensor, first_block, n_blocks, slot_span(*in));
+      if (!bytes) return bytes.error();
+      if (t.dtype == src.dtype)
+        device.upload(t.device_buffer, c.dst_off, *bytes, c.src_len, uploads_.started(in, file.path(), src.name));
+      else  // the device converts
+        device.upload_converted(t.device_buffer, c.dst_off, *bytes, c.src_len, src.dtype, t.dtype, c.elems,
+                                uploads_.started(in, file.path(), src.name));
       return {};
     }
-    if (convert_needed) {
-      auto out = std::make_shared<StagingPool::Slot>(pool.acquire());
-      if (Status s = timed_convert(bytes, out->data()); !s) return s;
-      in->release();
-      in = out;
-      bytes = out->data();
-      const DTypeInfo& d = dtype_info(t.dtype);
-      out_len = c.elems / d.block_elems * d.block_bytes;
-    }
-    device.upload(t.device_buffer, c.dst_off, bytes, out_len, uploads_.started(in, file.path(), src.name));
+    auto out = std::make_shared<StagingPool::Slot>(pool.acquire());
+    if (Status s = source.read(ctx, c.tensor, t.dtype, first_block, n_blocks, {out->data(), out_len}, slot_span(*in)); !s)
+      return s;
+    in.reset();
+    device.upload(t.device_buffer, c.dst_off, out->data(), out_len, uploads_.started(out, file.path(), src.name));
     return {};
   }
 

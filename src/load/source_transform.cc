@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "dtype/convert.h"
+#include "format/view_geometry.h"
 #include "format/zip_archive.h"
 
 namespace wm {
@@ -54,12 +55,9 @@ Status read_transformed(const ByteSource& src, const TensorInfo& t, std::span<st
   uint64_t span = t.nbytes;
   if (!s.strides.empty()) {
     if (s.strides.size() != t.shape.size()) return fail("stride and shape ranks differ");
-    uint64_t last = 0;
-    for (size_t d = 0; d < t.shape.size(); ++d) {
-      uint64_t step;
-      if (__builtin_mul_overflow(t.shape[d] - 1, s.strides[d], &step) || __builtin_add_overflow(last, step, &last))
-        return fail("size x stride overflows");
-    }
+    auto view = view_geometry(t.shape, s.strides, 0);
+    if (!view) return fail("size x stride overflows");
+    uint64_t last = view->last_element;
     if (__builtin_add_overflow(last, 1, &last) || __builtin_mul_overflow(last, esize, &span))
       return fail("view span overflows");
   }

@@ -5,10 +5,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "dtype/convert.h"
 #include "io/process_memory.h"
 #include "io/sigbus_guard.h"
-#include "load/source_transform.h"
+#include "load/tensor_source.h"
 #include "lora/lora_file.h"
 #include "lora/merge.h"
 #include "lora/name_match.h"
@@ -292,24 +291,11 @@ Status LoraApplier::restore(size_t index, LoraState::Patch& p, std::unique_ptr<P
 // load did, so it equals what a fresh load gives.
 Status LoraApplier::reload_copy(size_t index) {
   if (Status s = m_.wait_ready(index); !s) return s;
-  const TensorInfo& src = m_.table_.tensors[index];
   Tensor& t = m_.tensors_[index];
-  std::vector<std::byte> raw(src.nbytes);
-  // PyTorch views and deflated entries are not a plain byte range of the file.
-  Status read = src.plain_source() ? m_.files_[src.file]->read_exact(src.offset, raw)
-                                   : read_transformed(*m_.files_[src.file], src, raw);
-  if (Status s = read; !s) {
-    Error e = s.error();
-    e.tensor = src.name;
-    return e;
-  }
-  std::vector<std::byte> converted;
-  if (t.dtype != src.dtype) {
-    converted.resize(t.nbytes);
-    if (convert(src.dtype, t.dtype, raw.data(), converted.data(), elements_in(src.dtype, src.nbytes)) != 0)
-      return tensor_error(index, "values out of range when converting the file's bytes again");
-    raw.swap(converted);
-  }
+  // Plain ranges, PyTorch views and deflated entries alike (load/tensor_source.h).
+  auto bytes = TensorSource(m_.table_, m_.files_, IoMode::kRead, Logger()).read_all(index, t.dtype);
+  if (!bytes) return bytes.error();
+  const std::vector<std::byte>& raw = bytes.value();
   if (!t.on_device) {
     std::memcpy(const_cast<std::byte*>(t.host_data), raw.data(), t.nbytes);
     return {};
