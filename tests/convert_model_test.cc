@@ -135,7 +135,6 @@ TEST(ConvertModel, GgufToSafetensorsKeepsStringMetadataAndSaysWhatItDropped) {
   GgufWriter w;
   w.add_metadata("general.name", MetaValue::str("tiny"));
   w.add_metadata("llama.context_length", MetaValue::u(MetaType::U32, 4096));
-  auto q = pattern(34 * 2, 3);  // two Q8_0 blocks, copied as they are
   w.add_tensor("w", DType::F32, {4}, TensorData::bytes(bytes_of(std::vector<float>{1, 2, 3, 4})));
   ASSERT_TRUE(w.write(dir.file("in.gguf")));
   auto r = convert_model({dir.file("in.gguf")}, dir.file("out.safetensors"), {});
@@ -147,6 +146,40 @@ TEST(ConvertModel, GgufToSafetensorsKeepsStringMetadataAndSaysWhatItDropped) {
   ASSERT_TRUE(st);
   EXPECT_EQ(meta_string(st->files[0], "general.name"), "tiny");
   EXPECT_EQ(tensor_bytes(*st, "w"), bytes_of(std::vector<float>{1, 2, 3, 4}));
+}
+
+TEST(ConvertModel, GgufToGgufKeepsEveryKeyValueAndDequantisesQ8_0) {
+  TempDir dir;
+  GgufWriter w;
+  std::vector<MetaValue> vocab{MetaValue::str("<s>"), MetaValue::str("hello")};
+  Metadata want{{"general.name", MetaValue::str("tiny")},
+                {"llama.context_length", MetaValue::u(MetaType::U32, 4096)},
+                {"llama.rope.freq_base", MetaValue::f(MetaType::F32, 10000.0)},
+                {"tokenizer.ggml.tokens", MetaValue::array(MetaType::STRING, vocab)}};
+  for (const auto& [k, v] : want) w.add_metadata(k, v);
+  // One Q8_0 block (ggml's layout: an f16 scale, then 32 int8): scale 0.5
+  // (0x3800), values -16..15, so the F32 values are -8, -7.5, ..., 7.5.
+  std::vector<std::byte> block(34);
+  block[0] = std::byte{0x00};
+  block[1] = std::byte{0x38};
+  std::vector<float> expected;
+  for (int k = 0; k < 32; ++k) {
+    block[2 + k] = static_cast<std::byte>(static_cast<int8_t>(k - 16));
+    expected.push_back(0.5f * static_cast<float>(k - 16));
+  }
+  w.add_tensor("q", DType::Q8_0, {32}, TensorData::bytes(block));
+  ASSERT_TRUE(w.write(dir.file("in.gguf")));
+  ConvertOptions o;
+  o.type_rules = "F32";
+  auto r = convert_model({dir.file("in.gguf")}, dir.file("out.gguf"), o);
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_TRUE(r->not_kept.empty());
+  EXPECT_EQ(r->metadata_kept, want.size());
+  auto g = open_model_path(dir.file("out.gguf"));
+  ASSERT_TRUE(g) << g.error().to_string();
+  EXPECT_EQ(g->files[0].metadata, want);
+  EXPECT_EQ(find(*g, "q")->dtype, DType::F32);
+  EXPECT_EQ(tensor_bytes(*g, "q"), bytes_of(expected));
 }
 
 TEST(ConvertModel, F32ToF16RoundsToNearestAsIeeeSays) {
