@@ -95,6 +95,82 @@ Status refuse_overwriting_inputs(const std::vector<std::string>& inputs, const T
   return {};
 }
 
+// Every output file's header and sizes, checked before any file is created.
+Result<std::vector<TensorFileLayout>> lay_out(const OutputFiles& files, const std::vector<ConvertedTensor>& tensors,
+                                              const CarriedMetadata& meta) {
+  std::vector<TensorFileLayout> layouts;
+  for (uint32_t f = 0; f < files.files.size(); ++f) {
+    Result<TensorFileLayout> layout = Error{};
+    if (files.format == ConvertFormat::kGguf) {
+      GgufWriter w;
+      for (const auto& [k, v] : meta.gguf) w.add_metadata(k, v);
+      for (const auto& t : tensors) w.add_tensor(t.name, t.to, t.shape);
+      layout = w.layout(files.files[f]);
+    } else {
+      SafetensorsWriter w;
+      for (const auto& [k, v] : meta.strings) w.add_metadata(k, v);
+      for (const auto& t : tensors)
+        if (t.file == f) w.add_tensor(t.name, t.to, t.shape);
+      layout = w.layout(files.files[f]);
+    }
+    if (!layout) return layout.error();
+    layouts.push_back(std::move(layout.value()));
+  }
+  return layouts;
+}
+
+// The parser's open files (a table parsed from memory has none: opened here).
+Result<std::vector<std::shared_ptr<const File>>> open_files(const TensorTable& table) {
+  std::vector<std::shared_ptr<const File>> handles;
+  for (const FileInfo& f : table.files) {
+    if (f.opened) {
+      handles.push_back(f.opened);
+      continue;
+    }
+    auto opened = File::open(f.path);
+    if (!opened) return opened.error();
+    handles.push_back(std::make_shared<const File>(std::move(opened.value())));
+  }
+  return handles;
+}
+
+// Tensor `i` from `source` into `w`, chunk by chunk through `staging`
+// (grown to at most o.staging_bytes, or one unit when a unit is larger).
+// `on_chunk` gets the source bytes each chunk consumed.
+Status stream_tensor(const TensorSource& source, TensorSource::Worker& worker, size_t i, bool plain,
+                     const ConvertedTensor& t, const ConvertOptions& o, std::vector<std::byte>& staging, TensorStreamWriter& w,
+                     const std::function<void(uint64_t)>& on_chunk) {
+  if (t.bytes_in == 0) return {};
+  ChunkUnit u = chunk_unit(t.from, t.to);
+  uint64_t total_units = t.bytes_in / u.src_bytes;
+  if (!plain) {
+    // A PyTorch view or deflated entry can only be read whole.
+    if (t.bytes_out > o.staging_bytes)
+      o.log.info(fmt::format("convert: '{}' is a PyTorch view or compressed entry: read whole ({} MiB), beyond the "
+                             "{} MiB staging budget",
+                             t.name, t.bytes_out >> 20, o.staging_bytes >> 20));
+    std::vector<std::byte> whole(t.bytes_out);
+    if (Status s = source.read(worker, i, t.to, 0, total_units * u.src_blocks, whole); !s) return s;
+    if (Status s = w.append(whole); !s) return s;
+    on_chunk(t.bytes_in);
+    return {};
+  }
+  uint64_t units_per_chunk = std::min(std::max<uint64_t>(o.staging_bytes / staged_bytes(u, t), 1), total_units);
+  uint64_t room = units_per_chunk * staged_bytes(u, t);
+  if (staging.size() < room) staging.resize(room);
+  for (uint64_t at = 0; at < total_units;) {
+    uint64_t n = std::min(units_per_chunk, total_units - at);
+    std::span<std::byte> dst(staging.data(), n * u.out_bytes);
+    std::span<std::byte> scratch;
+    if (t.from != t.to) scratch = {staging.data() + dst.size(), n * u.src_bytes};
+    if (Status s = source.read(worker, i, t.to, at * u.src_blocks, n * u.src_blocks, dst, scratch); !s) return s;
+    if (Status s = w.append(dst); !s) return s;
+    at += n;
+    on_chunk(n * u.src_bytes);
+  }
+  return {};
+}
+
 Status write_index(const OutputFiles& out, const std::vector<ConvertedTensor>& tensors, uint64_t total) {
   JsonWriter j;
   j.begin_object();
@@ -181,36 +257,12 @@ Result<ConvertReport> convert_model(const std::vector<std::string>& inputs, cons
   report.metadata_kept = meta.kept();
   report.not_kept = meta.not_kept;
 
-  std::vector<TensorFileLayout> layouts;
-  for (uint32_t f = 0; f < files->files.size(); ++f) {
-    Result<TensorFileLayout> layout = Error{};
-    if (files->format == ConvertFormat::kGguf) {
-      GgufWriter w;
-      for (const auto& [k, v] : meta.gguf) w.add_metadata(k, v);
-      for (const auto& t : report.tensors) w.add_tensor(t.name, t.to, t.shape);
-      layout = w.layout(files->files[f]);
-    } else {
-      SafetensorsWriter w;
-      for (const auto& [k, v] : meta.strings) w.add_metadata(k, v);
-      for (const auto& t : report.tensors)
-        if (t.file == f) w.add_tensor(t.name, t.to, t.shape);
-      layout = w.layout(files->files[f]);
-    }
-    if (!layout) return layout.error();
-    layouts.push_back(std::move(layout.value()));
-  }
+  auto layouts = lay_out(*files, report.tensors, meta);
+  if (!layouts) return layouts.error();
 
-  std::vector<std::shared_ptr<const File>> handles;
-  for (const FileInfo& f : table->files) {
-    if (f.opened) {
-      handles.push_back(f.opened);
-      continue;
-    }
-    auto opened = File::open(f.path);
-    if (!opened) return opened.error();
-    handles.push_back(std::make_shared<const File>(std::move(opened.value())));
-  }
-  TensorSource source(*table, handles, o.io, o.log);
+  auto handles = open_files(*table);
+  if (!handles) return handles.error();
+  TensorSource source(*table, std::move(handles.value()), o.io, o.log);
   TensorSource::Worker worker = source.make_worker();
 
   // The staging buffer: chunks of converted (or copied) bytes, and the
@@ -218,46 +270,18 @@ Result<ConvertReport> convert_model(const std::vector<std::string>& inputs, cons
   std::vector<std::byte> staging;
   CommittedFiles committed;
   uint64_t done = 0;
+  auto on_chunk = [&](uint64_t bytes) {
+    done += bytes;
+    if (o.progress) o.progress(done, report.bytes_in);
+  };
   size_t next = 0;
   for (uint32_t f = 0; f < files->files.size(); ++f) {
-    auto w = TensorStreamWriter::create(files->files[f], std::move(layouts[f]));
+    auto w = TensorStreamWriter::create(files->files[f], std::move((*layouts)[f]));
     if (!w) return w.error();
     for (; next < tensors.size() && report.tensors[next].file == f; ++next) {
-      const ConvertedTensor& t = report.tensors[next];
-      if (t.bytes_in == 0) continue;
-      if (!tensors[next].plain_source()) {
-        // A PyTorch view or deflated entry can only be read whole.
-        if (t.bytes_out > o.staging_bytes)
-          o.log.info(fmt::format("convert: '{}' is a PyTorch view or compressed entry: read whole ({:.1f} MiB), "
-                                 "beyond the {:.1f} MiB staging budget",
-                                 t.name, t.bytes_out / 1048576.0, o.staging_bytes / 1048576.0));
-        std::vector<std::byte> whole(t.bytes_out);
-        ChunkUnit u = chunk_unit(t.from, t.to);
-        if (Status s = source.read(worker, next, t.to, 0, t.bytes_in / u.src_bytes * u.src_blocks, whole); !s)
-          return s.error();
-        if (Status s = w->append(whole); !s) return s.error();
-        done += t.bytes_in;
-        if (o.progress) o.progress(done, report.bytes_in);
-        continue;
-      }
-      ChunkUnit u = chunk_unit(t.from, t.to);
-      uint64_t units_per_chunk = std::max<uint64_t>(o.staging_bytes / staged_bytes(u, t), 1);
-      uint64_t total_units = t.bytes_in / u.src_bytes;
-      units_per_chunk = std::min(units_per_chunk, total_units);
-      uint64_t room = units_per_chunk * staged_bytes(u, t);
-      if (staging.size() < room) staging.resize(room);
-      for (uint64_t at = 0; at < total_units;) {
-        uint64_t n = std::min(units_per_chunk, total_units - at);
-        std::span<std::byte> dst(staging.data(), n * u.out_bytes);
-        std::span<std::byte> scratch;
-        if (t.from != t.to) scratch = {staging.data() + dst.size(), n * u.src_bytes};
-        if (Status s = source.read(worker, next, t.to, at * u.src_blocks, n * u.src_blocks, dst, scratch); !s)
-          return s.error();
-        if (Status s = w->append(dst); !s) return s.error();
-        at += n;
-        done += n * u.src_bytes;
-        if (o.progress) o.progress(done, report.bytes_in);
-      }
+      if (Status s = stream_tensor(source, worker, next, tensors[next].plain_source(), report.tensors[next], o, staging,
+                                   *w, on_chunk); !s)
+        return s.error();
     }
     if (Status s = w->commit(); !s) return s.error();
     committed.add(files->files[f]);
