@@ -24,6 +24,8 @@ Result<OutputFiles> plan_output_files(const std::string& out, std::optional<Conv
   std::optional<ConvertFormat> by_name;
   if (ends_with(out, ".gguf")) by_name = ConvertFormat::kGguf;
   if (ends_with(out, ".safetensors") || index_named || folder) by_name = ConvertFormat::kSafetensors;
+  if (!folder && !out.empty() && out.back() == '/')
+    return Error{out, {}, {}, "no such folder (create it first, or name a file)"};
   if (!format && !by_name)
     return Error{out, {}, {},
                  "cannot tell the output format from the name: end it in .gguf, .safetensors or "
