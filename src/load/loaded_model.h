@@ -108,7 +108,7 @@ class LoadedModel {
   // The host bytes of tensor `index` that may be written in place (a host
   // copy, or a device buffer the host may write); empty for a mapped or
   // device-only tensor. REQUIRES: index < tensors().size().
-  std::span<std::byte> writable_bytes(size_t index) const { return writable_[index]; }
+  std::span<std::byte> writable_bytes(size_t index) { return writable_[index]; }
   // Mapped tensor `index` now reads from `data`: a private copy-on-write
   // range over its file bytes, or its mapping again (LoRA patch and revert).
   // REQUIRES: the tensor is mapped; `data` holds its nbytes.
