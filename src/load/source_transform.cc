@@ -3,7 +3,6 @@
 #include <cstring>
 #include <fmt/format.h>
 
-#include "dtype/convert.h"
 #include "format/view_geometry.h"
 #include "format/zip_archive.h"
 
@@ -83,20 +82,6 @@ Status read_transformed(const ByteSource& src, const TensorInfo& t, std::span<st
 
 Status read_transformed(const File& file, const TensorInfo& t, std::span<std::byte> dst) {
   return read_transformed(FileSource(file), t, dst);
-}
-
-Result<std::vector<std::byte>> read_transformed_as(const File& file, const TensorInfo& t, DType to) {
-  std::vector<std::byte> raw(t.nbytes);
-  if (Status s = read_transformed(file, t, raw); !s) return s.error();
-  if (to == t.dtype) return raw;
-  SizeOrReason size = tensor_nbytes(to, t.shape);
-  if (!size.nbytes) return Error{file.path(), t.name, t.offset, size.reason};
-  std::vector<std::byte> out(*size.nbytes);
-  uint64_t elems = t.nbytes / dtype_info(t.dtype).block_bytes;
-  if (uint64_t bad = convert(t.dtype, to, raw.data(), out.data(), elems))
-    return Error{file.path(), t.name, t.offset,
-                 fmt::format("{} values do not fit {} (out of range)", bad, dtype_name(to))};
-  return out;
 }
 
 }  // namespace wm
