@@ -3,7 +3,7 @@
 # layer (wm_<layer>) linked to exactly these, and cmake/CheckLayers.cmake
 # refuses an #include of any other layer. A new folder under src/ needs a
 # line here. src/cli/ is not a layer: it may include anything.
-set(WM_LAYERS common dtype io format device plan load lora compute verify demo api)
+set(WM_LAYERS common dtype io format device plan load convert lora compute verify demo api)
 set(WM_LAYER_USES_common  "")
 set(WM_LAYER_USES_dtype   common)
 set(WM_LAYER_USES_io      common)
@@ -11,6 +11,7 @@ set(WM_LAYER_USES_format  common dtype io)
 set(WM_LAYER_USES_device  common dtype io)  # io: the allocation seam of fault injection
 set(WM_LAYER_USES_plan    common dtype format device)
 set(WM_LAYER_USES_load    common dtype io format device plan)
+set(WM_LAYER_USES_convert common dtype io format device plan load)
 set(WM_LAYER_USES_lora    common dtype io format device plan load)
 set(WM_LAYER_USES_compute common dtype io format device plan load lora)
 set(WM_LAYER_USES_verify  common dtype io format device plan load lora)

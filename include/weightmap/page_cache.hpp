@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "weightmap/error.hpp"
@@ -19,6 +21,8 @@ enum class CacheAction {
   kEvict,   // drop the files' clean pages from the page cache, then measure
   kWarm,    // read the files in (parallel prefetch through a mapping), then measure
 };
+WM_API const char* cache_action_name(CacheAction a);  // "status", "evict", "warm"
+WM_API std::optional<CacheAction> cache_action_from_name(std::string_view name);
 
 struct CachedRange {
   std::string tensor;  // qualified name

@@ -78,6 +78,21 @@ Result<CachedFile> act_on(const TensorTable& table, uint32_t index, CacheAction 
 
 }  // namespace
 
+const char* cache_action_name(CacheAction a) {
+  switch (a) {
+    case CacheAction::kStatus: return "status";
+    case CacheAction::kEvict: return "evict";
+    case CacheAction::kWarm: return "warm";
+  }
+  return "?";
+}
+
+std::optional<CacheAction> cache_action_from_name(std::string_view name) {
+  for (CacheAction a : {CacheAction::kStatus, CacheAction::kEvict, CacheAction::kWarm})
+    if (name == cache_action_name(a)) return a;
+  return std::nullopt;
+}
+
 Result<std::vector<CachedFile>> page_cache(CacheAction action, const std::vector<std::string>& paths,
                                            const CacheOptions& options) {
   Logger log(options.log);

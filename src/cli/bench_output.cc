@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli/output_units.h"
 #include "common/json_writer.h"
 
 namespace wm::cli {
@@ -14,7 +15,6 @@ namespace {
 
 double gbps(uint64_t bytes, double ms) { return ms > 0 ? static_cast<double>(bytes) / (ms * 1e6) : 0; }
 double ms_at(uint64_t bytes, double gb_per_s) { return gb_per_s > 0 ? static_cast<double>(bytes) / (gb_per_s * 1e6) : 0; }
-std::string hex(uint64_t v) { return fmt::format("{:016x}", v); }
 
 bool all_checksums_agree(const BenchReport& r) {
   for (const auto& x : r.results)
@@ -28,7 +28,7 @@ std::string bench_text(const BenchReport& r) {
   std::string out = fmt::format(
       "{:.1f} MiB; limits: O_DIRECT read {:.2f} GB/s (cold bound {:.0f} ms), memory read {:.2f} GB/s (warm bound "
       "for mapped {:.0f} ms), fresh-memory write {:.2f} GB/s (warm bound for copies {:.0f} ms)\n",
-      static_cast<double>(r.file_bytes) / (1 << 20), r.limits.direct_read_gbps,
+      mib(r.file_bytes), r.limits.direct_read_gbps,
       ms_at(r.file_bytes, r.limits.direct_read_gbps), r.limits.memory_read_gbps,
       ms_at(r.file_bytes, r.limits.memory_read_gbps), r.limits.fresh_write_gbps,
       ms_at(r.file_bytes, r.limits.fresh_write_gbps));
@@ -38,7 +38,7 @@ std::string bench_text(const BenchReport& r) {
     out += fmt::format("{:<14} {:<5} {:>9.1f} {:>9.1f} {:>6.2f} {:>9.1f} {:>9.1f} {:>9.1f} {:>6.2f}x{}\n", x.strategy,
                        x.cold ? "cold" : "warm", x.median.load_ms, x.median.ttfr_ms, gbps(r.file_bytes, x.median.ttfr_ms),
                        x.median.peak_rss_kib / 1024.0, x.median.anon_kib / 1024.0,
-                       static_cast<double>(x.median.page_cache_bytes) / (1 << 20),
+                       mib(x.median.page_cache_bytes),
                        x.bound_ms > 0 ? x.median.ttfr_ms / x.bound_ms : 0, x.checksums_agree ? "" : "  CHECKSUMS DIFFER");
   out += all_checksums_agree(r) ? fmt::format("checksum {} for every strategy and run\n",
                                               r.results.empty() ? std::string() : hex(r.results.front().median.checksum))
@@ -103,7 +103,7 @@ Status bench_plot(const BenchReport& r, const std::string& png_path) {
     g << "set terminal pngcairo size 900,500 noenhanced\n"
       << "set output '" << png_path << "'\n"
       << fmt::format("set title 'weightmap bench: time to first result, {:.0f} MiB'\n",
-                     static_cast<double>(r.file_bytes) / (1 << 20))
+                     mib(r.file_bytes))
       << "set ylabel 'seconds'\nset style data histograms\nset style histogram clustered gap 1\n"
       << "set style fill solid 0.8 border -1\nset boxwidth 0.9\nset yrange [0:*]\nset key top left\n"
       << "set grid ytics\n"

@@ -11,6 +11,7 @@
 #include "cli/bench_runner.h"
 #include "cli/commands.h"
 #include "cli/inspect_output.h"
+#include "cli/output_units.h"
 #include "demo/sample_models.h"
 #include "cli/load_output.h"
 #include "format/model_path.h"
@@ -42,21 +43,21 @@ void add_demo_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--scale", args->scale, "Size of the sample set: 1 = ~300 MB, 0 = tiny")->check(CLI::Range(0, 16));
   cmd->callback([args, &ctx] {
     std::string dir = args->dir.empty() ? default_demo_dir() : args->dir;
-    auto start = std::chrono::steady_clock::now();
+    auto start = Clock::now();
     bool reused = false;
     auto paths = ensure_sample_models(dir, {args->scale}, ctx.log, &reused);
     if (!paths) {
       ctx.exit_code = report_error(paths.error().to_string());
       return;
     }
-    double write_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    start = std::chrono::steady_clock::now();
+    double write_ms = ms_since(start);
+    start = Clock::now();
     auto table = open_model(paths->all(), {ctx.log, {}, false});
     if (!table) {
       ctx.exit_code = report_error(table.error().to_string());
       return;
     }
-    double parse_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    double parse_ms = ms_since(start);
     std::string out = args->json ? "{\"inspect\":" + inspect_json(*table, {}) : inspect_text(*table, {});
     if (!args->json)
       out += fmt::format("sample models {} in {:.0f} ms; headers parsed in {:.2f} ms\n\n",

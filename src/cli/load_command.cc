@@ -50,7 +50,11 @@ Result<Options> options_from(const LoadArgs& args, const Logger& log) {
     if (!spec) return spec.error();
     o.loras.push_back(std::move(spec.value()));
   }
-  o.lora.mode = lora_mode_from_name(args.lora_apply_mode).value_or(LoraApplyMode::kAuto);
+  auto lora_mode = lora_mode_from_name(args.lora_apply_mode);
+  if (!lora_mode)
+    return Error{{}, {}, {},
+                 fmt::format("--lora-apply-mode: unknown mode '{}' (auto, immediately, at_runtime)", args.lora_apply_mode)};
+  o.lora.mode = *lora_mode;
   o.lora.log = log;
   for (const auto& text : args.lora_prefixes) {
     auto rule = parse_lora_prefix_rule(text);
@@ -87,7 +91,6 @@ void add_load_options(CLI::App& cmd, LoadArgs& args) {
   cmd.add_option("--lora-apply-mode", args.lora_apply_mode,
                  "immediately (patch now, copy-on-write where mapped), at_runtime (keep factors for the engine), "
                  "auto (at_runtime for quantised bases)")
-      ->check(CLI::IsMember({"auto", "immediately", "at_runtime"}))
       ->capture_default_str();
   cmd.add_option("--lora-prefix", args.lora_prefixes,
                  "LoRA name prefix to base name prefix, FROM=TO, tried before the built-in ones (repeatable)");

@@ -4,10 +4,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "cli/output_units.h"
 
 namespace wm::cli {
 namespace {
-double mib(uint64_t b) { return static_cast<double>(b) / (1 << 20); }
 
 // LoRA: what the applied LoRAs did to tensor `index`, or nullptr.
 const LoraTensorReport* lora_of(const Model& model, size_t index) {

@@ -14,7 +14,7 @@ int report_error(const std::string& message) {
 }  // namespace wm::cli
 
 int main(int argc, char** argv) {
-  CLI::App app{"weightmap: load model weights (GGUF, safetensors, sharded, diffusers folders) through memory mapping"};
+  CLI::App app{"weightmap: load model weights (GGUF, safetensors, sharded, diffusers folders, PyTorch checkpoints) through memory mapping"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "weightmap 0.1.0");
   bool verbose = false;
@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   wm::cli::add_run_command(app, ctx);
   wm::cli::add_cache_command(app, ctx);
   wm::cli::add_bench_command(app, ctx);
+  wm::cli::add_convert_command(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "cli/output_units.h"
+
 namespace wm::cli {
 
 ProgressBar::ProgressBar(const char* label)
@@ -22,7 +24,7 @@ void ProgressBar::update(uint64_t done, uint64_t total) {
   double frac = static_cast<double>(done) / static_cast<double>(total);
   int filled = static_cast<int>(frac * kWidth);
   fmt::print(stderr, "\r{} [{:=<{}}{: <{}}] {:5.1f}%  {:.0f} MiB/s", label_, "", filled, "", kWidth - filled,
-             frac * 100, static_cast<double>(done) / (1 << 20) / secs);
+             frac * 100, mib(done) / secs);
   std::fflush(stderr);
 }
 

@@ -2,12 +2,11 @@
 
 #include <fmt/format.h>
 
+#include "cli/output_units.h"
 #include "common/json_writer.h"
 
 namespace wm::cli {
 namespace {
-double mib(uint64_t b) { return static_cast<double>(b) / (1 << 20); }
-std::string hex(uint64_t v) { return fmt::format("{:016x}", v); }
 }  // namespace
 
 std::string run_text(const RunSummary& s) {

@@ -4,19 +4,12 @@
 #include <fmt/format.h>
 
 #include "api/model_access.h"
+#include "cli/output_units.h"
 #include "compute/pass.h"
 #include "io/process_memory.h"
 #include "io/residency.h"
 
 namespace wm::cli {
-namespace {
-
-using Clock = std::chrono::steady_clock;
-double ms_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-}  // namespace
 
 Result<StageResult> run_stage(const std::vector<std::string>& model_paths, const std::vector<std::string>& components,
                               std::string name, const LoadArgs& args, const StageOptions& options, const Context& ctx,

@@ -8,7 +8,6 @@
 #include <utility>
 
 #include "format/gguf_reader.h"
-#include "io/atomic_file.h"
 
 namespace wm {
 namespace {
@@ -131,7 +130,7 @@ void GgufWriter::add_tensor(std::string name, DType dtype, std::vector<uint64_t>
   tensors_.push_back({std::move(name), dtype, std::move(shape), std::move(data)});
 }
 
-Status GgufWriter::write(const std::string& path) const {
+Result<TensorFileLayout> GgufWriter::layout(const std::string& path) const {
   // Refuse anything that would give a file parse_gguf() rejects or misreads.
   if (version_ != 2 && version_ != 3)
     return Error{path, {}, {}, fmt::format("cannot write GGUF version {}; expected 2 or 3", version_)};
@@ -152,7 +151,8 @@ Status GgufWriter::write(const std::string& path) const {
   for (const auto& t : tensors_)
     if (!seen.insert(t.name).second) return Error{path, t.name, {}, "duplicate tensor name"};
 
-  std::vector<uint64_t> sizes;
+  TensorFileLayout layout;
+  layout.alignment = alignment_;
   HeaderBytes h;
   h.put<uint32_t>(kGgufMagic);
   h.put<uint32_t>(version_);
@@ -171,27 +171,34 @@ Status GgufWriter::write(const std::string& path) const {
       return Error{path, t.name, {}, fmt::format("{} dimensions; GGUF allows at most {}", t.shape.size(), kGgufMaxDims)};
     SizeOrReason size = tensor_nbytes(t.dtype, t.shape);
     if (!size.nbytes) return Error{path, t.name, {}, size.reason};
-    if (Status s = check_tensor_data_size(t.data, *size.nbytes, path, t.name); !s) return s;
+    if (t.data.fill)
+      if (Status s = check_tensor_data_size(t.data, *size.nbytes, path, t.name); !s) return s.error();
     h.put_string(t.name);
     h.put<uint32_t>(static_cast<uint32_t>(t.shape.size()));
     for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it) h.put<int64_t>(static_cast<int64_t>(*it));
     h.put<uint32_t>(static_cast<uint32_t>(info.gguf_id));
     h.put<uint64_t>(offset);
-    sizes.push_back(*size.nbytes);
+    layout.names.push_back(t.name);
+    layout.sizes.push_back(*size.nbytes);
     offset = align_up(offset + *size.nbytes, alignment_);
   }
+  h.bytes.resize(align_up(h.bytes.size(), alignment_));  // the data section starts aligned
+  layout.header = std::move(h.bytes);
+  return layout;
+}
 
-  auto out = AtomicFileWriter::create(path);
-  if (!out) return out.error();
-  if (Status s = out->write(h.bytes); !s) return s;
-  if (Status s = out->write_zeros(align_up(h.bytes.size(), alignment_) - h.bytes.size()); !s) return s;
-  std::vector<std::byte> chunk;
-  for (size_t k = 0; k < tensors_.size(); ++k) {
-    if (Status s = write_tensor_data(*out, tensors_[k].data, sizes[k], chunk); !s) return s;
-    if (k + 1 < tensors_.size())
-      if (Status s = out->write_zeros(align_up(sizes[k], alignment_) - sizes[k]); !s) return s;
-  }
-  return out->commit();
+Result<TensorStreamWriter> GgufWriter::open_stream(const std::string& path) const {
+  auto l = layout(path);
+  if (!l) return l.error();
+  return TensorStreamWriter::create(path, std::move(l.value()));
+}
+
+Status GgufWriter::write(const std::string& path) const {
+  auto w = open_stream(path);
+  if (!w) return w.error();
+  std::vector<const TensorData*> data;
+  for (const auto& t : tensors_) data.push_back(&t.data);
+  return write_tensors_and_commit(*w, data);
 }
 
 }  // namespace wm

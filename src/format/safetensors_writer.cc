@@ -1,11 +1,11 @@
 #include "format/safetensors_writer.h"
 
 #include <algorithm>
+#include <cstring>
 #include <fmt/format.h>
 #include <unordered_set>
 
 #include "common/json_writer.h"
-#include "io/atomic_file.h"
 
 namespace wm {
 
@@ -17,7 +17,7 @@ void SafetensorsWriter::add_tensor(std::string name, DType dtype, std::vector<ui
   tensors_.push_back({std::move(name), dtype, std::move(shape), std::move(data)});
 }
 
-Status SafetensorsWriter::write(const std::string& path) const {
+Result<TensorFileLayout> SafetensorsWriter::layout(const std::string& path) const {
   JsonWriter j;
   j.begin_object();
   if (!metadata_.empty()) {
@@ -25,7 +25,7 @@ Status SafetensorsWriter::write(const std::string& path) const {
     for (const auto& [k, v] : metadata_) j.key(k).value(v);
     j.end_object();
   }
-  std::vector<uint64_t> sizes;
+  TensorFileLayout layout;
   uint64_t offset = 0;
   std::unordered_set<std::string_view> names;
   for (const auto& t : tensors_) {
@@ -37,7 +37,8 @@ Status SafetensorsWriter::write(const std::string& path) const {
     if (!info.in_safetensors) return Error{path, t.name, {}, fmt::format("safetensors has no dtype {}", info.name)};
     SizeOrReason size = tensor_nbytes(t.dtype, t.shape);
     if (!size.nbytes) return Error{path, t.name, {}, size.reason};
-    if (Status s = check_tensor_data_size(t.data, *size.nbytes, path, t.name); !s) return s;
+    if (t.data.fill)
+      if (Status s = check_tensor_data_size(t.data, *size.nbytes, path, t.name); !s) return s.error();
     j.key(t.name).begin_object();
     j.key("dtype").value(info.name);
     j.key("shape").begin_array();
@@ -45,22 +46,32 @@ Status SafetensorsWriter::write(const std::string& path) const {
     j.end_array();
     j.key("data_offsets").begin_array().value(offset).value(offset + *size.nbytes).end_array();
     j.end_object();
-    sizes.push_back(*size.nbytes);
+    layout.names.push_back(t.name);
+    layout.sizes.push_back(*size.nbytes);
     offset += *size.nbytes;
   }
   j.end_object();
   std::string header = j.str();
   header.append((8 - header.size() % 8) % 8, ' ');
+  uint64_t n = header.size();  // little-endian, as the format says (and every host we build for is)
+  layout.header.resize(sizeof n + header.size());
+  std::memcpy(layout.header.data(), &n, sizeof n);
+  std::memcpy(layout.header.data() + sizeof n, header.data(), header.size());
+  return layout;
+}
 
-  auto out = AtomicFileWriter::create(path);
-  if (!out) return out.error();
-  uint64_t n = header.size();
-  if (Status s = out->write({reinterpret_cast<const std::byte*>(&n), sizeof n}); !s) return s;
-  if (Status s = out->write({reinterpret_cast<const std::byte*>(header.data()), header.size()}); !s) return s;
-  std::vector<std::byte> chunk;
-  for (size_t k = 0; k < tensors_.size(); ++k)
-    if (Status s = write_tensor_data(*out, tensors_[k].data, sizes[k], chunk); !s) return s;
-  return out->commit();
+Result<TensorStreamWriter> SafetensorsWriter::open_stream(const std::string& path) const {
+  auto l = layout(path);
+  if (!l) return l.error();
+  return TensorStreamWriter::create(path, std::move(l.value()));
+}
+
+Status SafetensorsWriter::write(const std::string& path) const {
+  auto w = open_stream(path);
+  if (!w) return w.error();
+  std::vector<const TensorData*> data;
+  for (const auto& t : tensors_) data.push_back(&t.data);
+  return write_tensors_and_commit(*w, data);
 }
 
 }  // namespace wm

@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "dtype/dtype.h"
 #include "format/tensor_data.h"
+#include "format/tensor_stream_writer.h"
 
 namespace wm {
 
@@ -17,9 +18,17 @@ class SafetensorsWriter {
  public:
   void add_metadata(std::string key, std::string value);
   // `shape` outermost first; the byte length follows from dtype and shape.
-  void add_tensor(std::string name, DType dtype, std::vector<uint64_t> shape, TensorData data);
+  // `data` may be left empty for a tensor whose bytes go through open_stream().
+  void add_tensor(std::string name, DType dtype, std::vector<uint64_t> shape, TensorData data = {});
 
+  // Writes every tensor's data (each must have been given).
   Status write(const std::string& path) const;
+  // Writes the header only; the caller appends each tensor's bytes in the
+  // order added, then commits.
+  Result<TensorStreamWriter> open_stream(const std::string& path) const;
+  // The header and sizes open_stream() would write, checked (dtypes the
+  // format has, shapes, names), without creating a file.
+  Result<TensorFileLayout> layout(const std::string& path) const;
 
  private:
   struct Entry {

@@ -24,13 +24,6 @@ struct TensorData {
   static TensorData bytes(std::vector<std::byte> b);
 };
 
-class AtomicFileWriter;
-
-// Streams `nbytes` of `data` into `out` through `chunk` (reused between
-// tensors so a writer holds one chunk, not a tensor).
-Status write_tensor_data(AtomicFileWriter& out, const TensorData& data, uint64_t nbytes,
-                         std::vector<std::byte>& chunk);
-
 // Fails (naming file and tensor) when `data` holds a known size other than `nbytes`.
 Status check_tensor_data_size(const TensorData& data, uint64_t nbytes, const std::string& path,
                               const std::string& tensor);

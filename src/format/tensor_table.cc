@@ -21,7 +21,7 @@ void TensorTable::append(TensorTable other) {
     t.file += base;
     tensors.push_back(std::move(t));
   }
-  by_name_.clear();
+  (void)index_names();  // a duplicate is the caller's to report, through index_names()
 }
 
 Status TensorTable::index_names() {

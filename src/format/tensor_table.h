@@ -40,8 +40,8 @@ struct FileInfo {
 };
 
 // A tensor whose bytes are a view into a larger storage, or lie in a
-// deflate-compressed zip entry (PyTorch checkpoints). Read it with
-// read_transformed (load/source_transform.h).
+// deflate-compressed zip entry (PyTorch checkpoints). Read it through
+// TensorSource (load/tensor_source.h), as every tensor.
 struct SourceLayout {
   // Element strides, outermost first, of a non-contiguous view; empty when
   // the tensor is row-major contiguous.
@@ -83,12 +83,15 @@ class TensorTable {
   std::vector<FileInfo> files;
   std::vector<TensorInfo> tensors;
 
-  // Appends another table's files and tensors (file indices are rebased).
+  // Appends another table's files and tensors (file indices are rebased)
+  // and indexes their names at once; a duplicate name is reported by
+  // index_names().
   void append(TensorTable other);
 
   // Builds the name index; fails naming the first duplicate qualified name.
   Status index_names();
-  // REQUIRES: index_names() succeeded since the last change.
+  // REQUIRES: index_names() succeeded since the tensors were last changed
+  // other than by append().
   const TensorInfo* find(std::string_view qualified_name) const;
 
   uint64_t total_tensor_bytes() const;

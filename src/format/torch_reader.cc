@@ -7,6 +7,7 @@
 
 #include "format/pickle_machine.h"
 #include "format/torch_state_dict.h"
+#include "format/view_geometry.h"
 #include "format/zip_archive.h"
 
 namespace wm {
@@ -28,7 +29,6 @@ T value_or_throw(Result<T> r) {
 }
 
 bool mul_ok(uint64_t a, uint64_t b, uint64_t& out) { return !__builtin_mul_overflow(a, b, &out); }
-bool add_ok(uint64_t a, uint64_t b, uint64_t& out) { return !__builtin_add_overflow(a, b, &out); }
 
 // Where a storage's bytes are: one zip entry or one legacy record.
 struct StorageBytes {
@@ -61,21 +61,14 @@ TensorInfo make_tensor(const std::string& file, const NamedTensor& named, const 
     bad(fmt::format("storage '{}' claims {} {} elements but holds {} bytes", st.key, st.numel, dtype_name(st.dtype),
                     where.size));
 
-  // The last element reached: storage_offset + sum((size_i - 1) * stride_i).
-  bool contiguous = true;
-  uint64_t last = pt.storage_offset, expected_stride = 1;
   const uint64_t elems = t.nbytes / esize;
-  for (size_t d = t.shape.size(); d-- > 0;) {
-    uint64_t step = 0;
-    if (t.shape[d] > 0 && (!mul_ok(t.shape[d] - 1, pt.strides[d], step) || !add_ok(last, step, last)))
-      bad("size x stride overflows");
-    if (t.shape[d] > 1 && pt.strides[d] != expected_stride) contiguous = false;
-    expected_stride *= t.shape[d];  // cannot overflow: the element count did not
-  }
-  if (elems > 0 && last >= st.numel)
+  auto view = view_geometry(t.shape, pt.strides, pt.storage_offset);
+  if (!view) bad("size x stride overflows");
+  if (elems > 0 && view->last_element >= st.numel)
     bad(fmt::format("view (offset {}, size {}, stride {}) reaches element {} of a {} element storage",
-                    pt.storage_offset, fmt::join(pt.shape, "x"), fmt::join(pt.strides, ","), last, st.numel));
-  if (elems == 0) contiguous = true;
+                    pt.storage_offset, fmt::join(pt.shape, "x"), fmt::join(pt.strides, ","), view->last_element,
+                    st.numel));
+  const bool contiguous = view->contiguous;
   uint64_t first_byte = pt.storage_offset * esize;  // <= last * esize, no overflow past storage_bytes
   if (elems == 0) first_byte = 0;
 

@@ -44,22 +44,6 @@ Status madvise_all(const HintInputs& in, int advice, const char* name) {
 
 }  // namespace
 
-const char* prefetch_mode_name(PrefetchMode m) {
-  switch (m) {
-    case PrefetchMode::kBackground: return "background";
-    case PrefetchMode::kWait: return "wait";
-    case PrefetchMode::kNone: return "none";
-  }
-  return "?";
-}
-
-std::optional<PrefetchMode> prefetch_mode_from_name(std::string_view name) {
-  if (name == "background") return PrefetchMode::kBackground;
-  if (name == "wait") return PrefetchMode::kWait;
-  if (name == "none") return PrefetchMode::kNone;
-  return std::nullopt;
-}
-
 Result<HintOutcome> apply_hints(HintInputs in) {
   HintOutcome out;
   const TensorTable& table = *in.table;

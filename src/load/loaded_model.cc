@@ -14,7 +14,31 @@ const Tensor* LoadedModel::find(std::string_view qualified_name) const {
   return it == by_name_.end() ? nullptr : &tensors_[it->second];
 }
 
+LoadedModel::LoadedModel(Parts parts)
+    : table_(std::move(parts.table)),
+      tensors_(std::move(parts.placed.tensors)),
+      writable_(std::move(parts.placed.writable)),
+      files_(std::move(parts.files)),
+      device_objects_(std::move(parts.devices)),
+      buffers_(std::move(parts.placed.buffers)),
+      pinned_copies_(std::move(parts.pinned.copies)),
+      prefetcher_(std::move(parts.hints.prefetcher)),
+      prefetch_span_(std::move(parts.hints.span_of_tensor)),
+      evict_on_release_(parts.hints.evict_on_release),
+      report_(std::move(parts.report)) {
+  for (const auto& d : device_objects_) devices_.push_back(d->caps());
+  by_name_.reserve(tensors_.size());
+  for (size_t i = 0; i < tensors_.size(); ++i) by_name_.emplace(tensors_[i].name, i);
+}
+
 LoadedModel::~LoadedModel() { (void)release(evict_on_release_); }
+
+void LoadedModel::redirect_mapped(size_t index, const std::byte* data) { tensors_[index].host_data = data; }
+
+void LoadedModel::advance_generation(const std::vector<size_t>& tensors) {
+  ++generation_;
+  for (size_t i : tensors) tensors_[i].generation = generation_;
+}
 
 Status LoadedModel::wait_ready(size_t index) const {
   if (!prefetcher_ || index >= prefetch_span_.size() || prefetch_span_[index] == SIZE_MAX) return {};
@@ -26,16 +50,17 @@ Status LoadedModel::wait_ready(size_t index) const {
 }
 
 Status LoadedModel::check_files() const {
-  for (size_t f = 0; f < files_.size(); ++f)
+  for (size_t f = 0; f < files_.files.size(); ++f)
     if (Status s = check_file(f); !s) return s;
   return {};
 }
 
 Status LoadedModel::check_file(size_t f) const {
-  if (f >= files_.size()) return {};
-  if (Status s = files_[f]->check_unchanged(); !s) return s;
-  if (f < locks_.size() && locks_[f] == FileLockKind::kLease && lease_break_pending(*files_[f]))
-    return Error{files_[f]->path(), {}, {},
+  if (f >= files_.files.size()) return {};
+  const File& file = *files_.files[f];
+  if (Status s = file.check_unchanged(); !s) return s;
+  if (f < files_.locks.size() && files_.locks[f] == FileLockKind::kLease && lease_break_pending(file))
+    return Error{file.path(), {}, {},
                  "another process is waiting to write or truncate this file (it broke our --lock lease and is "
                  "held until the model is released, or lease-break-time runs out): release the model"};
   return {};
@@ -45,7 +70,7 @@ Error LoadedModel::mapped_fault(size_t index, const std::byte* addr, std::string
   const Tensor& t = tensors_[index];
   const auto& path = table_.files[t.file].path;
   uint64_t offset = t.file_offset + static_cast<uint64_t>(addr - t.host_data);
-  Status changed = t.file < files_.size() ? files_[t.file]->check_unchanged() : Status();
+  Status changed = t.file < files_.files.size() ? files_.files[t.file]->check_unchanged() : Status();
   return Error{path, t.name, offset,
                fmt::format("{}: the mapped page at this offset can no longer be read ({})", during,
                            changed ? "the file was truncated under the mapping" : changed.error().message)};
@@ -87,17 +112,15 @@ Status LoadedModel::release(bool evict) {
   // Uploads still queued read from buffers about to go: wait for them.
   for (const auto& d : device_objects_)
     if (d) (void)d->synchronize();
-  for (const auto& [device, buffer] : buffers_) device_objects_[device]->free(buffer);
-  buffers_.clear();  // the devices themselves stay: they hold nothing of the model now
-  mappings_.clear();
+  buffers_.free_all();  // the devices themselves stay: they hold nothing of the model now
+  writable_.clear();
+  files_.mappings.clear();
   Status first;
   if (evict)
-    for (const auto& f : files_)
+    for (const auto& f : files_.files)
       if (Status s = evict_file(*f); !s && first) first = s;
-  for (size_t f = 0; f < locks_.size() && f < files_.size(); ++f)
-    if (locks_[f] != FileLockKind::kNone) unlock_file(*files_[f], locks_[f]);
-  locks_.clear();
-  files_.clear();
+  files_.unlock();
+  files_.files.clear();
   evict_on_release_ = false;
   return first;
 }

@@ -17,7 +17,11 @@
 #include "io/file_lock.h"
 #include "io/mapped_file.h"
 #include "io/prefetch.h"
+#include "load/apply_hints.h"
 #include "load/load_report.h"
+#include "load/memory_pin.h"
+#include "load/model_files.h"
+#include "load/tensor_placement.h"
 #include "plan/load_plan.h"
 #include "weightmap/device.hpp"
 #include "weightmap/lora.hpp"
@@ -29,7 +33,18 @@ struct LoraState;  // lora/apply.h: opaque here, so load/ does not depend on lor
 
 class LoadedModel {
  public:
+  // What a load produced (load/loader.cc assembles it from its phases).
+  struct Parts {
+    TensorTable table;
+    std::vector<std::shared_ptr<Device>> devices;  // cpu, sim, the engine's
+    ModelFiles files;
+    PlacedTensors placed;
+    HintOutcome hints;  // its prefetcher, per-tensor spans and "dontneed"
+    PinnedMemory pinned;
+    LoadReport report;
+  };
   LoadedModel() = default;
+  explicit LoadedModel(Parts parts);
   LoadedModel(LoadedModel&&) noexcept = default;
   LoadedModel& operator=(LoadedModel&&) noexcept = default;
   LoadedModel(const LoadedModel&) = delete;
@@ -77,7 +92,9 @@ class LoadedModel {
   // The same for file `index` (of table().files) alone.
   Status check_file(size_t index) const;
   // Whether file `index` is mapped (some tensor reads it in place).
-  bool file_mapped(size_t index) const { return index < mappings_.size() && mappings_[index] != nullptr; }
+  bool file_mapped(size_t index) const {
+    return index < files_.mappings.size() && files_.mappings[index] != nullptr;
+  }
 
   // The error for a SIGBUS caught (io/sigbus_guard.h) at `addr` in tensor
   // `index`'s bytes `during` some work: file, tensor, file offset, and what
@@ -85,23 +102,33 @@ class LoadedModel {
   Error mapped_fault(size_t index, const std::byte* addr, std::string_view during) const;
 
   // LoRA lives one layer up (lora/apply.h: apply_loras, remove_loras,
-  // lora_terms, lora_report); the model only holds its state.
+  // lora_terms, lora_report); the model holds its state, and LoRA changes
+  // tensors only through the narrow methods below.
+  const std::vector<std::shared_ptr<const File>>& files() const { return files_.files; }
+  // The host bytes of tensor `index` that may be written in place (a host
+  // copy, or a device buffer the host may write); empty for a mapped or
+  // device-only tensor. REQUIRES: index < tensors().size().
+  std::span<std::byte> writable_bytes(size_t index) { return writable_[index]; }
+  // Mapped tensor `index` now reads from `data`: a private copy-on-write
+  // range over its file bytes, or its mapping again (LoRA patch and revert).
+  // REQUIRES: the tensor is mapped; `data` holds its nbytes.
+  void redirect_mapped(size_t index, const std::byte* data);
+  // Bumps generation() and stamps it on `tensors` (changed or moved).
+  void advance_generation(const std::vector<size_t>& tensors);
+  LoraState* lora_state() { return lora_.get(); }
+  const LoraState* lora_state() const { return lora_.get(); }
+  void set_lora_state(std::shared_ptr<LoraState> state) { lora_ = std::move(state); }
 
  private:
-  friend class Loader;
-  friend class LoraApplier;  // LoRA
   TensorTable table_;
   std::vector<DeviceCaps> devices_;
   std::vector<Tensor> tensors_;
+  std::vector<std::span<std::byte>> writable_;  // per tensor, see writable_bytes()
   std::unordered_map<std::string, size_t> by_name_;
-  std::vector<std::shared_ptr<const File>> files_;
-  std::vector<FileLockKind> locks_;  // per file, with LoadOptions::lock_files
-  std::vector<std::unique_ptr<MappedFile>> mappings_;  // per file, null when not mapped
+  ModelFiles files_;  // descriptors, locks, mappings
   // Per entry of devices_: the Device (cpu, sim, the engine's).
   std::vector<std::shared_ptr<Device>> device_objects_;
-  // Every buffer a device allocated for this model (host copies are the
-  // cpu device's), freed on release.
-  std::vector<std::pair<uint32_t, DeviceBuffer>> buffers_;
+  DeviceBuffers buffers_;  // every buffer a device allocated for this model, freed on release
   std::vector<std::pair<const std::byte*, uint64_t>> pinned_copies_;  // mlocked host copies
   uint64_t generation_ = 0;
   // Declared after the mappings: destroyed (workers joined) before them.

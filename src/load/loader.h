@@ -13,7 +13,7 @@
 #include "load/apply_hints.h"
 #include "load/loaded_model.h"
 #include "weightmap/device.hpp"
-#include "load/source_reader.h"
+#include "weightmap/options.hpp"
 #include "plan/load_plan.h"
 
 namespace wm {

@@ -3,7 +3,7 @@
 #include <cstring>
 #include <fmt/format.h>
 
-#include "dtype/convert.h"
+#include "format/view_geometry.h"
 #include "format/zip_archive.h"
 
 namespace wm {
@@ -54,12 +54,9 @@ Status read_transformed(const ByteSource& src, const TensorInfo& t, std::span<st
   uint64_t span = t.nbytes;
   if (!s.strides.empty()) {
     if (s.strides.size() != t.shape.size()) return fail("stride and shape ranks differ");
-    uint64_t last = 0;
-    for (size_t d = 0; d < t.shape.size(); ++d) {
-      uint64_t step;
-      if (__builtin_mul_overflow(t.shape[d] - 1, s.strides[d], &step) || __builtin_add_overflow(last, step, &last))
-        return fail("size x stride overflows");
-    }
+    auto view = view_geometry(t.shape, s.strides, 0);
+    if (!view) return fail("size x stride overflows");
+    uint64_t last = view->last_element;
     if (__builtin_add_overflow(last, 1, &last) || __builtin_mul_overflow(last, esize, &span))
       return fail("view span overflows");
   }
@@ -85,20 +82,6 @@ Status read_transformed(const ByteSource& src, const TensorInfo& t, std::span<st
 
 Status read_transformed(const File& file, const TensorInfo& t, std::span<std::byte> dst) {
   return read_transformed(FileSource(file), t, dst);
-}
-
-Result<std::vector<std::byte>> read_transformed_as(const File& file, const TensorInfo& t, DType to) {
-  std::vector<std::byte> raw(t.nbytes);
-  if (Status s = read_transformed(file, t, raw); !s) return s.error();
-  if (to == t.dtype) return raw;
-  SizeOrReason size = tensor_nbytes(to, t.shape);
-  if (!size.nbytes) return Error{file.path(), t.name, t.offset, size.reason};
-  std::vector<std::byte> out(*size.nbytes);
-  uint64_t elems = t.nbytes / dtype_info(t.dtype).block_bytes;
-  if (uint64_t bad = convert(t.dtype, to, raw.data(), out.data(), elems))
-    return Error{file.path(), t.name, t.offset,
-                 fmt::format("{} values do not fit {} (out of range)", bad, dtype_name(to))};
-  return out;
 }
 
 }  // namespace wm

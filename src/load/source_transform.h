@@ -3,6 +3,9 @@
 // gathered element by element from its storage, a deflated zip entry is
 // inflated first. The whole tensor is read at once; the temporary this
 // needs (the storage span a view covers) is outside the staging budget.
+// TensorSource (load/tensor_source.h) reads such tensors through this, and
+// converts them; use it rather than this, except where a parser's
+// ByteSource is all there is (LoRA files, fuzzing).
 #pragma once
 
 #include <cstddef>
@@ -20,9 +23,6 @@ namespace wm {
 // Errors name the file, the tensor and the offset.
 Status read_transformed(const ByteSource& src, const TensorInfo& t, std::span<std::byte> dst);
 Status read_transformed(const File& file, const TensorInfo& t, std::span<std::byte> dst);
-
-// The tensor in dtype `to` (t.dtype for none): read as above, then converted.
-Result<std::vector<std::byte>> read_transformed_as(const File& file, const TensorInfo& t, DType to);
 
 // Copies the elements of a strided view out of `storage` (which begins at
 // the view's first element) into row-major `dst`. REQUIRES: every element

@@ -4,11 +4,13 @@
 #include <cstdlib>
 #include <new>
 
+#include "io/page_size.h"
+
 namespace wm {
 
 StagingPool::StagingPool(uint64_t budget_bytes, uint64_t slot_bytes, SlotMemory memory)
-    : slot_bytes_((slot_bytes + 4095) / 4096 * 4096),
-      max_slots_(std::max<size_t>(1, static_cast<size_t>(budget_bytes / ((slot_bytes + 4095) / 4096 * 4096)))),
+    : slot_bytes_((slot_bytes + page_size() - 1) / page_size() * page_size()),
+      max_slots_(std::max<size_t>(1, static_cast<size_t>(budget_bytes / slot_bytes_))),
       memory_(std::move(memory)) {}
 
 StagingPool::~StagingPool() {
@@ -38,12 +40,12 @@ StagingPool::Slot StagingPool::acquire() {
   freed_.wait(lock, [&] { return !free_.empty() || all_.size() < max_slots_; });
   if (free_.empty()) {
     std::byte* p = memory_.alloc ? memory_.alloc(slot_bytes_) : nullptr;
-    if (p && reinterpret_cast<uintptr_t>(p) % 4096 != 0) {  // O_DIRECT reads into slots: page alignment is a must
+    if (p && reinterpret_cast<uintptr_t>(p) % page_size() != 0) {  // O_DIRECT reads into slots: page alignment is a must
       memory_.free(p, slot_bytes_);
       p = nullptr;
     }
     const bool from_memory = p != nullptr;
-    if (!p) p = static_cast<std::byte*>(std::aligned_alloc(4096, slot_bytes_));
+    if (!p) p = static_cast<std::byte*>(std::aligned_alloc(page_size(), slot_bytes_));
     if (!p) throw std::bad_alloc();
     all_.emplace_back(p, from_memory);
     return Slot(this, p);

@@ -22,7 +22,7 @@ class StagingPool {
  public:
   // Where slots come from when not from the heap: memory a device uploads
   // from fastest (pinned host memory for a GPU, wm::Device::allocate_staging).
-  // `alloc` may return nullptr (or memory not 4096-aligned, which is given
+  // `alloc` may return nullptr (or memory not page-aligned, which is given
   // back): that slot then comes from the heap.
   struct SlotMemory {
     std::function<std::byte*(uint64_t bytes)> alloc;

@@ -5,10 +5,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "dtype/convert.h"
 #include "io/process_memory.h"
 #include "io/sigbus_guard.h"
-#include "load/source_transform.h"
+#include "load/tensor_source.h"
 #include "lora/lora_file.h"
 #include "lora/merge.h"
 #include "lora/name_match.h"
@@ -74,8 +73,8 @@ uint64_t product(const std::vector<uint64_t>& s, size_t from) {
 }  // namespace
 
 Error LoraApplier::tensor_error(size_t index, std::string message) const {
-  const TensorInfo& src = m_.table_.tensors[index];
-  return Error{m_.table_.files[src.file].path, src.name, src.offset, std::move(message)};
+  const TensorInfo& src = m_.table().tensors[index];
+  return Error{m_.table().files[src.file].path, src.name, src.offset, std::move(message)};
 }
 
 Status LoraApplier::collect(const LoraSpec& spec, const LoraOptions& options, TermsByTensor& terms,
@@ -83,8 +82,8 @@ Status LoraApplier::collect(const LoraSpec& spec, const LoraOptions& options, Te
   auto file = LoraFile::open(spec.path, options.log);
   if (!file) return file.error();
   std::vector<std::string> base_names;
-  base_names.reserve(m_.tensors_.size());
-  for (const auto& t : m_.tensors_) base_names.push_back(t.name);
+  base_names.reserve(m_.tensors().size());
+  for (const auto& t : m_.tensors()) base_names.push_back(t.name);
   BaseNameIndex base(base_names);
   LoraNameMatch match = match_lora_names(file->tensor_names(), base, options.prefixes);
   size_t alpha_from_rank = 0;
@@ -94,7 +93,7 @@ Status LoraApplier::collect(const LoraSpec& spec, const LoraOptions& options, Te
     report.unmatched.push_back(std::move(u));
   }
   for (const LoraPair& pair : match.pairs) {
-    const Tensor& t = m_.tensors_[pair.base];
+    const Tensor& t = m_.tensors()[pair.base];
     const TensorInfo& down_info = file->tensor(pair.down);
     const TensorInfo& up_info = file->tensor(pair.up);
     auto misfit = [&](std::string_view what) {
@@ -148,31 +147,31 @@ Result<LoraReport> LoraApplier::apply(const std::vector<LoraSpec>& loras, const 
     if (Status s = collect(spec, options, terms, report); !s) return s.error();
   std::vector<ModeChoice> choices;
   for (const auto& [index, ts] : terms) {
-    auto choice = choose_mode(options.mode, m_.tensors_[index].dtype);
+    auto choice = choose_mode(options.mode, m_.tensors()[index].dtype);
     if (!choice) return tensor_error(index, choice.error().message);
     choices.push_back(std::move(choice.value()));
   }
 
   report.memory_before = read_process_memory();
   // From here on tensors change: say which (moved, changed in place) at the end.
-  const std::vector<const std::byte*> before = host_pointers(m_.tensors_);
+  const std::vector<const std::byte*> before = host_pointers(m_.tensors());
   touched_.clear();
   // Swap: undo the previous LoRAs, keeping reverted private ranges to reuse.
   std::map<size_t, std::unique_ptr<PrivateRange>> spare;
-  if (m_.lora_) {
-    for (auto& [index, p] : m_.lora_->patched)
+  if (m_.lora_state()) {
+    for (auto& [index, p] : m_.lora_state()->patched)
       if (Status s = restore(index, p, &spare[index]); !s) {
         (void)remove();
         return s.error();
       }
-    m_.lora_.reset();
+    m_.set_lora_state(nullptr);
   }
 
   auto state = std::make_shared<LoraState>();
   size_t k = 0;
   for (auto& [index, ts] : terms) {
     const ModeChoice& choice = choices[k++];
-    LoraTensorReport r{index, m_.tensors_[index].name, choice.action, choice.why,
+    LoraTensorReport r{index, m_.tensors()[index].name, choice.action, choice.why,
                        static_cast<uint32_t>(ts.size()), 0, scales_of(ts)};
     if (choice.action == LoraAction::kAtRuntime) {
       state->runtime[index] = std::move(ts);
@@ -182,7 +181,7 @@ Result<LoraReport> LoraApplier::apply(const std::vector<LoraSpec>& loras, const 
       if (auto it = spare.find(index); it != spare.end()) reuse = std::move(it->second);
       LoraState::Patch p;
       if (Status s = patch(index, ts, p, std::move(reuse)); !s) {
-        m_.lora_ = state;  // so remove() puts back what was patched so far
+        m_.set_lora_state(state);  // so remove() puts back what was patched so far
         (void)remove();
         return s.error();
       }
@@ -191,7 +190,7 @@ Result<LoraReport> LoraApplier::apply(const std::vector<LoraSpec>& loras, const 
         r.cow_bytes = p.range->size();
         r.why += ", copy-on-write";
       } else {
-        r.why += m_.tensors_[index].on_device ? ", device buffer" : ", host copy";
+        r.why += m_.tensors()[index].on_device ? ", device buffer" : ", host copy";
       }
       report.cow_bytes += r.cow_bytes;
       ++report.tensors_patched;
@@ -206,7 +205,7 @@ Result<LoraReport> LoraApplier::apply(const std::vector<LoraSpec>& loras, const 
   finish_generation(before, report.moved, report.changed_in_place);
   report.memory_after = read_process_memory();
   state->report = report;
-  m_.lora_ = std::move(state);
+  m_.set_lora_state(std::move(state));
   return report;
 }
 
@@ -216,23 +215,23 @@ void LoraApplier::finish_generation(const std::vector<const std::byte*>& before,
                                     std::vector<size_t>& changed) {
   std::sort(touched_.begin(), touched_.end());
   touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
-  for (size_t i : touched_) (m_.tensors_[i].host_data != before[i] ? moved : changed).push_back(i);
+  for (size_t i : touched_) (m_.tensors()[i].host_data != before[i] ? moved : changed).push_back(i);
   touched_.clear();
   if (moved.empty() && changed.empty()) return;
-  ++m_.generation_;
-  for (size_t i : moved) m_.tensors_[i].generation = m_.generation_;
-  for (size_t i : changed) m_.tensors_[i].generation = m_.generation_;
+  std::vector<size_t> stamped = moved;
+  stamped.insert(stamped.end(), changed.begin(), changed.end());
+  m_.advance_generation(stamped);
 }
 
 Status LoraApplier::patch(size_t index, std::span<const LoraTerm> terms, LoraState::Patch& p,
                           std::unique_ptr<PrivateRange> reuse) {
   if (Status s = m_.wait_ready(index); !s) return s;
-  Tensor& t = m_.tensors_[index];
+  const Tensor& t = m_.tensors()[index];
   touch(index);
   const uint64_t rows = terms[0].rows, cols = terms[0].cols;
   if (is_mapped(t)) {
     if (!reuse) {
-      auto range = PrivateRange::map(*m_.files_[t.file], t.file_offset, t.nbytes);
+      auto range = PrivateRange::map(*m_.files()[t.file], t.file_offset, t.nbytes);
       if (!range) return tensor_error(index, "copy-on-write mapping failed: " + range.error().message);
       reuse = std::make_unique<PrivateRange>(std::move(range.value()));
     }
@@ -246,11 +245,11 @@ Status LoraApplier::patch(size_t index, std::span<const LoraTerm> terms, LoraSta
                                               [&] { add_lora_delta(t.dtype, data, rows, cols, terms, row); })) {
       return m_.mapped_fault(index, t.host_data + (fault - data), "lora patch");  // host_data is still the original
     }
-    t.host_data = data;
+    m_.redirect_mapped(index, data);
     return {};
   }
   if (!t.on_device) {
-    add_lora_delta(t.dtype, const_cast<std::byte*>(t.host_data), rows, cols, terms);
+    add_lora_delta(t.dtype, m_.writable_bytes(index).data(), rows, cols, terms);
     return {};
   }
   // A device that cannot read host memory: download, patch, upload.
@@ -264,7 +263,7 @@ Status LoraApplier::patch(size_t index, std::span<const LoraTerm> terms, LoraSta
 
 // Uploads a whole tensor's new bytes to its device and waits for them.
 Status LoraApplier::upload_whole(size_t index, const std::vector<std::byte>& bytes) {
-  const Tensor& t = m_.tensors_[index];
+  const Tensor& t = m_.tensors()[index];
   Device& device = m_.device(t.device);
   Status upload;
   device.upload(t.device_buffer, 0, bytes.data(), t.nbytes, [&upload](Status s) {
@@ -277,12 +276,11 @@ Status LoraApplier::upload_whole(size_t index, const std::vector<std::byte>& byt
 }
 
 Status LoraApplier::restore(size_t index, LoraState::Patch& p, std::unique_ptr<PrivateRange>* keep) {
-  Tensor& t = m_.tensors_[index];
   touch(index);
   if (!p.range) return reload_copy(index);
   // MADV_DONTNEED drops the private pages: the range reads as the file again.
   if (Status s = p.range->revert(); !s) return tensor_error(index, s.error().message);
-  t.host_data = p.original;
+  m_.redirect_mapped(index, p.original);
   if (keep) *keep = std::move(p.range);
   p.range.reset();
   return {};
@@ -292,38 +290,25 @@ Status LoraApplier::restore(size_t index, LoraState::Patch& p, std::unique_ptr<P
 // load did, so it equals what a fresh load gives.
 Status LoraApplier::reload_copy(size_t index) {
   if (Status s = m_.wait_ready(index); !s) return s;
-  const TensorInfo& src = m_.table_.tensors[index];
-  Tensor& t = m_.tensors_[index];
-  std::vector<std::byte> raw(src.nbytes);
-  // PyTorch views and deflated entries are not a plain byte range of the file.
-  Status read = src.plain_source() ? m_.files_[src.file]->read_exact(src.offset, raw)
-                                   : read_transformed(*m_.files_[src.file], src, raw);
-  if (Status s = read; !s) {
-    Error e = s.error();
-    e.tensor = src.name;
-    return e;
-  }
-  std::vector<std::byte> converted;
-  if (t.dtype != src.dtype) {
-    converted.resize(t.nbytes);
-    if (convert(src.dtype, t.dtype, raw.data(), converted.data(), elements_in(src.dtype, src.nbytes)) != 0)
-      return tensor_error(index, "values out of range when converting the file's bytes again");
-    raw.swap(converted);
-  }
+  const Tensor& t = m_.tensors()[index];
+  // Plain ranges, PyTorch views and deflated entries alike (load/tensor_source.h).
+  auto bytes = TensorSource(m_.table(), m_.files(), IoMode::kRead, Logger()).read_all(index, t.dtype);
+  if (!bytes) return bytes.error();
+  const std::vector<std::byte>& raw = bytes.value();
   if (!t.on_device) {
-    std::memcpy(const_cast<std::byte*>(t.host_data), raw.data(), t.nbytes);
+    std::memcpy(m_.writable_bytes(index).data(), raw.data(), t.nbytes);
     return {};
   }
   return upload_whole(index, raw);
 }
 
 Status LoraApplier::remove(std::vector<size_t>* moved) {
-  if (!m_.lora_) return {};
-  const std::vector<const std::byte*> before = host_pointers(m_.tensors_);
+  if (!m_.lora_state()) return {};
+  const std::vector<const std::byte*> before = host_pointers(m_.tensors());
   Status first;
-  for (auto& [index, p] : m_.lora_->patched)
+  for (auto& [index, p] : m_.lora_state()->patched)
     if (Status s = restore(index, p, nullptr); !s && first) first = s;
-  m_.lora_.reset();
+  m_.set_lora_state(nullptr);
   std::vector<size_t> moved_now, changed;
   finish_generation(before, moved_now, changed);
   if (moved) *moved = std::move(moved_now);

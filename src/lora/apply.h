@@ -54,7 +54,7 @@ class LoraApplier {
   Result<LoraReport> apply(const std::vector<LoraSpec>& loras, const LoraOptions& options);
   // Undoes every LoRA; the tensors whose host_data moved go to `moved`.
   Status remove(std::vector<size_t>* moved = nullptr);
-  static const LoraState* state(const LoadedModel& m) { return m.lora_.get(); }
+  static const LoraState* state(const LoadedModel& m) { return m.lora_state(); }
 
  private:
   using TermsByTensor = std::map<size_t, std::vector<LoraTerm>>;

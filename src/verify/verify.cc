@@ -13,7 +13,7 @@
 #include "io/file.h"
 #include "io/sigbus_guard.h"
 #include "lora/apply.h"
-#include "load/source_transform.h"
+#include "load/tensor_source.h"
 #include "verify/verify_reference.h"
 
 namespace wm {
@@ -54,29 +54,34 @@ class Verifier {
       options_.log.warn(fmt::format("verify: tensor '{}' not checked: {}", t.name, v.detail));
       return {};
     }
-    auto file = open_file(src.file);
-    if (!file) return file.error();
-    return t.dtype == src.dtype ? compare_bytes(t, src, **file, v) : compare_values(t, src, **file, v);
+    if (Status st = open_file(src.file); !st) return st;
+    return t.dtype == src.dtype ? compare_bytes(t, src, v) : compare_values(t, src, v);
   }
 
  private:
-  Result<const File*> open_file(uint32_t index) {
-    if (!files_[index]) {
-      auto f = File::open(model_.table().files[index].path);
-      if (!f) return f.error();
-      files_[index] = std::make_unique<File>(std::move(f.value()));
-    }
-    return files_[index].get();
+  // Verify opens the files itself (by path): the bytes it compares with do
+  // not come through the descriptors the load used.
+  Status open_file(uint32_t index) {
+    if (files_[index]) return {};
+    auto f = File::open(model_.table().files[index].path);
+    if (!f) return f.error();
+    files_[index] = std::make_shared<const File>(std::move(f.value()));
+    source_.emplace(model_.table(), files_, IoMode::kRead, options_.log);
+    return {};
   }
 
-  // The file's bytes [at, at + out.size()) of tensor `src`: pread for plain
-  // tensors; views and deflated entries (PyTorch checkpoints) are gathered or
-  // inflated whole first, as only read_transformed knows their layout.
-  Status file_bytes(const File& file, const TensorInfo& src, uint64_t at, std::span<std::byte> out) {
-    if (src.plain_source()) return file.read_exact(src.offset + at, out);
+  // The file's bytes [at, at + out.size()) of tensor `index` (a block
+  // multiple for plain tensors); views and deflated entries (PyTorch
+  // checkpoints) are gathered or inflated whole first.
+  Status file_bytes(size_t index, const TensorInfo& src, uint64_t at, std::span<std::byte> out) {
+    if (src.plain_source()) {
+      const uint64_t block = dtype_info(src.dtype).block_bytes;
+      return source_->read(worker_, index, src.dtype, at / block, out.size() / block, out);
+    }
     if (whole_for_ != &src) {
-      whole_.resize(src.nbytes);
-      if (Status st = read_transformed(file, src, whole_); !st) return st;
+      auto whole = source_->read_all(index, src.dtype);
+      if (!whole) return whole.error();
+      whole_ = std::move(whole.value());
       whole_for_ = &src;
     }
     std::memcpy(out.data(), whole_.data() + at, out.size());
@@ -106,7 +111,7 @@ class Verifier {
     return {};
   }
 
-  Status compare_bytes(const Tensor& t, const TensorInfo& src, const File& file, TensorVerdict& v) {
+  Status compare_bytes(const Tensor& t, const TensorInfo& src, TensorVerdict& v) {
     v.check = VerifyCheck::kBytes;
     if (Status st = check_bytes_exist(t); !st) return st;
     if (t.nbytes != src.nbytes) {
@@ -116,14 +121,16 @@ class Verifier {
     }
     Hasher loaded_hash, file_hash;
     std::optional<uint64_t> first_diff;
-    uint64_t chunk = std::max<uint64_t>(options_.chunk_bytes, 1);
+    // Whole blocks: a plain tensor's file bytes are read in blocks.
+    const uint64_t block = dtype_info(src.dtype).block_bytes;
+    const uint64_t chunk = std::max<uint64_t>(options_.chunk_bytes / block, 1) * block;
     for (uint64_t at = 0; at < t.nbytes; at += chunk) {
       uint64_t n = std::min(chunk, t.nbytes - at);
       auto in = loaded(v.index, at, n);  // first: a truncated mapping is named as such
       if (!in) return in.error();
       const std::byte* got = *in;
       file_buf_.resize(n);
-      if (Status st = file_bytes(file, src, at, file_buf_); !st) return st;
+      if (Status st = file_bytes(v.index, src, at, file_buf_); !st) return st;
       loaded_hash.add(got, n);
       file_hash.add(file_buf_.data(), n);
       if (!first_diff && std::memcmp(got, file_buf_.data(), n) != 0)
@@ -144,7 +151,7 @@ class Verifier {
     return {};
   }
 
-  Status compare_values(const Tensor& t, const TensorInfo& src, const File& file, TensorVerdict& v) {
+  Status compare_values(const Tensor& t, const TensorInfo& src, TensorVerdict& v) {
     v.check = VerifyCheck::kValues;
     if (Status st = check_bytes_exist(t); !st) return st;
     const DTypeInfo& from = dtype_info(src.dtype);
@@ -163,7 +170,7 @@ class Verifier {
     for (uint64_t e = 0; e < total; e += elems_per_chunk) {
       uint64_t n = std::min(elems_per_chunk, total - e);
       file_buf_.resize(n / from.block_elems * from.block_bytes);
-      if (Status st = file_bytes(file, src, e / from.block_elems * from.block_bytes, file_buf_); !st) return st;
+      if (Status st = file_bytes(v.index, src, e / from.block_elems * from.block_bytes, file_buf_); !st) return st;
       want.clear();
       reference::decode(src.dtype, file_buf_.data(), n, want);
       auto in = loaded(v.index, e * to.block_bytes, n * to.block_bytes);
@@ -193,7 +200,9 @@ class Verifier {
  private:
   const LoadedModel& model_;
   const VerifyOptions& options_;
-  std::vector<std::unique_ptr<File>> files_;
+  std::vector<std::shared_ptr<const File>> files_;  // opened as tensors need them
+  std::optional<TensorSource> source_;              // over files_, remade when one opens
+  TensorSource::Worker worker_;
   std::vector<size_t> lora_patched_;
   std::vector<std::byte> file_buf_, copy_buf_;
   const TensorInfo* whole_for_ = nullptr;  // the tensor whose bytes `whole_` holds
