@@ -1,7 +1,10 @@
-// Executes a plan: maps what can be used in place, and streams everything
-// else through a bounded pool of workers sharing one staging budget, reading
-// with pread, converting per chunk, uploading to devices through their copy
-// queues while the next chunks are read.
+// Loads a model: plans it (plan/), then runs the phases in order, each in
+// its own file with its own part of the report: the model's files
+// (load/model_files.h: open, check, lock, map), the memory limit
+// (load/memory_limit.h), placement (load/tensor_placement.h), page-cache
+// hints (load/apply_hints.h), the copies (load/copy_executor.h: a bounded
+// pool of workers sharing one staging budget, converting per chunk,
+// uploading while the next chunks are read) and pinning (load/memory_pin.h).
 #pragma once
 
 #include <cstdint>
