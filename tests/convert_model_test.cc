@@ -204,6 +204,53 @@ TEST(ConvertModel, F32ToF16RoundsToNearestAsIeeeSays) {
   EXPECT_EQ(tensor_bytes(*g, "norm"), bytes_of(v));
 }
 
+// Quantised targets: an F32 (and an F16) model written as Q8_0 / Q4_K GGUF
+// gives the bytes gguf-py's quantize (Q8_0) and the numpy re-implementation
+// of ggml's quantize_row_q4_K_ref (Q4_K) give for the same values
+// (tests/data/quants, scripts/make_quant_fixtures.py), whatever the chunking.
+TEST(ConvertModel, QuantisedTargetsEqualTheReferenceQuantisers) {
+  const std::string data = std::string(WM_SOURCE_DIR) + "/tests/data/quants/";
+  auto input = read_file(data + "quantize_input.f32");
+  ASSERT_EQ(input.size(), 2048u * 4);
+  for (const char* type : {"Q8_0", "Q4_K"}) {
+    for (uint64_t staging : {uint64_t{1} << 20, uint64_t{4096}}) {  // one chunk; many chunks
+      SCOPED_TRACE(fmt::format("{} staging {}", type, staging));
+      TempDir dir;
+      SafetensorsWriter w;
+      w.add_tensor("blk.0.weight", DType::F32, {8, 256}, TensorData::bytes(input));
+      w.add_tensor("norm", DType::F32, {4}, TensorData::bytes(bytes_of(std::vector<float>{1, 2, 3, 4})));
+      ASSERT_TRUE(w.write(dir.file("in.safetensors")));
+      ConvertOptions o;
+      o.type_rules = fmt::format("*.weight={}", type);
+      o.staging_bytes = staging;
+      auto r = convert_model({dir.file("in.safetensors")}, dir.file("out.gguf"), o);
+      ASSERT_TRUE(r) << r.error().to_string();
+      auto g = open_model_path(dir.file("out.gguf"));
+      ASSERT_TRUE(g);
+      EXPECT_EQ(dtype_name(find(*g, "blk.0.weight")->dtype), std::string(type));
+      EXPECT_EQ(tensor_bytes(*g, "blk.0.weight"), read_file(data + type + ".q.bin"));
+      EXPECT_EQ(find(*g, "norm")->dtype, DType::F32) << "no rule matched: kept";
+    }
+  }
+}
+
+TEST(ConvertModel, QuantisedTargetsNeedWholeBlocksAndAQuantiser) {
+  TempDir dir;
+  SafetensorsWriter w;
+  w.add_tensor("x.weight", DType::F32, {2, 48}, TensorData::bytes(pattern(2 * 48 * 4, 3)));
+  ASSERT_TRUE(w.write(dir.file("in.safetensors")));
+  ConvertOptions o;
+  o.type_rules = "Q4_K";  // rows of 48 are not whole 256-element blocks
+  auto r = convert_model({dir.file("in.safetensors")}, dir.file("out.gguf"), o);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().to_string().find("x.weight"), std::string::npos) << r.error().to_string();
+  EXPECT_FALSE(std::filesystem::exists(dir.file("out.gguf")));
+  o.type_rules = "IQ2_XXS";  // no quantiser
+  r = convert_model({dir.file("in.safetensors")}, dir.file("out.gguf"), o);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().to_string().find("no quantiser for IQ2_XXS"), std::string::npos) << r.error().to_string();
+}
+
 TEST(ConvertModel, TorchCheckpointsToSafetensorsMatchNumpyBytes) {
   for (const char* name : {"dtypes.pt", "views.pt", "views_deflated.pt", "nested.ckpt"}) {
     SCOPED_TRACE(name);

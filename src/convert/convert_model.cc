@@ -10,6 +10,7 @@
 #include "common/json_writer.h"
 #include "convert/metadata_carry.h"
 #include "convert/output_files.h"
+#include "dtype/block_codec.h"
 #include "dtype/convert.h"
 #include "format/gguf_writer.h"
 #include "format/model_path.h"
@@ -37,10 +38,18 @@ Result<std::vector<DType>> target_dtypes(const TensorTable& table, const std::st
   return out;
 }
 
+// A target reached by reading as F32 and quantising with the target's
+// codec (ggml's reference quantiser): a quantised GGUF from any float model.
+bool quantises(DType from, DType to) {
+  const BlockCodec* c = block_codec(to);
+  return from != to && !can_convert(from, to) && dtype_info(to).packing == Packing::kRowBlock && c && c->quantize &&
+         can_convert(from, DType::F32);
+}
+
 // Refuses a conversion no codec does, naming the tensor and its file.
 Status check_convertible(const TensorTable& table, size_t i, DType to) {
   const TensorInfo& t = table.tensors[i];
-  if (t.dtype == to || can_convert(t.dtype, to)) return {};
+  if (t.dtype == to || can_convert(t.dtype, to) || quantises(t.dtype, to)) return {};
   const std::string& file = table.files[t.file].path;
   if (dtype_info(to).packing == Packing::kRowBlock)
     return Error{file, t.qualified_name(), {},
@@ -72,10 +81,21 @@ ChunkUnit chunk_unit(DType from, DType to) {
   return {elems / f.block_elems, elems / f.block_elems * f.block_bytes, elems / t.block_elems * t.block_bytes};
 }
 
-// Staging bytes one unit of `t` takes: its output, and its source bytes
-// when converting (they are read beside it).
+// F32 bytes of one unit, the quantiser's input (0 when not quantising).
+uint64_t f32_bytes(const ChunkUnit& u, const ConvertedTensor& t) {
+  return quantises(t.from, t.to) ? u.src_blocks * dtype_info(t.from).block_elems * 4 : 0;
+}
+
+// F32 `values` (4-byte aligned) quantised into whole blocks of `to` at `dst`.
+void quantise(std::span<const std::byte> values, DType to, std::span<std::byte> dst) {
+  block_codec(to)->quantize(reinterpret_cast<const float*>(values.data()), dst.data(),
+                            dst.size() / dtype_info(to).block_bytes);
+}
+
+// Staging bytes one unit of `t` takes: its output, its source bytes when
+// converting (they are read beside it), and the F32 values a quantiser takes.
 uint64_t staged_bytes(const ChunkUnit& u, const ConvertedTensor& t) {
-  return u.out_bytes + (t.from != t.to ? u.src_bytes : 0);
+  return u.out_bytes + (t.from != t.to ? u.src_bytes : 0) + f32_bytes(u, t);
 }
 
 // Output paths must not be any input: the rename would replace a file the
@@ -150,7 +170,14 @@ Status stream_tensor(const TensorSource& source, TensorSource::Worker& worker, s
                              "{} MiB staging budget",
                              t.name, t.bytes_out >> 20, o.staging_bytes >> 20));
     std::vector<std::byte> whole(t.bytes_out);
-    if (Status s = source.read(worker, i, t.to, 0, total_units * u.src_blocks, whole); !s) return s;
+    if (quantises(t.from, t.to)) {
+      std::vector<float> values(t.bytes_out / dtype_info(t.to).block_bytes * dtype_info(t.to).block_elems);
+      std::span<std::byte> as_bytes(reinterpret_cast<std::byte*>(values.data()), values.size() * 4);
+      if (Status s = source.read(worker, i, DType::F32, 0, total_units * u.src_blocks, as_bytes); !s) return s;
+      quantise(as_bytes, t.to, whole);
+    } else if (Status s = source.read(worker, i, t.to, 0, total_units * u.src_blocks, whole); !s) {
+      return s;
+    }
     if (Status s = w.append(whole); !s) return s;
     on_chunk(t.bytes_in);
     return {};
@@ -160,10 +187,19 @@ Status stream_tensor(const TensorSource& source, TensorSource::Worker& worker, s
   if (staging.size() < room) staging.resize(room);
   for (uint64_t at = 0; at < total_units;) {
     uint64_t n = std::min(units_per_chunk, total_units - at);
-    std::span<std::byte> dst(staging.data(), n * u.out_bytes);
+    // Staging holds [F32 values a quantiser takes][output][source bytes]:
+    // the floats first, where the buffer's alignment is theirs.
+    std::span<std::byte> values(staging.data(), n * f32_bytes(u, t));
+    std::span<std::byte> dst(values.data() + values.size(), n * u.out_bytes);
     std::span<std::byte> scratch;
-    if (t.from != t.to) scratch = {staging.data() + dst.size(), n * u.src_bytes};
-    if (Status s = source.read(worker, i, t.to, at * u.src_blocks, n * u.src_blocks, dst, scratch); !s) return s;
+    if (t.from != t.to) scratch = {dst.data() + dst.size(), n * u.src_bytes};
+    if (!values.empty()) {  // read as F32, then quantise into dst
+      if (Status s = source.read(worker, i, DType::F32, at * u.src_blocks, n * u.src_blocks, values, scratch); !s)
+        return s;
+      quantise(values, t.to, dst);
+    } else if (Status s = source.read(worker, i, t.to, at * u.src_blocks, n * u.src_blocks, dst, scratch); !s) {
+      return s;
+    }
     if (Status s = w.append(dst); !s) return s;
     at += n;
     on_chunk(n * u.src_bytes);
