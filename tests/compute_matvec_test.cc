@@ -1,13 +1,14 @@
 // Matrix-vector kernels, every dtype at every SIMD level this CPU has,
 // against a scalar reference in double; odd sizes; and the determinism
-// contract: y independent of threads, and an F16/BF16/Q8_0/Q4_0 matrix gives
-// bit-identical y to the same matrix converted to F32.
+// contract: y independent of threads and of the SIMD level, and a matrix of
+// any dtype gives bit-identical y to the same matrix converted to F32.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "compute/matvec.h"
 #include "compute/pass.h"
@@ -112,6 +113,22 @@ TEST_P(MatvecTest, ThreadCountAndRowSplitDoNotChangeY) {
   expect_matches_reference(dtype, w, rows, cols, x, y2);
 }
 
+TEST_P(MatvecTest, BitIdenticalToThePortableKernel) {
+  auto [level, dtype] = GetParam();
+  SKIP_UNLESS_SUPPORTED(level);
+  std::vector<uint64_t> cols_list = quantised(dtype) ? std::vector<uint64_t>{256, 512, 4096}
+                                                     : std::vector<uint64_t>{1, 7, 31, 32, 33, 65, 257, 4099};
+  for (uint64_t cols : cols_list) {
+    SCOPED_TRACE(testing::Message() << "cols " << cols);
+    uint64_t rows = 19;
+    auto w = random_weights(dtype, rows, cols, cols + 5);
+    auto x = seeded_input(13, cols);
+    auto y = run_matvec(level, dtype, w, rows, cols, x, nullptr);
+    auto y_portable = run_matvec(SimdLevel::kPortable, dtype, w, rows, cols, x, nullptr);
+    EXPECT_EQ(std::memcmp(y.data(), y_portable.data(), rows * 4), 0);
+  }
+}
+
 class MatvecConvertedTest : public MatvecTest {};
 INSTANTIATE_TEST_SUITE_P(AllLevelsAndNonF32DTypes, MatvecConvertedTest,
                          ::testing::Combine(::testing::ValuesIn(kLevels),
@@ -136,20 +153,50 @@ TEST_P(MatvecConvertedTest, BitIdenticalToTheSameMatrixConvertedToF32) {
   }
 }
 
-TEST(Matvec, ZeroColumnsGiveZeroAndShapesMapToRowsAndCols) {
+TEST(Matvec, ZeroColumnsGiveZeroAndRowBytesFollowBlocks) {
   std::vector<float> y(4, 1.0f);
   matvec(SimdLevel::kPortable, MatrixView{DType::F32, nullptr, 4, 0}, nullptr, y.data(), nullptr);
   for (float v : y) EXPECT_EQ(v, 0.0f);
-  uint64_t shape[] = {2, 3, 5};
-  MatrixView m = MatrixView::from_shape(DType::F16, nullptr, shape);
-  EXPECT_EQ(m.rows, 6u);
-  EXPECT_EQ(m.cols, 5u);
-  EXPECT_EQ(m.row_bytes(), 10u);
   uint64_t q[] = {4, 64};
   EXPECT_EQ(MatrixView::from_shape(DType::Q4_0, nullptr, q).row_bytes(), 36u);
   EXPECT_TRUE(matvec_supports(DType::Q8_0));
   EXPECT_FALSE(matvec_supports(DType::I32));
   EXPECT_FALSE(matvec_supports(DType::Q4_K));
+}
+
+// The view rule (matrix_view.h), case by case: {shape} -> rows x cols.
+struct ViewCase {
+  DType dtype;
+  std::vector<uint64_t> shape;
+  uint64_t rows, cols;
+};
+
+TEST(MatrixView, TrailingDimensionsMergeUntilRowsAreLong) {
+  const ViewCase cases[] = {
+      {DType::F16, {4096, 4096}, 4096, 4096},              // a matrix stays as it is
+      {DType::F16, {3, 100}, 3, 100},                      // short rows but only one dim to merge into
+      {DType::F16, {320, 320, 3, 3}, 320, 2880},           // conv 3x3: out x in*kh*kw
+      {DType::F16, {320, 320, 1, 1}, 320, 320},            // conv 1x1
+      {DType::F16, {128, 3, 3, 3}, 128, 27},               // conv_in: all but the first dim
+      {DType::F16, {1280, 2560, 3, 3}, 1280, 23040},       // the widest SD 1.5 conv
+      {DType::F16, {2, 3, 5}, 2, 15},                      // all but the first, still short
+      {DType::F16, {8, 1024, 4096}, 8 * 1024, 4096},       // experts: x stays one row long
+      {DType::F16, {8, 4, 64, 16}, 8 * 4, 1024},           // merged until >= 256
+      {DType::F16, {2, 1 << 21, 2}, 2 << 21, 2},           // merging would make x over 2^20 floats
+      {DType::Q8_0, {64, 4, 32}, 64, 128},                 // whole Q8_0 blocks per row either way
+      {DType::Q4_K, {8, 64, 256}, 512, 256},               // K-quant rows are already >= 256
+      {DType::F32, {7}, 1, 7},
+      {DType::F32, {}, 1, 1},
+      {DType::F16, {4, 0, 3}, 4, 0},                       // empty: never sizes anything (see pass.cc)
+  };
+  for (const ViewCase& c : cases) {
+    MatrixView m = MatrixView::from_shape(c.dtype, nullptr, c.shape);
+    EXPECT_EQ(m.rows, c.rows) << dtype_name(c.dtype) << " " << ::testing::PrintToString(c.shape);
+    EXPECT_EQ(m.cols, c.cols) << dtype_name(c.dtype) << " " << ::testing::PrintToString(c.shape);
+  }
+  // A Q8_0 last dimension that is not whole blocks is not merged (the shape is refused by the pass).
+  uint64_t odd[] = {4, 3, 20};
+  EXPECT_EQ(MatrixView::from_shape(DType::Q8_0, nullptr, odd).cols, 20u);
 }
 
 TEST(SimdLevel, NamesRoundTripAndPortableIsAlwaysThere) {

@@ -1,25 +1,17 @@
-// Portable kernel: plain C++ for any CPU. Eight float lanes (element j goes
-// to lane j % 8, added in ascending j), then a fixed pairwise sum of the
-// lanes. Weights are decoded 32 at a time into F32 and accumulated the same
-// way for every dtype. The build uses ISO C++ mode (no -ffp-contract=fast),
-// so multiply and add are never fused differently between dtypes.
+// Portable kernel: plain C++ for any CPU, the lane schedule of
+// matvec_kernels.h (32 lanes, rounded products, fixed fold). Weights are
+// decoded a chunk at a time into F32 (a whole block for quantised types) and
+// accumulated the same way for every dtype.
 #include "compute/matvec_kernels.h"
 #include "compute/weight_decode.h"
 
 namespace wm::kernels {
 namespace {
 
-constexpr int kLanes = 8;
 constexpr uint64_t kChunk = 32;
 
-inline void accumulate(float* acc, const float* w, const float* x, uint64_t n) {
-  for (uint64_t i = 0; i < n; ++i) acc[i % kLanes] += w[i] * x[i];
-}
-
-inline float sum_lanes(const float* a) { return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])); }
-
 float dot_row(DType dtype, const std::byte* row, const float* x, uint64_t cols) {
-  float acc[kLanes] = {};
+  alignas(64) float lanes[kLanes] = {};
   float w[kChunk];
   for (uint64_t j = 0; j < cols; j += kChunk) {
     uint64_t n = cols - j < kChunk ? cols - j : kChunk;
@@ -29,9 +21,9 @@ float dot_row(DType dtype, const std::byte* row, const float* x, uint64_t cols) 
       default:
         for (uint64_t i = 0; i < n; ++i) w[i] = decode_float_elem(dtype, row, j + i);
     }
-    accumulate(acc, w, x + j, n);
+    add_products(lanes, w, x + j, static_cast<int>(n));  // j % 32 == 0: element j + i goes to lane i
   }
-  return sum_lanes(acc);
+  return sum_lanes(lanes);
 }
 
 }  // namespace
