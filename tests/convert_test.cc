@@ -153,13 +153,15 @@ TEST(Convert, CanConvertTable) {
     EXPECT_FALSE(can_convert(f8, DType::BF16));
     EXPECT_FALSE(can_convert(DType::F16, f8));
   }
-  for (DType q : {DType::Q8_0, DType::Q4_0}) {
+  // Every block type with a dequantiser (dtype/block_codec.h) converts to the float types.
+  for (DType q : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K, DType::IQ4_XS}) {
     EXPECT_TRUE(can_convert(q, DType::F16));
     EXPECT_TRUE(can_convert(q, DType::F32));
-    EXPECT_FALSE(can_convert(q, DType::BF16));
+    EXPECT_TRUE(can_convert(q, DType::BF16));
+    EXPECT_FALSE(can_convert(q, DType::F64));
     EXPECT_FALSE(can_convert(DType::F32, q));
   }
-  EXPECT_FALSE(can_convert(DType::Q4_K, DType::F32));
+  EXPECT_FALSE(can_convert(DType::IQ2_XXS, DType::F32));  // no codec
   EXPECT_FALSE(can_convert(DType::I32, DType::F32));
   EXPECT_FALSE(can_convert(DType::F32, DType::I32));
   EXPECT_TRUE(can_convert(DType::Q4_K, DType::Q4_K));  // identity is always fine

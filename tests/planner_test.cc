@@ -336,14 +336,14 @@ TEST(Planner, NamedTypeRuleThatCannotConvertIsAnErrorNamingTheTensor) {
   EXPECT_TRUE(contains(plan.error().message, "I32")) << plan.error().message;
   EXPECT_TRUE(contains(plan.error().message, "F16")) << plan.error().message;
 
-  // A quantised type without a kernel: no silent pass either.
+  // A quantised type without a dequantiser (IQ2_XXS: no codec): no silent pass either.
   TableBuilder k;
   k.add_file("/m/k.gguf");
-  k.add("k.weight", DType::Q4_K, {256}, 0);
+  k.add("k.weight", DType::IQ2_XXS, {256}, 0);
   auto kp = plan_with(k.table, rules("", "k.*=F32"));
   ASSERT_FALSE(kp.ok());
   EXPECT_EQ(kp.error().tensor, "k.weight");
-  EXPECT_TRUE(contains(kp.error().message, "cannot convert Q4_K to F32")) << kp.error().message;
+  EXPECT_TRUE(contains(kp.error().message, "cannot convert IQ2_XXS to F32")) << kp.error().message;
 }
 
 TEST(Planner, OtherConversionTargets) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "dtype/block_codec.h"
 #include "dtype/dtype.h"
 #include "dtype/half.h"
 
@@ -31,22 +32,13 @@ inline float decode_float_elem(DType dtype, const std::byte* row, uint64_t j) {
   }
 }
 
-// The 32 values of the Q8_0 block at `blk` (F16 scale d, 32 x int8 q).
-inline void decode_q8_0_block(const std::byte* blk, float* out) {
-  float d = f16_to_f32(load_u16(blk));
-  for (int i = 0; i < 32; ++i) out[i] = d * static_cast<float>(static_cast<int8_t>(blk[2 + i]));
-}
+// The 32 values of the Q8_0 block at `blk` (F16 scale d, 32 x int8 q):
+// the one Q8_0 dequantiser, dtype/block_codec.h.
+inline void decode_q8_0_block(const std::byte* blk, float* out) { kCodecQ8_0.dequantize(blk, out, 1); }
 
 // The 32 values of the Q4_0 block at `blk` (F16 scale d, 16 bytes: element
 // i is the low nibble of byte i, element i + 16 its high nibble, minus 8).
-inline void decode_q4_0_block(const std::byte* blk, float* out) {
-  float d = f16_to_f32(load_u16(blk));
-  for (int i = 0; i < 16; ++i) {
-    auto q = static_cast<uint8_t>(blk[2 + i]);
-    out[i] = d * static_cast<float>((q & 0x0f) - 8);
-    out[i + 16] = d * static_cast<float>((q >> 4) - 8);
-  }
-}
+inline void decode_q4_0_block(const std::byte* blk, float* out) { kCodecQ4_0.dequantize(blk, out, 1); }
 
 constexpr uint64_t kQ8_0BlockBytes = 34;
 constexpr uint64_t kQ4_0BlockBytes = 18;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 
+#include "dtype/block_codec.h"
 #include "dtype/half.h"
 
 namespace wm {
@@ -47,15 +48,6 @@ float load<DType::F8_E5M2>(const std::byte* s, uint64_t k) {
   return f8_e5m2_to_f32(static_cast<uint8_t>(s[k]));
 }
 
-void store(DType to, std::byte* dst, uint64_t k, float v) {
-  switch (to) {
-    case DType::F32: std::memcpy(dst + 4 * k, &v, 4); break;
-    case DType::F16: { uint16_t h = f32_to_f16(v); std::memcpy(dst + 2 * k, &h, 2); break; }
-    case DType::BF16: { uint16_t h = f32_to_bf16(v); std::memcpy(dst + 2 * k, &h, 2); break; }
-    default: break;
-  }
-}
-
 template <DType To>
 void store_as(std::byte* dst, uint64_t k, float v) {
   if constexpr (To == DType::F32) {
@@ -85,28 +77,27 @@ void float_to(DType to, const std::byte* src, std::byte* dst, uint64_t n) {
 
 bool is_float_target(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
 
-void dequant_q8_0(DType to, const std::byte* src, std::byte* dst, uint64_t n) {
-  for (uint64_t b = 0; b < n / 32; ++b) {
-    const std::byte* blk = src + 34 * b;
-    uint16_t dh;
-    std::memcpy(&dh, blk, 2);
-    float d = f16_to_f32(dh);
-    for (int j = 0; j < 32; ++j) store(to, dst, b * 32 + j, d * static_cast<float>(static_cast<int8_t>(blk[2 + j])));
+// A block type through its codec: whole blocks into a small stack buffer of
+// floats (so any destination alignment works and nothing is allocated on the
+// loader's copy path), then stored as the target, chunk by chunk.
+void dequantize_to(DType from, DType to, const std::byte* src, std::byte* dst, uint64_t n) {
+  constexpr uint64_t kChunkFloats = 1024;
+  const DTypeInfo& info = dtype_info(from);
+  const DequantizeFn dequantize = block_codec(from)->dequantize;
+  const uint64_t blocks_per_chunk = kChunkFloats / info.block_elems;
+  const uint64_t out_size = dtype_info(to).block_bytes;
+  float buf[kChunkFloats];
+  for (uint64_t b = 0, nblocks = n / info.block_elems; b < nblocks; b += blocks_per_chunk) {
+    const uint64_t count = std::min(blocks_per_chunk, nblocks - b);
+    dequantize(src + b * info.block_bytes, buf, count);
+    float_to<DType::F32>(to, reinterpret_cast<const std::byte*>(buf), dst + b * info.block_elems * out_size,
+                         count * info.block_elems);
   }
 }
 
-void dequant_q4_0(DType to, const std::byte* src, std::byte* dst, uint64_t n) {
-  for (uint64_t b = 0; b < n / 32; ++b) {
-    const std::byte* blk = src + 18 * b;
-    uint16_t dh;
-    std::memcpy(&dh, blk, 2);
-    float d = f16_to_f32(dh);
-    for (int j = 0; j < 16; ++j) {
-      auto q = static_cast<uint8_t>(blk[2 + j]);
-      store(to, dst, b * 32 + j, d * static_cast<float>((q & 0x0f) - 8));
-      store(to, dst, b * 32 + j + 16, d * static_cast<float>((q >> 4) - 8));
-    }
-  }
+bool dequantizes(DType t) {
+  const BlockCodec* codec = block_codec(t);
+  return dtype_info(t).packing == Packing::kRowBlock && codec && codec->dequantize;
 }
 
 }  // namespace
@@ -133,8 +124,7 @@ bool can_convert(DType from, DType to) {
     case DType::F64: return to == DType::F32;
     case DType::I64: return to == DType::I32;
     case DType::F8_E4M3: case DType::F8_E5M2: return to == DType::F16 || to == DType::F32;
-    case DType::Q8_0: case DType::Q4_0: return to == DType::F16 || to == DType::F32;
-    default: return false;
+    default: return dequantizes(from) && is_float_target(to);
   }
 }
 
@@ -151,8 +141,6 @@ uint64_t convert(DType from, DType to, const std::byte* src, std::byte* dst, uin
     case DType::F64: float_to<DType::F64>(to, src, dst, n); break;
     case DType::F8_E4M3: float_to<DType::F8_E4M3>(to, src, dst, n); break;
     case DType::F8_E5M2: float_to<DType::F8_E5M2>(to, src, dst, n); break;
-    case DType::Q8_0: dequant_q8_0(to, src, dst, n); break;
-    case DType::Q4_0: dequant_q4_0(to, src, dst, n); break;
     case DType::I64:
       for (uint64_t k = 0; k < n; ++k) {
         int64_t v;
@@ -162,7 +150,9 @@ uint64_t convert(DType from, DType to, const std::byte* src, std::byte* dst, uin
         std::memcpy(dst + 4 * k, &w, 4);
       }
       break;
-    default: break;
+    default:
+      if (dequantizes(from)) dequantize_to(from, to, src, dst, n);
+      break;
   }
   return out_of_range;
 }

@@ -1,5 +1,6 @@
 // Conversion kernels between dtypes: F32<->F16<->BF16, F64->F32, I64->I32,
-// F8_E4M3/F8_E5M2->F16/F32, and dequantisation of Q8_0 and Q4_0 to F32/F16.
+// F8_E4M3/F8_E5M2->F16/F32, and dequantisation of every block type with a
+// dequantiser (dtype/block_codec.h) to F32/F16/BF16.
 // Element-wise and stateless, so the copy path can convert chunk by chunk.
 #pragma once
 

@@ -1,5 +1,7 @@
 #include "dtype/dtype.h"
 
+#include "dtype/block_codec.h"
+
 #include <array>
 #include <fmt/format.h>
 
@@ -10,11 +12,12 @@ constexpr Packing S = Packing::kScalar;
 constexpr Packing R = Packing::kRowBlock;
 constexpr Packing B = Packing::kSubByte;
 
-// Block layouts follow ggml's type traits (QK_K = 256) and the safetensors spec.
+// Block layouts follow ggml's type traits (QK_K = 256) and the safetensors spec;
+// the last column is the type's block codec (dtype/block_codec.h), if any.
 constexpr std::array<DTypeInfo, static_cast<size_t>(DType::kCount)> kTable{{
-    {DType::F32, "F32", 0, true, 1, 4, S, true},
-    {DType::F16, "F16", 1, true, 1, 2, S, true},
-    {DType::BF16, "BF16", 30, true, 1, 2, S, true},
+    {DType::F32, "F32", 0, true, 1, 4, S, true, &kCodecF32},
+    {DType::F16, "F16", 1, true, 1, 2, S, true, &kCodecF16},
+    {DType::BF16, "BF16", 30, true, 1, 2, S, true, &kCodecBF16},
     {DType::F64, "F64", 28, true, 1, 8, S, true},
     {DType::I8, "I8", 24, true, 1, 1, S, false},
     {DType::I16, "I16", 25, true, 1, 2, S, false},
@@ -32,30 +35,30 @@ constexpr std::array<DTypeInfo, static_cast<size_t>(DType::kCount)> kTable{{
     {DType::F6_E2M3, "F6_E2M3", -1, true, 4, 3, B, true},
     {DType::F6_E3M2, "F6_E3M2", -1, true, 4, 3, B, true},
     {DType::F4, "F4", -1, true, 2, 1, B, true},
-    {DType::Q4_0, "Q4_0", 2, false, 32, 18, R, true},
-    {DType::Q4_1, "Q4_1", 3, false, 32, 20, R, true},
-    {DType::Q5_0, "Q5_0", 6, false, 32, 22, R, true},
-    {DType::Q5_1, "Q5_1", 7, false, 32, 24, R, true},
-    {DType::Q8_0, "Q8_0", 8, false, 32, 34, R, true},
-    {DType::Q8_1, "Q8_1", 9, false, 32, 36, R, true},
-    {DType::Q2_K, "Q2_K", 10, false, 256, 84, R, true},
-    {DType::Q3_K, "Q3_K", 11, false, 256, 110, R, true},
-    {DType::Q4_K, "Q4_K", 12, false, 256, 144, R, true},
-    {DType::Q5_K, "Q5_K", 13, false, 256, 176, R, true},
-    {DType::Q6_K, "Q6_K", 14, false, 256, 210, R, true},
-    {DType::Q8_K, "Q8_K", 15, false, 256, 292, R, true},
+    {DType::Q4_0, "Q4_0", 2, false, 32, 18, R, true, &kCodecQ4_0},
+    {DType::Q4_1, "Q4_1", 3, false, 32, 20, R, true, &kCodecQ4_1},
+    {DType::Q5_0, "Q5_0", 6, false, 32, 22, R, true, &kCodecQ5_0},
+    {DType::Q5_1, "Q5_1", 7, false, 32, 24, R, true, &kCodecQ5_1},
+    {DType::Q8_0, "Q8_0", 8, false, 32, 34, R, true, &kCodecQ8_0},
+    {DType::Q8_1, "Q8_1", 9, false, 32, 36, R, true, &kCodecQ8_1},
+    {DType::Q2_K, "Q2_K", 10, false, 256, 84, R, true, &kCodecQ2_K},
+    {DType::Q3_K, "Q3_K", 11, false, 256, 110, R, true, &kCodecQ3_K},
+    {DType::Q4_K, "Q4_K", 12, false, 256, 144, R, true, &kCodecQ4_K},
+    {DType::Q5_K, "Q5_K", 13, false, 256, 176, R, true, &kCodecQ5_K},
+    {DType::Q6_K, "Q6_K", 14, false, 256, 210, R, true, &kCodecQ6_K},
+    {DType::Q8_K, "Q8_K", 15, false, 256, 292, R, true, &kCodecQ8_K},
     {DType::IQ2_XXS, "IQ2_XXS", 16, false, 256, 66, R, true},
     {DType::IQ2_XS, "IQ2_XS", 17, false, 256, 74, R, true},
     {DType::IQ3_XXS, "IQ3_XXS", 18, false, 256, 98, R, true},
     {DType::IQ1_S, "IQ1_S", 19, false, 256, 50, R, true},
-    {DType::IQ4_NL, "IQ4_NL", 20, false, 32, 18, R, true},
+    {DType::IQ4_NL, "IQ4_NL", 20, false, 32, 18, R, true, &kCodecIQ4_NL},
     {DType::IQ3_S, "IQ3_S", 21, false, 256, 110, R, true},
     {DType::IQ2_S, "IQ2_S", 22, false, 256, 82, R, true},
-    {DType::IQ4_XS, "IQ4_XS", 23, false, 256, 136, R, true},
+    {DType::IQ4_XS, "IQ4_XS", 23, false, 256, 136, R, true, &kCodecIQ4_XS},
     {DType::IQ1_M, "IQ1_M", 29, false, 256, 56, R, true},
-    {DType::TQ1_0, "TQ1_0", 34, false, 256, 54, R, true},
-    {DType::TQ2_0, "TQ2_0", 35, false, 256, 66, R, true},
-    {DType::MXFP4, "MXFP4", 39, false, 32, 17, R, true},
+    {DType::TQ1_0, "TQ1_0", 34, false, 256, 54, R, true, &kCodecTQ1_0},
+    {DType::TQ2_0, "TQ2_0", 35, false, 256, 66, R, true, &kCodecTQ2_0},
+    {DType::MXFP4, "MXFP4", 39, false, 32, 17, R, true, &kCodecMXFP4},
 }};
 
 constexpr bool table_in_enum_order() {
@@ -65,11 +68,24 @@ constexpr bool table_in_enum_order() {
 }
 static_assert(table_in_enum_order(), "kTable rows must follow the DType enum");
 
+// A codec reads whole blocks along a row: only row-block types have one,
+// and the three float types every codec decodes to.
+constexpr bool codecs_only_where_blocks() {
+  for (const auto& row : kTable)
+    if (row.codec && row.packing != Packing::kRowBlock && row.dtype != DType::F32 && row.dtype != DType::F16 &&
+        row.dtype != DType::BF16)
+      return false;
+  return true;
+}
+static_assert(codecs_only_where_blocks(), "a block codec on a type that is not a row-block or float type");
+
 constexpr uint64_t kMaxElements = uint64_t{1} << 62;
 
 }  // namespace
 
 const DTypeInfo& dtype_info(DType t) { return kTable.at(static_cast<size_t>(t)); }
+
+const BlockCodec* block_codec(DType t) { return dtype_info(t).codec; }
 
 std::optional<DType> dtype_from_gguf_id(uint32_t id) {
   for (const auto& row : kTable)

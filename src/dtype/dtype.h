@@ -1,6 +1,7 @@
 // The one type table: every element type weightmap knows, with its GGUF type
 // id and/or safetensors name, block size and bytes per block. Every size
-// computation in the project goes through tensor_nbytes() below.
+// computation in the project goes through tensor_nbytes() below; every
+// block (de)quantisation through the codec column (dtype/block_codec.h).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,8 @@ enum class Packing : uint8_t {
   kSubByte,   // safetensors F4/F6: bits packed across the whole tensor
 };
 
+struct BlockCodec;  // dtype/block_codec.h
+
 struct DTypeInfo {
   DType dtype;
   const char* name;        // spelling in the file's own format
@@ -29,6 +32,7 @@ struct DTypeInfo {
   uint32_t block_bytes;    // bytes per block
   Packing packing;
   bool is_float;           // floating point (including quantised floats)
+  const BlockCodec* codec = nullptr;  // (de)quantiser of whole blocks; see block_codec()
 };
 
 const DTypeInfo& dtype_info(DType t);
