@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -23,7 +24,8 @@ using test::random_weights;
 using test::reference_decode;
 
 const SimdLevel kLevels[] = {SimdLevel::kPortable, SimdLevel::kAvx2, SimdLevel::kAvx512};
-const DType kDTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0};
+const DType kDTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1,
+                         DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K};
 
 #define SKIP_UNLESS_SUPPORTED(level)                                                                   \
   if (!simd_level_supported(level))                                                                     \
@@ -32,13 +34,23 @@ const DType kDTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType
 
 bool quantised(DType t) { return dtype_info(t).block_elems > 1; }
 
+// Row lengths of whole blocks: `blocks` blocks of t each, and 4096.
+std::vector<uint64_t> whole_blocks(DType t, std::initializer_list<uint64_t> blocks) {
+  std::vector<uint64_t> out;
+  for (uint64_t n : blocks) out.push_back(n * dtype_info(t).block_elems);
+  out.push_back(4096);
+  return out;
+}
+
 // Checks y against the double reference. Tolerance: whatever order a float
 // sum of n products takes (lanes, fused or separate multiply-add), its error
 // is at most gamma_n * sum|w_k x_k| with gamma_n = n u / (1 - n u), u = 2^-24
 // (Higham, dot product bound); (cols + 64) u * 1.01 covers it with room for
-// the final lane combination. The weights themselves are exact in F32 for
-// every dtype here (Q8_0/Q4_0: an 11-bit scale times a small integer), so the
-// reference differs only by the accumulation.
+// the final lane combination. The weights are exact in F32 for F32, F16,
+// BF16, Q8_0, Q4_0 and Q5_0 (an 11-bit scale times a small integer); the
+// types with an offset (Q4_1, Q5_1: d * q + m; Q4_K, Q5_K: (d * sc) * q -
+// dmin * m) and Q6_K ((d * sc) * q, up to 25 bits) round each weight once,
+// at most u |w|: two more u * sum|w_k x_k| cover it.
 void expect_matches_reference(DType dtype, const std::vector<std::byte>& w, uint64_t rows, uint64_t cols,
                               const std::vector<float>& x, const std::vector<float>& y) {
   std::vector<double> ref = reference_decode(dtype, w.data(), w.size());
@@ -50,7 +62,7 @@ void expect_matches_reference(DType dtype, const std::vector<std::byte>& w, uint
       sum += ref[r * cols + k] * x[k];
       mag += std::fabs(ref[r * cols + k] * x[k]);
     }
-    double tol = static_cast<double>(cols + 64) * 0x1p-24 * 1.01 * mag;
+    double tol = static_cast<double>(cols + 66) * 0x1p-24 * 1.01 * mag;
     if (std::fabs(y[r] - sum) > tol && bad++ < 5)
       ADD_FAILURE() << "row " << r << " of " << rows << " (cols " << cols << "): got " << y[r] << ", want " << sum
                     << " +- " << tol;
@@ -76,10 +88,10 @@ INSTANTIATE_TEST_SUITE_P(AllLevelsAndDTypes, MatvecTest,
 TEST_P(MatvecTest, MatchesDoubleReferenceOnOddSizes) {
   auto [level, dtype] = GetParam();
   SKIP_UNLESS_SUPPORTED(level);
-  // Float types: columns around every vector width (8, 16) and step (32, 64);
-  // quantised types: whole 32-blocks, odd numbers of them.
+  // Float types: columns around every vector width (8, 16) and step (32);
+  // quantised types: whole blocks, odd numbers of them.
   std::vector<uint64_t> cols_list = quantised(dtype)
-                                        ? std::vector<uint64_t>{32, 64, 96, 160, 224, 4096}
+                                        ? whole_blocks(dtype, {1, 2, 3, 5, 7})
                                         : std::vector<uint64_t>{1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 100, 257};
   uint64_t seed = 1;
   for (uint64_t rows : {1u, 3u, 1000u})
@@ -132,13 +144,15 @@ TEST_P(MatvecTest, BitIdenticalToThePortableKernel) {
 class MatvecConvertedTest : public MatvecTest {};
 INSTANTIATE_TEST_SUITE_P(AllLevelsAndNonF32DTypes, MatvecConvertedTest,
                          ::testing::Combine(::testing::ValuesIn(kLevels),
-                                            ::testing::Values(DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0)),
+                                            ::testing::Values(DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0,
+                                                              DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K,
+                                                              DType::Q5_K, DType::Q6_K)),
                          param_name);
 
 TEST_P(MatvecConvertedTest, BitIdenticalToTheSameMatrixConvertedToF32) {
   auto [level, dtype] = GetParam();
   SKIP_UNLESS_SUPPORTED(level);
-  std::vector<uint64_t> cols_list = quantised(dtype) ? std::vector<uint64_t>{32, 96, 4096}
+  std::vector<uint64_t> cols_list = quantised(dtype) ? whole_blocks(dtype, {1, 3})
                                                      : std::vector<uint64_t>{1, 7, 17, 33, 65, 257, 4099};
   for (uint64_t cols : cols_list) {
     SCOPED_TRACE(testing::Message() << "cols " << cols);
@@ -161,7 +175,8 @@ TEST(Matvec, ZeroColumnsGiveZeroAndRowBytesFollowBlocks) {
   EXPECT_EQ(MatrixView::from_shape(DType::Q4_0, nullptr, q).row_bytes(), 36u);
   EXPECT_TRUE(matvec_supports(DType::Q8_0));
   EXPECT_FALSE(matvec_supports(DType::I32));
-  EXPECT_FALSE(matvec_supports(DType::Q4_K));
+  EXPECT_TRUE(matvec_supports(DType::Q6_K));
+  EXPECT_FALSE(matvec_supports(DType::Q3_K));
 }
 
 // The view rule (matrix_view.h), case by case: {shape} -> rows x cols.

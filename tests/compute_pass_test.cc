@@ -43,6 +43,9 @@ const std::vector<Spec> kGguf = {
     {"big.f16", DType::F16, {300, 1030}},  // over 256 KiB: rows split across threads
     {"blk.0.conv", DType::F16, {8, 4, 3, 3}},        // seen as 8 x 36
     {"blk.0.experts", DType::Q8_0, {2, 3, 256}},     // seen as 6 x 256
+    {"blk.0.w_q4_1", DType::Q4_1, {3, 64}},   {"blk.0.w_q5_0", DType::Q5_0, {5, 32}},
+    {"blk.0.w_q5_1", DType::Q5_1, {2, 96}},   {"blk.0.w_q4_k", DType::Q4_K, {4, 512}},
+    {"blk.0.w_q5_k", DType::Q5_K, {3, 256}},  {"blk.0.w_q6_k", DType::Q6_K, {2, 2, 256}},
 };
 const std::vector<Spec> kSafetensors = {
     {"s.bf16_odd", DType::BF16, {3}},         // 6 bytes: what follows is unaligned
@@ -178,7 +181,7 @@ TEST(ComputePass, ChecksumMatchesTheFilesWhateverTheLoadPath) {
     PassResult r = pass(mapped, level);
     EXPECT_EQ(r.checksum, want);
     EXPECT_EQ(r.tensors, kGguf.size() + kSafetensors.size());
-    EXPECT_EQ(r.tensors_matvec, 10u);  // blk.0.w_*, blk.0.conv, blk.0.experts, big.f16, s.f32_unaligned, s.f16
+    EXPECT_EQ(r.tensors_matvec, 16u);  // blk.0.w_*, blk.0.conv, blk.0.experts, big.f16, s.f32_unaligned, s.f16
     EXPECT_EQ(r.bytes, total_bytes);
     EXPECT_EQ(r.simd, level);
     EXPECT_EQ(r.threads, 2u);

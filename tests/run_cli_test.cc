@@ -11,6 +11,9 @@
 #include <sys/wait.h>
 #include <string>
 
+#include "compute/cpu_features.h"
+#include "compute_reference.h"
+#include "format/gguf_writer.h"
 #include "format/safetensors_writer.h"
 #include "page_cache_support.h"
 #include "test_support.h"
@@ -62,6 +65,32 @@ struct RunFixture : ::testing::Test {
   }
   static std::string checksum(simdjson::dom::element e) { return std::string(std::string_view(e["checksum"])); }
 };
+
+// A model with a tensor of every dtype that has a matvec kernel (and a conv
+// weight): `run` gives one checksum at every SIMD level WEIGHTMAP_SIMD
+// picks, since every level computes with one arithmetic (compute/matvec_kernels.h).
+TEST_F(RunFixture, ChecksumIsTheSameAtEverySimdLevelForEveryKernelDType) {
+  std::string path = dir.file("every_kernel_dtype.gguf");
+  GgufWriter g(3, 32);
+  uint64_t seed = 1;
+  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0,
+                  DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K})
+    g.add_tensor(fmt::format("w.{}", dtype_name(t)), t, {24, 768}, TensorData::bytes(test::random_weights(t, 24, 768, seed++)));
+  g.add_tensor("conv.weight", DType::F16, {16, 8, 3, 3}, TensorData::bytes(test::random_weights(DType::F16, 16, 72, seed++)));
+  ASSERT_TRUE(g.write(path).ok());
+  std::string portable;
+  for (const char* level : {"portable", "avx2", "avx512"}) {
+    if (!simd_level_supported(*simd_level_from_name(level))) continue;
+    ASSERT_EQ(setenv("WEIGHTMAP_SIMD", level, 1), 0);
+    auto doc = run_json(path);
+    ASSERT_EQ(unsetenv("WEIGHTMAP_SIMD"), 0);
+    simdjson::dom::element stage = doc["stages"].get_array().at(0);
+    EXPECT_EQ(std::string_view(stage["simd"]), level);
+    EXPECT_EQ(uint64_t(stage["tensors"]), 12u);
+    if (portable.empty()) portable = checksum(doc);
+    EXPECT_EQ(checksum(doc), portable) << level;
+  }
+}
 
 TEST_F(RunFixture, ChecksumIsTheSameWhateverTheStrategy) {
   std::string reference;

@@ -1,5 +1,6 @@
 // y = W x for a row-major weight matrix read in place (a mapped file, a host
-// buffer), for F32, F16, BF16, Q8_0 and Q4_0, at a chosen SIMD level.
+// buffer), for F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and
+// Q6_K, at a chosen SIMD level.
 //
 // Determinism contract (the compute pass checksum depends on it): every
 // level and every dtype computes y[r] with one arithmetic (matvec_kernels.h:
