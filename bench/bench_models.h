@@ -30,7 +30,7 @@ struct BenchModel {
 // "llama-f16", "sd-unet-f16", "sd-vae-f16", "clip-f16", "llama-q4k".
 const std::vector<std::string>& bench_model_kinds();
 
-// The layout of `kind`; nullopt-like empty tensors list for an unknown kind.
+// The layout of `kind`; no tensors for an unknown kind.
 BenchModel bench_model(std::string_view kind);
 
 // Writes `model` to `path` in its format.
