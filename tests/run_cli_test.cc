@@ -15,6 +15,7 @@
 #include "compute_reference.h"
 #include "format/gguf_writer.h"
 #include "format/safetensors_writer.h"
+#include "lora_test_support.h"
 #include "page_cache_support.h"
 #include "test_support.h"
 
@@ -90,6 +91,25 @@ TEST_F(RunFixture, ChecksumIsTheSameAtEverySimdLevelForEveryKernelDType) {
     if (portable.empty()) portable = checksum(doc);
     EXPECT_EQ(checksum(doc), portable) << level;
   }
+}
+
+// A conv weight's LoRA term ([out] x [in*kh*kw]) fits the pass's view of
+// the conv (compute/matrix_view.h): `run` adds it at run time, no warning.
+TEST_F(RunFixture, ConvLoraAtRunTimeIsAddedToThePass) {
+  std::string base_path = dir.file("conv_base.gguf"), lora_path = dir.file("conv_lora.safetensors");
+  GgufWriter g(3, 32);
+  g.add_tensor("model.diffusion_model.input_blocks.0.0.weight", DType::F16, {8, 4, 3, 3},
+               TensorData::bytes(lora_test::encode(DType::F16, lora_test::random_floats(8 * 36, 1))));
+  ASSERT_TRUE(g.write(base_path).ok());
+  lora_test::Factors f = lora_test::random_factors(8, 36, 4, 2);
+  lora_test::write_lora_safetensors(lora_path, {{"lora_unet_input_blocks_0_0", lora_test::Convention::kKohya, &f, {8, 4, 3, 3}}});
+  auto with = test::run_cli(fmt::format("run {} --lora {} --lora-apply-mode at_runtime --json", base_path, lora_path));
+  ASSERT_EQ(with.exit_code, 0) << with.err;
+  EXPECT_EQ(with.err.find("were not added"), std::string::npos) << with.err;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(with.out).get(doc), simdjson::SUCCESS) << with.out;
+  std::string with_lora = checksum(doc);
+  EXPECT_NE(with_lora, checksum(run_json(base_path))) << "the LoRA term changed y";
 }
 
 TEST_F(RunFixture, ChecksumIsTheSameWhateverTheStrategy) {
