@@ -37,7 +37,7 @@ BaseTensor make_tensor(std::string name, DType t, std::vector<uint64_t> shape, u
   uint64_t n = 1;
   for (auto d : shape) n *= d;
   std::vector<std::byte> b;
-  if (t == DType::Q8_0 || t == DType::Q4_0) {
+  if (t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K) {
     b = random_blocks(t, n, seed);
   } else if (t == DType::F32 || t == DType::F16 || t == DType::BF16) {
     b = encode(t, random_floats(n, seed));
@@ -314,12 +314,13 @@ class LoraModes : public ::testing::TestWithParam<DType> {};
 TEST_P(LoraModes, AtRuntimeOutputEqualsImmediatelyAndTheReference) {
   const DType dtype = GetParam();
   TempDir dir;
-  BaseTensor t = make_tensor("layer.weight", dtype, {24, 96}, 20);
+  const uint64_t cols = dtype_block_elems(dtype) == 256 ? 256 : 96;
+  BaseTensor t = make_tensor("layer.weight", dtype, {24, cols}, 20);
   std::string base_path = write_base(dir, {t});
-  Factors f = random_factors(24, 96, 4, 21, 2.0f, 0.9);
+  Factors f = random_factors(24, cols, 4, 21, 2.0f, 0.9);
   write_lora_safetensors(dir.file("l.safetensors"), {{"layer", Convention::kPeft, &f, t.shape}});
-  std::vector<float> x = random_floats(96, 22);
-  std::vector<double> want = matvec(reference_merge(decode(dtype, t.bytes), 24, 96, {&f}), x, 24);
+  std::vector<float> x = random_floats(cols, 22);
+  std::vector<double> want = matvec(reference_merge(decode(dtype, t.bytes), 24, cols, {&f}), x, 24);
 
   LoadedModel rt = load(base_path);
   const std::byte* before = rt.tensors()[0].host_data;
@@ -338,13 +339,17 @@ TEST_P(LoraModes, AtRuntimeOutputEqualsImmediatelyAndTheReference) {
   LoadedModel im = load(base_path);
   ASSERT_TRUE(apply(im, {{dir.file("l.safetensors"), 0.9f}}).ok());
   EXPECT_TRUE(lora_terms(im, 0).empty());
+  expect_patched(im, t, {&f});  // every weight against the double merge, within the dtype's bound
   std::vector<double> y_im = matvec(decode(dtype, bytes_of(im, t.name)), x, 24);
 
   double norm = 0;
   for (double v : want) norm = std::max(norm, std::fabs(v));
   // Immediately rounds W' to the dtype; at run time keeps the delta exact.
-  // Q4_0's requantisation moves each weight by up to a step (amax / 8).
-  double tol = dtype == DType::Q4_0 ? 0.5 * norm : dtype == DType::Q8_0 ? 0.05 * norm : 4e-3 * norm + 1e-4;
+  // Q4_0's requantisation moves each weight by up to a step (amax / 8); the
+  // K-quants' by up to 2.5 steps of a finer grid (lora_test_support.h,
+  // kquant_step), summed over 256 weights of random sign.
+  const bool coarse = dtype == DType::Q4_0 || dtype == DType::Q4_K || dtype == DType::Q5_K || dtype == DType::Q6_K;
+  double tol = coarse ? 0.5 * norm : dtype == DType::Q8_0 ? 0.05 * norm : 4e-3 * norm + 1e-4;
   for (size_t i = 0; i < want.size(); ++i) {
     EXPECT_NEAR(y[i], want[i], 1e-4 * (1 + norm)) << "at_runtime row " << i;  // base exact + F32 term
     EXPECT_NEAR(y_im[i], y[i], tol) << "immediately vs at_runtime row " << i;
@@ -352,7 +357,8 @@ TEST_P(LoraModes, AtRuntimeOutputEqualsImmediatelyAndTheReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, LoraModes,
-                         ::testing::Values(DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0),
+                         ::testing::Values(DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0,
+                                           DType::Q4_K, DType::Q5_K, DType::Q6_K),
                          [](const auto& p) { return std::string(dtype_name(p.param)); });
 
 TEST(LoraApply, AutoPatchesFloatBasesAndDefersQuantisedOnesReportingEach) {
@@ -387,8 +393,9 @@ TEST(LoraApply, AutoPatchesFloatBasesAndDefersQuantisedOnesReportingEach) {
 
 TEST(LoraApply, ImmediatelyRefusesOtherQuantisedTypesNamingAtRuntimeAndChangesNothing) {
   TempDir dir;
+  // Q3_K has a dequantiser but no quantiser in weightmap.
   std::vector<BaseTensor> base{make_tensor("f.weight", DType::F32, {8, 256}, 40),
-                               make_tensor("k.weight", DType::Q4_K, {8, 256}, 41)};
+                               make_tensor("k.weight", DType::Q3_K, {8, 256}, 41)};
   std::string base_path = write_base(dir, base);
   Factors f = random_factors(8, 256, 2, 42);
   write_lora_safetensors(dir.file("l.safetensors"),
@@ -397,7 +404,9 @@ TEST(LoraApply, ImmediatelyRefusesOtherQuantisedTypesNamingAtRuntimeAndChangesNo
   auto r = apply(m, {{dir.file("l.safetensors"), 1.0f}});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("at_runtime"), std::string::npos) << r.error().message;
-  EXPECT_NE(r.error().message.find("Q4_K"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("Q3_K"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K"), std::string::npos)
+      << r.error().message;  // the types it does support
   EXPECT_EQ(r.error().tensor, "k.weight");
   for (const auto& t : base) expect_file_bytes(m, t);
   EXPECT_EQ(lora_report(m), nullptr);

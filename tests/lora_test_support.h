@@ -19,6 +19,7 @@
 #include "dtype/half.h"
 #include "format/gguf_writer.h"
 #include "format/safetensors_writer.h"
+#include "kquant_bounds.h"
 #include "test_support.h"
 
 namespace wm::lora_test {
@@ -63,17 +64,44 @@ inline std::vector<std::byte> encode(DType t, const std::vector<float>& v) {
   return b;
 }
 
-// Random well-formed blocks of Q8_0 or Q4_0 (scales 0.002 .. 0.05, any quants).
+// Random well-formed blocks of Q8_0 or Q4_0 (scales 0.002 .. 0.05, any
+// quants), or of Q4_K / Q5_K / Q6_K (super-block scales d, dmin 0.0005 ..
+// 0.005, any sub-block scales and quants).
 inline std::vector<std::byte> random_blocks(DType t, size_t elems, uint64_t seed) {
-  const size_t bb = t == DType::Q8_0 ? 34 : 18;
-  std::vector<std::byte> b(elems / 32 * bb);
+  const size_t bb = dtype_block_bytes(t), be = dtype_block_elems(t);
+  std::vector<std::byte> b(elems / be * bb);
   Rng r{seed};
-  for (size_t at = 0; at < b.size(); at += bb) {
-    uint16_t d = f32_to_f16(static_cast<float>(r.uniform(0.002, 0.05)));
+  const auto put_half = [&](size_t at, double lo, double hi) {
+    uint16_t d = f32_to_f16(static_cast<float>(r.uniform(lo, hi)));
     std::memcpy(b.data() + at, &d, 2);
-    for (size_t j = 2; j < bb; ++j) b[at + j] = static_cast<std::byte>(r.next());
+  };
+  for (size_t at = 0; at < b.size(); at += bb) {
+    if (t == DType::Q8_0 || t == DType::Q4_0) {
+      put_half(at, 0.002, 0.05);
+      for (size_t j = 2; j < bb; ++j) b[at + j] = static_cast<std::byte>(r.next());
+      continue;
+    }
+    for (size_t j = 0; j < bb; ++j) b[at + j] = static_cast<std::byte>(r.next());
+    if (t == DType::Q6_K) {
+      put_half(at + 208, 0.0005, 0.005);
+    } else {  // Q4_K, Q5_K: d, dmin first
+      put_half(at, 0.0005, 0.005);
+      put_half(at + 2, 0.0005, 0.005);
+    }
   }
   return b;
+}
+
+// Q4_K/Q5_K: the six-bit scale and min of sub-block j from the 12 scale bytes.
+inline void k_scale_min(const std::byte* s, int j, int* sc, int* m) {
+  const auto u = [&](int k) { return static_cast<int>(static_cast<uint8_t>(s[k])); };
+  if (j < 4) {
+    *sc = u(j) & 63;
+    *m = u(j + 4) & 63;
+  } else {
+    *sc = (u(j + 4) & 15) | ((u(j - 4) >> 6) << 4);
+    *m = (u(j + 4) >> 4) | ((u(j) >> 6) << 4);
+  }
 }
 
 // Every element as a double, from the format definitions.
@@ -106,6 +134,36 @@ inline std::vector<double> decode(DType t, const std::byte* p, size_t nbytes) {
           x[j + 16] = d * ((q >> 4) - 8);
         }
         out.insert(out.end(), x, x + 32);
+      }
+      break;
+    case DType::Q4_K:  // d, dmin (F16) | scales[12] | qs[128]: x = d*sc*q - dmin*m per 32
+    case DType::Q5_K:  // d, dmin | scales[12] | qh[32] (bit j of qh[l]: the fifth bit) | qs[128]
+      for (size_t b = 0, bb = dtype_block_bytes(t); b < nbytes / bb; ++b) {
+        const std::byte* blk = p + bb * b;
+        const double d = test::half_value(load_at<uint16_t>(blk, 0));
+        const double dmin = test::half_value(load_at<uint16_t>(blk, 1));
+        const std::byte* qs = blk + (t == DType::Q4_K ? 16 : 48);
+        for (int j = 0; j < 8; ++j) {
+          int sc, m;
+          k_scale_min(blk + 4, j, &sc, &m);
+          for (int l = 0; l < 32; ++l) {
+            int q = (static_cast<uint8_t>(qs[32 * (j / 2) + l]) >> (4 * (j % 2))) & 15;
+            if (t == DType::Q5_K) q |= ((static_cast<uint8_t>(blk[16 + l]) >> j) & 1) << 4;
+            out.push_back(d * sc * q - dmin * m);
+          }
+        }
+      }
+      break;
+    case DType::Q6_K:  // ql[128] | qh[64] | int8 scales[16] | d: x = d*scale*(q-32) per 16
+      for (size_t b = 0; b < nbytes / 210; ++b) {
+        const std::byte* blk = p + 210 * b;
+        const double d = test::half_value(load_at<uint16_t>(blk + 208, 0));
+        for (int e = 0; e < 256; ++e) {
+          const int h = e / 128, k = (e % 128) / 32, l = e % 32;
+          const int lo = (static_cast<uint8_t>(blk[64 * h + l + 32 * (k % 2)]) >> (4 * (k / 2))) & 15;
+          const int hi = (static_cast<uint8_t>(blk[128 + 32 * h + l]) >> (2 * k)) & 3;
+          out.push_back(d * static_cast<int8_t>(blk[192 + e / 16]) * ((lo | (hi << 4)) - 32));
+        }
       }
       break;
     default: ADD_FAILURE() << "no reference decoder for " << dtype_name(t);
@@ -158,18 +216,22 @@ inline double dtype_eps(DType t) {
 
 // Checks `got` (the patched tensor, decoded) against the reference merge:
 // float types within one rounding of the result plus F32 arithmetic error;
-// Q8_0 / Q4_0 within one quantisation step of each block's reference.
+// Q8_0 / Q4_0 within one quantisation step of each block's reference;
+// K-quants within kquant_tolerance (kquant_bounds.h).
 inline void expect_merged(DType t, const std::vector<double>& got, const std::vector<double>& want,
                           const std::string& what) {
   ASSERT_EQ(got.size(), want.size()) << what;
   size_t bad = 0;
-  for (size_t b = 0; b < want.size(); b += 32) {
+  const bool kquant = t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K;
+  const size_t group = kquant ? test::kquant_group(t) : 32;
+  for (size_t b = 0; b < want.size(); b += group) {
     double amax = 0;
-    for (size_t j = b; j < std::min(want.size(), b + 32); ++j) amax = std::max(amax, std::fabs(want[j]));
-    for (size_t j = b; j < std::min(want.size(), b + 32); ++j) {
+    for (size_t j = b; j < std::min(want.size(), b + group); ++j) amax = std::max(amax, std::fabs(want[j]));
+    for (size_t j = b; j < std::min(want.size(), b + group); ++j) {
       double tol;
       if (t == DType::Q8_0) tol = amax / 254 + amax * 0x1p-10 + 1e-6;
       else if (t == DType::Q4_0) tol = amax / 8 + amax * 0x1p-9 + 1e-6;
+      else if (kquant) tol = test::kquant_tolerance(t, want.data() + j / 256 * 256, j % 256) + 1e-5;
       else tol = std::fabs(want[j]) * dtype_eps(t) + 1e-5 * (1 + std::fabs(want[j]));
       if (!(std::fabs(got[j] - want[j]) <= tol) && bad++ < 5)
         ADD_FAILURE() << what << " element " << j << ": got " << got[j] << ", want " << want[j] << " (tol " << tol

@@ -1,12 +1,16 @@
 // The block codecs (dtype/block_codec.h) against independent references:
 // every dequantiser against gguf-py's gguf.quants.dequantize on random valid
-// blocks, the 32-element quantisers against gguf.quants.quantize bytes
-// (fixtures: scripts/make_quant_fixtures.py, tests/data/quants/). Both
-// references compute in float32 with ggml's order of operations, so the
-// values must agree bit for bit.
+// blocks, the 32-element quantisers against gguf.quants.quantize bytes, the
+// K-quant quantisers against a numpy float32 re-implementation of ggml's
+// quantize_row_q*_K_ref (fixtures: scripts/make_quant_fixtures.py,
+// tests/data/quants/). The references compute in float32 with ggml's order
+// of operations, so values and bytes must agree bit for bit. The K-quant
+// quantisers are also held to their error bound on other data.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -15,6 +19,7 @@
 #include "dtype/block_codec.h"
 #include "dtype/convert.h"
 #include "dtype/half.h"
+#include "kquant_bounds.h"
 #include "test_support.h"
 
 namespace wm {
@@ -116,6 +121,21 @@ TEST(BlockCodec, DequantisersAllCovered) {
   }
 }
 
+// A codec reads whole blocks along a row: only row-block types have one, and
+// the float types every codec decodes to. (A test, not a static_assert in
+// dtype.cc: a codec's address is not a constant expression under the
+// sanitizers.)
+TEST(BlockCodec, OnlyRowBlockAndFloatTypesHaveOne) {
+  for (size_t i = 0; i < static_cast<size_t>(DType::kCount); ++i) {
+    const auto t = static_cast<DType>(i);
+    if (!block_codec(t)) continue;
+    EXPECT_TRUE(dtype_info(t).packing == Packing::kRowBlock || t == DType::F32 || t == DType::F16 ||
+                t == DType::BF16)
+        << dtype_name(t);
+    EXPECT_NE(block_codec(t)->dequantize, nullptr) << dtype_name(t);  // a codec always reads
+  }
+}
+
 TEST(BlockCodec, FloatTypesAndNothingElse) {
   EXPECT_NE(block_codec(DType::F32), nullptr);
   EXPECT_NE(block_codec(DType::F16), nullptr);
@@ -125,11 +145,14 @@ TEST(BlockCodec, FloatTypesAndNothingElse) {
   EXPECT_EQ(block_codec(DType::IQ2_XXS), nullptr);  // grid types: no codec yet
 }
 
-// --- quantisers against gguf.quants.quantize --------------------------------
+// --- quantisers against reference bytes ---------------------------------------
+// Q4_0 Q4_1 Q5_0 Q5_1 Q8_0: gguf.quants.quantize. Q4_K Q5_K Q6_K Q8_K: gguf-py has
+// no K-quant quantiser; the fixture script re-implements ggml's
+// quantize_row_q*_K_ref in numpy float32, one operation at a time.
 
-class QuantiseLegacy : public ::testing::TestWithParam<DType> {};
+class Quantise : public ::testing::TestWithParam<DType> {};
 
-TEST_P(QuantiseLegacy, MatchesGgufPyBytes) {
+TEST_P(Quantise, MatchesReferenceBytes) {
   const DType t = GetParam();
   const BlockCodec* codec = block_codec(t);
   ASSERT_NE(codec->quantize, nullptr);
@@ -145,9 +168,76 @@ TEST_P(QuantiseLegacy, MatchesGgufPyBytes) {
         << dtype_name(t) << " block " << b;
 }
 
-INSTANTIATE_TEST_SUITE_P(Legacy, QuantiseLegacy,
-                         ::testing::Values(DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0),
+INSTANTIATE_TEST_SUITE_P(ByType, Quantise,
+                         ::testing::Values(DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
+                                           DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q8_K),
                          [](const auto& p) { return std::string(dtype_name(p.param)); });
+
+// --- K-quant quantisers: properties on other data ------------------------------
+
+// Deterministic normal-ish values (sum of uniforms), with a few outliers.
+std::vector<float> gaussian_floats(size_t n, uint32_t seed) {
+  std::vector<std::byte> bytes = test::pattern(n * 4, seed);
+  std::vector<float> x(n);
+  for (size_t i = 0; i < n; ++i) {
+    float s = 0;
+    for (int k = 0; k < 4; ++k) s += static_cast<float>(static_cast<uint8_t>(bytes[4 * i + k])) / 255.0f - 0.5f;
+    x[i] = s * (i % 97 == 0 ? 8.0f : 1.0f);
+  }
+  return x;
+}
+
+struct KQuantBound {
+  DType type;
+  double rms_bound;  // relative RMS error bound on this data
+};
+
+// Per value: kquant_tolerance (kquant_bounds.h). RMS: measured 0.088 (Q4_K),
+// 0.044 (Q5_K), 0.024 (Q6_K) on this data (Gaussian-like with 1% of values
+// 8x larger); a broken quantiser is off by far more.
+constexpr KQuantBound kKQuantBounds[] = {{DType::Q4_K, 0.1}, {DType::Q5_K, 0.055}, {DType::Q6_K, 0.03}};
+
+TEST(KQuantise, RoundTripErrorWithinTheTypesBound) {
+  const std::vector<float> x = gaussian_floats(64 * 256, 7);
+  for (const KQuantBound& k : kKQuantBounds) {
+    SCOPED_TRACE(dtype_name(k.type));
+    const BlockCodec& codec = *block_codec(k.type);
+    const uint64_t nblocks = x.size() / 256;
+    std::vector<std::byte> q(nblocks * dtype_block_bytes(k.type));
+    codec.quantize(x.data(), q.data(), nblocks);
+    std::vector<float> back(x.size());
+    codec.dequantize(q.data(), back.data(), nblocks);
+    double err2 = 0, x2 = 0;
+    size_t bad = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double e = std::fabs(static_cast<double>(back[i]) - x[i]);
+      const double tol = test::kquant_tolerance(k.type, x.data() + i / 256 * 256, i % 256);
+      if (e > tol + 1e-6 && bad++ < 5) ADD_FAILURE() << "element " << i << ": " << x[i] << " -> " << back[i];
+      err2 += e * e;
+      x2 += static_cast<double>(x[i]) * x[i];
+    }
+    EXPECT_LT(std::sqrt(err2 / x2), k.rms_bound);
+
+    // Idempotence, nearly: requantising the reconstruction moves no value by
+    // more than the same bound (the scale search need not find the grid the
+    // values came from).
+    std::vector<std::byte> q2(q.size());
+    codec.quantize(back.data(), q2.data(), nblocks);
+    std::vector<float> back2(x.size());
+    codec.dequantize(q2.data(), back2.data(), nblocks);
+    for (size_t i = 0; i < x.size(); ++i)
+      ASSERT_LE(std::fabs(static_cast<double>(back2[i]) - back[i]),
+                test::kquant_tolerance(k.type, back.data() + i / 256 * 256, i % 256) + 1e-6)
+          << i;
+
+    // An all-zero block stays exactly zero.
+    std::vector<float> zeros(256, 0.0f), out(256, 1.0f);
+    std::vector<std::byte> qz(dtype_block_bytes(k.type));
+    codec.quantize(zeros.data(), qz.data(), 1);
+    codec.dequantize(qz.data(), out.data(), 1);
+    for (float v : out) ASSERT_EQ(v, 0.0f);
+  }
+}
 
 }  // namespace
 }  // namespace wm

@@ -68,17 +68,6 @@ constexpr bool table_in_enum_order() {
 }
 static_assert(table_in_enum_order(), "kTable rows must follow the DType enum");
 
-// A codec reads whole blocks along a row: only row-block types have one,
-// and the three float types every codec decodes to.
-constexpr bool codecs_only_where_blocks() {
-  for (const auto& row : kTable)
-    if (row.codec && row.packing != Packing::kRowBlock && row.dtype != DType::F32 && row.dtype != DType::F16 &&
-        row.dtype != DType::BF16)
-      return false;
-  return true;
-}
-static_assert(codecs_only_where_blocks(), "a block codec on a type that is not a row-block or float type");
-
 constexpr uint64_t kMaxElements = uint64_t{1} << 62;
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <climits>
 #include <cstring>
 
 #include "dtype/half.h"
@@ -35,6 +36,17 @@ inline int nearest_int(float f) {
   float v = f + 12582912.0f;
   auto bits = std::bit_cast<int32_t>(v);
   return (bits & 0x007fffff) - 0x00400000;
+}
+
+// (int)v, truncating as C does, for the legacy quantisers' `(int8_t)(v + 8.5f)`;
+// a NaN or out-of-range v (a block with an infinite or NaN value: ggml's cast
+// is undefined behaviour there) gives the nearest int limit or 0, so a hostile
+// base can make a garbage block but never a crash.
+inline int trunc_to_int(float v) {
+  if (!(v == v)) return 0;
+  if (v <= -2147483648.0f) return INT32_MIN;
+  if (v >= 2147483648.0f) return INT32_MAX;
+  return static_cast<int>(v);
 }
 
 // ggml's lookup table of the non-linear 4-bit types (IQ4_NL, IQ4_XS).

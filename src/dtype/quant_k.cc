@@ -312,8 +312,8 @@ void quantize_q5_k(const float* x, std::byte* dst, uint64_t nblocks) {
     quantize_k_scale_min(x, dst, L, 31, -0.5f, 0.1f, 15);
     uint8_t qh[32] = {};
     std::byte* ql = dst + 48;
-    uint8_t m1 = 1, m2 = 2;
-    for (int n = 0; n < kQK; n += 64, ql += 32, m1 = static_cast<uint8_t>(m1 << 2), m2 = static_cast<uint8_t>(m2 << 2)) {
+    for (int n = 0, g = 0; n < kQK; n += 64, ql += 32, ++g) {
+      const auto m1 = static_cast<uint8_t>(1 << (2 * g)), m2 = static_cast<uint8_t>(2 << (2 * g));
       for (int j = 0; j < 32; ++j) {
         int l1 = L[n + j], l2 = L[n + j + 32];
         if (l1 > 15) {
@@ -347,7 +347,9 @@ float make_qx_quants_rmse1(int n, int nmax, const float* x, int8_t* L) {
     std::fill(L, L + n, int8_t{0});
     return 0.f;
   }
-  const auto level = [&](float iscale, int i) { return std::max(-nmax, std::min(nmax - 1, nearest_int(iscale * x[i]))); };
+  const auto level = [&](float iscale, int i) {
+    return std::max(-nmax, std::min(nmax - 1, nearest_int(iscale * x[i])));
+  };
   float iscale = static_cast<float>(-nmax) / max;
   float sumlx = 0, suml2 = 0;
   for (int i = 0; i < n; ++i) {

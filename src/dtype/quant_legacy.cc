@@ -51,7 +51,7 @@ void quantize_q4_0(const float* x, std::byte* dst, uint64_t nblocks) {
     const float id = d != 0 ? 1.0f / d : 0.0f;
     store_f16(dst, d);
     for (int j = 0; j < 16; ++j) {
-      const auto q = [&](float v) { return static_cast<uint8_t>(std::min(15, static_cast<int>(v * id + 8.5f))); };
+      const auto q = [&](float v) { return static_cast<uint8_t>(std::min(15, quant::trunc_to_int(v * id + 8.5f))); };
       dst[2 + j] = static_cast<std::byte>(q(x[j]) | (q(x[j + 16]) << 4));
     }
   }
@@ -81,7 +81,9 @@ void quantize_q4_1(const float* x, std::byte* dst, uint64_t nblocks) {
     store_f16(dst, d);
     store_f16(dst + 2, min);
     for (int j = 0; j < 16; ++j) {
-      const auto q = [&](float v) { return static_cast<uint8_t>(std::min(15, static_cast<int>((v - min) * id + 0.5f))); };
+      const auto q = [&](float v) {
+        return static_cast<uint8_t>(std::min(15, quant::trunc_to_int((v - min) * id + 0.5f)));
+      };
       dst[4 + j] = static_cast<std::byte>(q(x[j]) | (q(x[j + 16]) << 4));
     }
   }
@@ -126,7 +128,7 @@ void quantize_q5_0(const float* x, std::byte* dst, uint64_t nblocks) {
     const float id = d != 0 ? 1.0f / d : 0.0f;
     store_f16(dst, d);
     uint8_t q[kQK];
-    for (int j = 0; j < kQK; ++j) q[j] = static_cast<uint8_t>(std::min(31, static_cast<int>(x[j] * id + 16.5f)));
+    for (int j = 0; j < kQK; ++j) q[j] = static_cast<uint8_t>(std::min(31, quant::trunc_to_int(x[j] * id + 16.5f)));
     pack_q5(q, dst + 2, dst + 6);
   }
 }
@@ -152,7 +154,7 @@ void quantize_q5_1(const float* x, std::byte* dst, uint64_t nblocks) {
     store_f16(dst, d);
     store_f16(dst + 2, min);
     uint8_t q[kQK];
-    for (int j = 0; j < kQK; ++j) q[j] = static_cast<uint8_t>((x[j] - min) * id + 0.5f);
+    for (int j = 0; j < kQK; ++j) q[j] = static_cast<uint8_t>(quant::trunc_to_int((x[j] - min) * id + 0.5f));
     pack_q5(q, dst + 4, dst + 8);
   }
 }
@@ -172,8 +174,9 @@ void quantize_q8_0(const float* x, std::byte* dst, uint64_t nblocks) {
     const float d = amax / 127;
     const float id = d != 0 ? 1.0f / d : 0.0f;
     store_f16(dst, d);
-    // roundf: halves away from zero, as ggml.
-    for (int j = 0; j < kQK; ++j) dst[2 + j] = static_cast<std::byte>(static_cast<int8_t>(std::roundf(x[j] * id)));
+    // Halves away from zero, as ggml's roundf; lround has no undefined
+    // behaviour on a NaN (a hostile block), unlike a float-to-int cast.
+    for (int j = 0; j < kQK; ++j) dst[2 + j] = static_cast<std::byte>(static_cast<int8_t>(std::lround(x[j] * id)));
   }
 }
 

@@ -42,9 +42,9 @@ Result<ModeChoice> choose_mode(LoraApplyMode mode, DType t) {
   switch (mode) {
     case LoraApplyMode::kImmediately:
       if (!lora_can_patch(t))
-        return Error{{}, {}, {}, fmt::format("cannot patch a {} tensor in place (dequantise-patch-requantise "
-                                             "supports Q8_0 and Q4_0); use --lora-apply-mode at_runtime",
-                                             info.name)};
+        return Error{{}, {}, {}, fmt::format("cannot patch a {} tensor in place: weightmap has no {} quantiser "
+                                             "(immediately supports {}); use --lora-apply-mode at_runtime",
+                                             info.name, info.name, lora_patchable_dtypes())};
       return ModeChoice{LoraAction::kPatched, quantised ? "immediately (dequantised, patched, requantised)"
                                                         : "immediately"};
     case LoraApplyMode::kAtRuntime: return ModeChoice{LoraAction::kAtRuntime, "at_runtime"};

@@ -63,7 +63,8 @@ Result<std::vector<std::byte>> LoraFile::read_bytes(const TensorInfo& t) const {
 Result<std::vector<float>> LoraFile::read_f32(const TensorInfo& t) const {
   if (t.dtype != DType::F32 && !can_convert(t.dtype, DType::F32))
     return Error{path(), t.name, t.offset,
-                 fmt::format("LoRA factor of dtype {} cannot be read as F32 (expected F32, F16, BF16, Q8_0 or Q4_0)",
+                 fmt::format("LoRA factor of dtype {} cannot be read as F32 (expected a float type, or a "
+                             "quantised type with a dequantiser)",
                              dtype_name(t.dtype))};
   auto raw = read_bytes(t);
   if (!raw) return raw.error();
