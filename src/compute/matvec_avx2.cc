@@ -10,6 +10,7 @@
 
 #include "compute/matvec_kernels.h"
 #include "compute/weight_decode.h"
+#include "dtype/k_scales.h"
 
 #define WM_AVX2 __attribute__((target("avx2,fma,f16c")))
 
@@ -20,19 +21,6 @@ inline uint32_t load_u32(const std::byte* p) {
   uint32_t v;
   std::memcpy(&v, p, 4);
   return v;
-}
-
-// The 6-bit scale and min of sub-block s (0..7) from the 12 packed bytes of
-// a Q4_K/Q5_K block (ggml's get_scale_min_k4).
-inline void k4_scale_and_min(const std::byte* scales, int s, uint8_t& sc, uint8_t& m) {
-  auto q = [scales](int k) { return static_cast<uint8_t>(scales[k]); };
-  if (s < 4) {
-    sc = q(s) & 63;
-    m = q(s + 4) & 63;
-  } else {
-    sc = static_cast<uint8_t>((q(s + 4) & 0x0f) | ((q(s - 4) >> 6) << 4));
-    m = static_cast<uint8_t>((q(s + 4) >> 4) | ((q(s) >> 6) << 4));
-  }
 }
 
 // Eight signed / unsigned bytes at `bytes` (the low 8 of a 128-bit value) as floats.
@@ -157,7 +145,7 @@ struct K4Scales {
     float d = f16_to_f32(load_u16(blk)), dmin = f16_to_f32(load_u16(blk + 2));
     for (int s = 0; s < 8; ++s) {
       uint8_t sc, m;
-      k4_scale_and_min(blk + 4, s, sc, m);
+      quant::scale_min_k4(s, blk + 4, &sc, &m);
       d1[s] = d * static_cast<float>(sc);
       m1[s] = dmin * static_cast<float>(m);
     }
