@@ -3,6 +3,9 @@
 //     F16 tensors and a 152k-token vocabulary (tokens, scores, types, merges)
 //   make_bench_model safetensors PATH [TOTAL_GB=3] [TENSORS=300]
 //     BF16 tensors (unaligned offsets, as real safetensors files have)
+//   make_bench_model KIND PATH
+//     a model shaped like a real one (bench_models.h): llama-f16, sd-unet-f16,
+//     sd-vae-f16, clip-f16, llama-q4k
 // Tensor bytes are deterministic and non-zero so copies can be checked.
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +13,7 @@
 #include <fmt/format.h>
 #include <string>
 
+#include "bench_models.h"
 #include "format/gguf_writer.h"
 #include "format/safetensors_writer.h"
 
@@ -42,8 +46,17 @@ void add_vocab(wm::GgufWriter& w) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 3) {
+    wm::bench::BenchModel m = wm::bench::bench_model(argv[1]);
+    if (!m.tensors.empty()) {
+      wm::Status s = wm::bench::write_bench_model(m, argv[2]);
+      if (!s) std::fprintf(stderr, "%s\n", s.error().to_string().c_str());
+      return s ? 0 : 1;
+    }
+  }
   if (argc < 3 || (std::strcmp(argv[1], "gguf") != 0 && std::strcmp(argv[1], "safetensors") != 0)) {
-    std::fprintf(stderr, "usage: make_bench_model gguf|safetensors PATH [TOTAL_GB=3] [TENSORS=300]\n");
+    std::fprintf(stderr, "usage: make_bench_model gguf|safetensors PATH [TOTAL_GB=3] [TENSORS=300]\n"
+                         "       make_bench_model llama-f16|sd-unet-f16|sd-vae-f16|clip-f16|llama-q4k PATH\n");
     return 2;
   }
   bool gguf = std::strcmp(argv[1], "gguf") == 0;

@@ -41,6 +41,11 @@ const std::vector<Spec> kGguf = {
     {"blk.0.w_q4", DType::Q4_0, {9, 64}},     {"blk.0.norm", DType::F32, {70}},
     {"blk.0.bias16", DType::F16, {33}},       {"tok.ids", DType::I32, {4, 6}},
     {"big.f16", DType::F16, {300, 1030}},  // over 256 KiB: rows split across threads
+    {"blk.0.conv", DType::F16, {8, 4, 3, 3}},        // seen as 8 x 36
+    {"blk.0.experts", DType::Q8_0, {2, 3, 256}},     // seen as 6 x 256
+    {"blk.0.w_q4_1", DType::Q4_1, {3, 64}},   {"blk.0.w_q5_0", DType::Q5_0, {5, 32}},
+    {"blk.0.w_q5_1", DType::Q5_1, {2, 96}},   {"blk.0.w_q4_k", DType::Q4_K, {4, 512}},
+    {"blk.0.w_q5_k", DType::Q5_K, {3, 256}},  {"blk.0.w_q6_k", DType::Q6_K, {2, 2, 256}},
 };
 const std::vector<Spec> kSafetensors = {
     {"s.bf16_odd", DType::BF16, {3}},         // 6 bytes: what follows is unaligned
@@ -176,7 +181,7 @@ TEST(ComputePass, ChecksumMatchesTheFilesWhateverTheLoadPath) {
     PassResult r = pass(mapped, level);
     EXPECT_EQ(r.checksum, want);
     EXPECT_EQ(r.tensors, kGguf.size() + kSafetensors.size());
-    EXPECT_EQ(r.tensors_matvec, 8u);  // blk.0.w_*, big.f16, s.f32_unaligned, s.f16
+    EXPECT_EQ(r.tensors_matvec, 16u);  // blk.0.w_*, blk.0.conv, blk.0.experts, big.f16, s.f32_unaligned, s.f16
     EXPECT_EQ(r.bytes, total_bytes);
     EXPECT_EQ(r.simd, level);
     EXPECT_EQ(r.threads, 2u);
@@ -189,6 +194,16 @@ TEST(ComputePass, ChecksumMatchesTheFilesWhateverTheLoadPath) {
     EXPECT_EQ(pass(mapped, level, 3).checksum, want) << "3 threads";
     EXPECT_NE(pass(mapped, level, 2, 2).checksum, want) << "another seed must give another x";
   }
+}
+
+TEST(ComputePass, ChecksumIsTheSameAtEverySimdLevel) {
+  // One arithmetic for every level (matvec_kernels.h): the portable kernel's
+  // checksum is every other level's, for every kernel dtype in the model.
+  TempDir dir;
+  auto paths = write_model(dir);
+  LoadedModel mapped = load(paths, "", "", true);
+  uint64_t portable = pass(mapped, SimdLevel::kPortable).checksum;
+  for (SimdLevel level : supported_levels()) EXPECT_EQ(pass(mapped, level).checksum, portable) << simd_level_name(level);
 }
 
 TEST(ComputePass, ExtraTermSeesEachMatrixOnceWithItsInput) {
@@ -204,6 +219,13 @@ TEST(ComputePass, ExtraTermSeesEachMatrixOnceWithItsInput) {
     ASSERT_EQ(x.size(), w.cols) << t.name;
     ASSERT_EQ(y.size(), w.rows) << t.name;
     std::vector<float> want = seeded_input(5, w.cols);
+    // A LoRA term's cols (all dims but the first) is x's size for convs; not for experts.
+    if (t.name == "blk.0.conv") {
+      EXPECT_EQ(x.size(), 4u * 3 * 3);
+    }
+    if (t.name == "blk.0.experts") {
+      EXPECT_EQ(x.size(), 256u);
+    }
     EXPECT_EQ(std::memcmp(x.data(), want.data(), w.cols * 4), 0) << t.name;
     y[0] += 1.0f;  // the LoRA term will add scale * up(down x) here
     seen.push_back(tensor);

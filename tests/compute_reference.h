@@ -67,6 +67,18 @@ inline std::vector<std::byte> random_weights(DType dtype, uint64_t rows, uint64_
     case DType::Q4_0:
       for (size_t at = 0; at < b.size(); at += 18) put16(at, random_half(rng));
       break;
+    case DType::Q5_0:
+      for (size_t at = 0; at < b.size(); at += 22) put16(at, random_half(rng));
+      break;
+    case DType::Q4_1: case DType::Q5_1: case DType::Q4_K: case DType::Q5_K:  // d and m (or dmin) first
+      for (size_t at = 0; at < b.size(); at += info.block_bytes) {
+        put16(at, random_half(rng));
+        put16(at + 2, random_half(rng));
+      }
+      break;
+    case DType::Q6_K:  // d last
+      for (size_t at = 0; at < b.size(); at += 210) put16(at + 208, random_half(rng));
+      break;
     default:
       break;
   }
@@ -114,6 +126,91 @@ inline std::vector<double> reference_decode(DType dtype, const std::byte* p, uin
           x[j + 16] = d * ((q >> 4) - 8);
         }
         out.insert(out.end(), x, x + 32);
+      }
+      break;
+    case DType::Q4_1:  // blocks of 20 bytes: F16 d, F16 m, 16 bytes; x[j] = d*lo + m, x[j+16] = d*hi + m
+      for (uint64_t b = 0; b < nbytes / 20; ++b) {
+        const std::byte* blk = p + 20 * b;
+        double d = half_value(u16_at(blk)), m = half_value(u16_at(blk + 2));
+        double x[32];
+        for (int j = 0; j < 16; ++j) {
+          auto q = static_cast<uint8_t>(blk[4 + j]);
+          x[j] = d * (q & 15) + m;
+          x[j + 16] = d * (q >> 4) + m;
+        }
+        out.insert(out.end(), x, x + 32);
+      }
+      break;
+    case DType::Q5_0:  // 22 bytes: F16 d, u32 qh, 16 bytes; element i's fifth bit is bit i of qh; x = d*(q-16)
+    case DType::Q5_1: {  // 24 bytes: F16 d, F16 m, u32 qh, 16 bytes; x = d*q + m
+      bool one = dtype == DType::Q5_1;
+      uint64_t bytes = one ? 24 : 22;
+      for (uint64_t b = 0; b < nbytes / bytes; ++b) {
+        const std::byte* blk = p + bytes * b;
+        double d = half_value(u16_at(blk)), m = one ? half_value(u16_at(blk + 2)) : 0.0;
+        const std::byte* qh = blk + (one ? 4 : 2);
+        const std::byte* qs = qh + 4;
+        double x[32];
+        for (int i = 0; i < 32; ++i) {
+          auto byte = static_cast<uint8_t>(qs[i % 16]);
+          int nib = i < 16 ? (byte & 15) : (byte >> 4);
+          int fifth = (static_cast<uint8_t>(qh[i / 8]) >> (i % 8)) & 1;
+          int q = nib + 16 * fifth;
+          x[i] = one ? d * q + m : d * (q - 16);
+        }
+        out.insert(out.end(), x, x + 32);
+      }
+      break;
+    }
+    case DType::Q4_K:  // 144 bytes: F16 d, F16 dmin, 12 bytes of 6-bit scales/mins, 128 bytes of nibbles
+    case DType::Q5_K: {  // 176 bytes: as Q4_K with 32 bytes qh (fifth bits) before the nibbles
+      bool five = dtype == DType::Q5_K;
+      uint64_t bytes = five ? 176 : 144;
+      for (uint64_t b = 0; b < nbytes / bytes; ++b) {
+        const std::byte* blk = p + bytes * b;
+        double d = half_value(u16_at(blk)), dmin = half_value(u16_at(blk + 2));
+        auto s = [&](int k) { return static_cast<int>(static_cast<uint8_t>(blk[4 + k])); };
+        const std::byte* qh = blk + 16;
+        const std::byte* qs = blk + (five ? 48 : 16);
+        // 64 elements per 32 bytes of qs: low nibbles (sub-block 2p), then high nibbles (2p + 1).
+        for (int sub = 0; sub < 8; ++sub) {
+          int sc = sub < 4 ? s(sub) & 63 : (s(sub + 4) & 15) | ((s(sub - 4) >> 6) << 4);
+          int mn = sub < 4 ? s(sub + 4) & 63 : (s(sub + 4) >> 4) | ((s(sub) >> 6) << 4);
+          for (int l = 0; l < 32; ++l) {
+            auto byte = static_cast<uint8_t>(qs[32 * (sub / 2) + l]);
+            int q = sub % 2 == 0 ? (byte & 15) : (byte >> 4);
+            if (five) q += 16 * ((static_cast<uint8_t>(qh[l]) >> sub) & 1);
+            out.push_back(d * sc * q - dmin * mn);
+          }
+        }
+      }
+      break;
+    }
+    case DType::Q6_K:  // 210 bytes: ql[128], qh[64], int8 scales[16], F16 d (ggml's dequantize_row_q6_K loops)
+      for (uint64_t b = 0; b < nbytes / 210; ++b) {
+        const std::byte* blk = p + 210 * b;
+        double d = half_value(u16_at(blk + 208));
+        double x[256];
+        for (int half = 0; half < 2; ++half) {
+          const std::byte* ql = blk + 64 * half;
+          const std::byte* qh = blk + 128 + 32 * half;
+          const std::byte* sc = blk + 192 + 8 * half;
+          for (int l = 0; l < 32; ++l) {
+            auto L = [&](int k) { return static_cast<int>(static_cast<uint8_t>(ql[k])); };
+            int h = static_cast<uint8_t>(qh[l]);
+            int q1 = ((L(l) & 15) | (((h >> 0) & 3) << 4)) - 32;
+            int q2 = ((L(l + 32) & 15) | (((h >> 2) & 3) << 4)) - 32;
+            int q3 = ((L(l) >> 4) | (((h >> 4) & 3) << 4)) - 32;
+            int q4 = ((L(l + 32) >> 4) | (((h >> 6) & 3) << 4)) - 32;
+            auto S = [&](int k) { return static_cast<double>(static_cast<int8_t>(sc[k])); };
+            int is = l / 16;
+            x[128 * half + l] = d * S(is) * q1;
+            x[128 * half + l + 32] = d * S(is + 2) * q2;
+            x[128 * half + l + 64] = d * S(is + 4) * q3;
+            x[128 * half + l + 96] = d * S(is + 6) * q4;
+          }
+        }
+        out.insert(out.end(), x, x + 256);
       }
       break;
     default:

@@ -11,7 +11,11 @@
 #include <sys/wait.h>
 #include <string>
 
+#include "compute/cpu_features.h"
+#include "compute_reference.h"
+#include "format/gguf_writer.h"
 #include "format/safetensors_writer.h"
+#include "lora_test_support.h"
 #include "page_cache_support.h"
 #include "test_support.h"
 
@@ -62,6 +66,51 @@ struct RunFixture : ::testing::Test {
   }
   static std::string checksum(simdjson::dom::element e) { return std::string(std::string_view(e["checksum"])); }
 };
+
+// A model with a tensor of every dtype that has a matvec kernel (and a conv
+// weight): `run` gives one checksum at every SIMD level WEIGHTMAP_SIMD
+// picks, since every level computes with one arithmetic (compute/matvec_kernels.h).
+TEST_F(RunFixture, ChecksumIsTheSameAtEverySimdLevelForEveryKernelDType) {
+  std::string path = dir.file("every_kernel_dtype.gguf");
+  GgufWriter g(3, 32);
+  uint64_t seed = 1;
+  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0,
+                  DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K})
+    g.add_tensor(fmt::format("w.{}", dtype_name(t)), t, {24, 768}, TensorData::bytes(test::random_weights(t, 24, 768, seed++)));
+  g.add_tensor("conv.weight", DType::F16, {16, 8, 3, 3}, TensorData::bytes(test::random_weights(DType::F16, 16, 72, seed++)));
+  ASSERT_TRUE(g.write(path).ok());
+  std::string portable;
+  for (const char* level : {"portable", "avx2", "avx512"}) {
+    if (!simd_level_supported(*simd_level_from_name(level))) continue;
+    ASSERT_EQ(setenv("WEIGHTMAP_SIMD", level, 1), 0);
+    auto doc = run_json(path);
+    ASSERT_EQ(unsetenv("WEIGHTMAP_SIMD"), 0);
+    simdjson::dom::element stage = doc["stages"].get_array().at(0);
+    EXPECT_EQ(std::string_view(stage["simd"]), level);
+    EXPECT_EQ(uint64_t(stage["tensors"]), 12u);
+    if (portable.empty()) portable = checksum(doc);
+    EXPECT_EQ(checksum(doc), portable) << level;
+  }
+}
+
+// A conv weight's LoRA term ([out] x [in*kh*kw]) fits the pass's view of
+// the conv (compute/matrix_view.h): `run` adds it at run time, no warning.
+TEST_F(RunFixture, ConvLoraAtRunTimeIsAddedToThePass) {
+  std::string base_path = dir.file("conv_base.gguf"), lora_path = dir.file("conv_lora.safetensors");
+  GgufWriter g(3, 32);
+  g.add_tensor("model.diffusion_model.input_blocks.0.0.weight", DType::F16, {8, 4, 3, 3},
+               TensorData::bytes(lora_test::encode(DType::F16, lora_test::random_floats(8 * 36, 1))));
+  ASSERT_TRUE(g.write(base_path).ok());
+  lora_test::Factors f = lora_test::random_factors(8, 36, 4, 2);
+  lora_test::write_lora_safetensors(lora_path, {{"lora_unet_input_blocks_0_0", lora_test::Convention::kKohya, &f, {8, 4, 3, 3}}});
+  auto with = test::run_cli(fmt::format("run {} --lora {} --lora-apply-mode at_runtime --json", base_path, lora_path));
+  ASSERT_EQ(with.exit_code, 0) << with.err;
+  EXPECT_EQ(with.err.find("were not added"), std::string::npos) << with.err;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(with.out).get(doc), simdjson::SUCCESS) << with.out;
+  std::string with_lora = checksum(doc);
+  EXPECT_NE(with_lora, checksum(run_json(base_path))) << "the LoRA term changed y";
+}
 
 TEST_F(RunFixture, ChecksumIsTheSameWhateverTheStrategy) {
   std::string reference;

@@ -37,10 +37,11 @@ Result<StageResult> run_stage(const std::vector<std::string>& model_paths, const
   PassOptions po;
   po.threads = options.compute_threads;
   po.log = ctx.log;
-  // LoRA applied at run time: y += scale * up (down x). The pass sees a
-  // weight as [all dims but the last] x [last]; a LoRA term as [first] x
-  // [the rest]. They agree for matrices; a conv weight's term cannot be
-  // added to that view, and is reported instead of silently dropped.
+  // LoRA applied at run time: y += scale * up (down x). A LoRA term is
+  // [first dim] x [the rest]; the pass's view (MatrixView::from_shape)
+  // agrees for matrices and conv weights, not for 3-D expert tensors with
+  // long rows: add_lora_terms checks the sizes, and a term that does not fit
+  // is reported instead of silently dropped.
   // The compute pass is a diagnostic over the library's side of the model.
   const LoadedModel& m = ModelAccess::loaded(*model);
   size_t skipped_terms = 0;
@@ -53,7 +54,7 @@ Result<StageResult> run_stage(const std::vector<std::string>& model_paths, const
   auto used = Clock::now();
   if (skipped_terms)
     ctx.log.warn(fmt::format("{} tensors' run-time LoRA terms were not added to the compute pass: their layout "
-                             "(conv weights) differs from the pass's matrix view",
+                             "(3-D, e.g. expert tensors) differs from the pass's matrix view",
                              skipped_terms));
   r.pass_ms = ms_between(loaded, used);
   r.ttfr_ms = ms_between(ctx.started, used);

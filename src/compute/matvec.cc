@@ -17,24 +17,12 @@ constexpr uint64_t kChunkBytes = 256 << 10;
 
 }  // namespace
 
-uint64_t MatrixView::row_bytes() const {
-  const DTypeInfo& info = dtype_info(dtype);
-  return cols / info.block_elems * info.block_bytes;
-}
-
-MatrixView MatrixView::from_shape(DType dtype, const std::byte* data, std::span<const uint64_t> shape) {
-  MatrixView m;
-  m.dtype = dtype;
-  m.data = data;
-  m.cols = shape.empty() ? 1 : shape.back();
-  m.rows = 1;
-  for (size_t d = 0; d + 1 < shape.size(); ++d) m.rows *= shape[d];
-  return m;
-}
-
 bool matvec_supports(DType dtype) {
   switch (dtype) {
-    case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q4_0: return true;
+    case DType::F32: case DType::F16: case DType::BF16:
+    case DType::Q8_0: case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1:
+    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K:
+      return true;
     default: return false;
   }
 }

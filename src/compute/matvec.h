@@ -1,12 +1,15 @@
 // y = W x for a row-major weight matrix read in place (a mapped file, a host
-// buffer), for F32, F16, BF16, Q8_0 and Q4_0, at a chosen SIMD level.
+// buffer), for F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and
+// Q6_K, at a chosen SIMD level.
 //
-// Determinism contract (the compute pass checksum depends on it): for one
-// SIMD level, every dtype converts its weights to F32 and accumulates exactly
-// as the F32 kernel does (same element-to-lane assignment, same order, same
-// horizontal sum), so a tensor loaded as F16 and the same tensor converted to
-// F32 at load give bit-identical y. Each y[r] is computed by one thread from
-// row r alone, so y does not depend on how rows are split across threads.
+// Determinism contract (the compute pass checksum depends on it): every
+// level and every dtype computes y[r] with one arithmetic (matvec_kernels.h:
+// 32 float lanes, element j in lane j % 32, rounded products added in
+// ascending j, a fixed fold of the lanes), after decoding the weights to F32
+// exactly as dtype/ converts them. So a tensor loaded as F16 and the same
+// tensor converted to F32 at load give bit-identical y, and so do the
+// portable, AVX2 and AVX-512 kernels. Each y[r] is computed by one thread
+// from row r alone, so y does not depend on how rows are split across threads.
 #pragma once
 
 #include <cstddef>
@@ -14,24 +17,12 @@
 #include <span>
 
 #include "compute/cpu_features.h"
+#include "compute/matrix_view.h"
 #include "dtype/dtype.h"
 
 namespace wm {
 
 class WorkerPool;
-
-// A weight matrix: rows = product of all dimensions but the last, cols = the
-// last (shapes are outermost first).
-struct MatrixView {
-  DType dtype = DType::F32;
-  const std::byte* data = nullptr;
-  uint64_t rows = 0;
-  uint64_t cols = 0;
-
-  // Bytes of one row. REQUIRES: cols is a whole number of dtype blocks.
-  uint64_t row_bytes() const;
-  static MatrixView from_shape(DType dtype, const std::byte* data, std::span<const uint64_t> shape);
-};
 
 // Whether there is a kernel for `dtype`.
 bool matvec_supports(DType dtype);

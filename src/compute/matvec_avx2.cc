@@ -1,79 +1,228 @@
-// AVX2 + FMA + F16C kernel. Four accumulators of 8 lanes: in each step of 32
-// columns, columns 8a..8a+7 go to accumulator a; leftover whole groups of 8
-// go to accumulators 0, 1, 2; a final partial group (zero padded) to
-// accumulator 3. Every dtype decodes its weights to F32 vectors (exactly,
-// or with the single rounding of d * q that dtype/convert.cc also does) and
-// feeds them through this same schedule, hence bit-identical to F32.
+// AVX2 + F16C kernel, the lane schedule of matvec_kernels.h: in each step of
+// 32 columns, columns 8a..8a+7 go to accumulator a (lanes 8a..8a+7), each a
+// multiply then an add (no FMA); the last cols % 32 columns go through the
+// scalar tail into the same lanes. Every dtype decodes its weights to F32
+// vectors (exactly as its codec in dtype/ dequantises: same operations, same
+// order, same roundings) and feeds them through this same schedule.
 #include <immintrin.h>
+
+#include <cstring>
 
 #include "compute/matvec_kernels.h"
 #include "compute/weight_decode.h"
+#include "dtype/k_scales.h"
 
 #define WM_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 namespace wm::kernels {
 namespace {
 
+inline uint32_t load_u32(const std::byte* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// Eight signed / unsigned bytes at `bytes` (the low 8 of a 128-bit value) as floats.
+WM_AVX2 inline __m256 i8_to_ps(__m128i bytes) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)); }
+WM_AVX2 inline __m256 u8_to_ps(__m128i bytes) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes)); }
+
+// The 32 bytes of v as four groups of 8, each converted by `to_ps`.
+template <class ToPs>
+WM_AVX2 inline void bytes32_to_ps(__m256i v, ToPs to_ps, __m256* w) {
+  __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
+  w[0] = to_ps(lo);
+  w[1] = to_ps(_mm_srli_si128(lo, 8));
+  w[2] = to_ps(hi);
+  w[3] = to_ps(_mm_srli_si128(hi, 8));
+}
+
+// 16 bytes of packed nibbles as 32 bytes: low nibbles (elements 0..15), then
+// high nibbles (16..31), the ggml Q4_0/Q4_1/Q5_x element order.
+WM_AVX2 inline __m256i nibbles_32(const std::byte* p) {
+  __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  __m128i mask = _mm_set1_epi8(0x0f);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), mask), _mm_and_si128(b, mask));
+}
+
+// Byte i = 0x10 where bit i of the 32-bit word at p is set, else 0 (the fifth
+// bit of Q5_0/Q5_1 element i).
+WM_AVX2 inline __m256i fifth_bits_32(const std::byte* p) {
+  __m256i word = _mm256_set1_epi32(static_cast<int>(load_u32(p)));
+  __m256i spread = _mm256_shuffle_epi8(word, _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                                               0x0101010101010101, 0x0000000000000000));
+  __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+}
+
+WM_AVX2 inline __m256 scale(float d) { return _mm256_set1_ps(d); }
+
 struct F32Weights {
-  WM_AVX2 static __m256 load8(const std::byte* row, uint64_t j) {
-    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + j);
-  }
   WM_AVX2 static void load32(const std::byte* row, uint64_t j, __m256* w) {
-    for (int a = 0; a < 4; ++a) w[a] = load8(row, j + 8 * a);
+    for (int a = 0; a < 4; ++a) w[a] = _mm256_loadu_ps(reinterpret_cast<const float*>(row) + j + 8 * a);
   }
 };
 
 struct F16Weights {
-  WM_AVX2 static __m256 load8(const std::byte* row, uint64_t j) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * j)));
-  }
   WM_AVX2 static void load32(const std::byte* row, uint64_t j, __m256* w) {
-    for (int a = 0; a < 4; ++a) w[a] = load8(row, j + 8 * a);
+    for (int a = 0; a < 4; ++a)
+      w[a] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * (j + 8 * a))));
   }
 };
 
 struct BF16Weights {
-  WM_AVX2 static __m256 load8(const std::byte* row, uint64_t j) {
-    __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * j));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-  }
   WM_AVX2 static void load32(const std::byte* row, uint64_t j, __m256* w) {
-    for (int a = 0; a < 4; ++a) w[a] = load8(row, j + 8 * a);
-  }
-};
-
-// Quantised rows are whole 32-element blocks, so only load32 is ever used.
-struct Q8_0Weights {
-  WM_AVX2 static __m256 load8(const std::byte*, uint64_t) { return _mm256_setzero_ps(); }
-  WM_AVX2 static void load32(const std::byte* row, uint64_t j, __m256* w) {
-    const std::byte* blk = row + j / kQuantBlockElems * kQ8_0BlockBytes;
-    __m256 d = _mm256_set1_ps(f16_to_f32(load_u16(blk)));
     for (int a = 0; a < 4; ++a) {
-      __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 2 + 8 * a));
-      w[a] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
+      __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * (j + 8 * a)));
+      w[a] = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
     }
   }
 };
 
-struct Q4_0Weights {
-  WM_AVX2 static __m256 load8(const std::byte*, uint64_t) { return _mm256_setzero_ps(); }
+// Quantised rows are whole blocks (32 or 256 elements), so j is always a
+// multiple of 32 and a step of 32 is one block or one sub-block.
+
+// Q8_0: d (F16), 32 x int8 q; w = d * q.
+struct Q8_0Weights {
   WM_AVX2 static void load32(const std::byte* row, uint64_t j, __m256* w) {
-    const std::byte* blk = row + j / kQuantBlockElems * kQ4_0BlockBytes;
-    __m256 d = _mm256_set1_ps(f16_to_f32(load_u16(blk)));
-    __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
-    __m128i mask = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
-    __m128i lo = _mm_sub_epi8(_mm_and_si128(bytes, mask), eight);                     // elements 0..15
-    __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), eight);  // elements 16..31
-    __m128i q[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
-    for (int a = 0; a < 4; ++a) w[a] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q[a])));
+    const std::byte* blk = row + j / 32 * 34;
+    __m256 d = scale(f16_to_f32(load_u16(blk)));
+    bytes32_to_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)), i8_to_ps, w);
+    for (int a = 0; a < 4; ++a) w[a] = _mm256_mul_ps(d, w[a]);
   }
 };
 
-WM_AVX2 inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
+// Q4_0: d, 16 bytes of nibbles; w = d * (q - 8).
+struct Q4_0Weights {
+  WM_AVX2 static void load32(const std::byte* row, uint64_t j, __m256* w) {
+    const std::byte* blk = row + j / 32 * 18;
+    __m256 d = scale(f16_to_f32(load_u16(blk)));
+    bytes32_to_ps(_mm256_sub_epi8(nibbles_32(blk + 2), _mm256_set1_epi8(8)), i8_to_ps, w);
+    for (int a = 0; a < 4; ++a) w[a] = _mm256_mul_ps(d, w[a]);
+  }
+};
+
+// Q4_1: d, m, 16 bytes of nibbles; w = q * d + m.
+struct Q4_1Weights {
+  WM_AVX2 static void load32(const std::byte* row, uint64_t j, __m256* w) {
+    const std::byte* blk = row + j / 32 * 20;
+    __m256 d = scale(f16_to_f32(load_u16(blk))), m = scale(f16_to_f32(load_u16(blk + 2)));
+    bytes32_to_ps(nibbles_32(blk + 4), u8_to_ps, w);
+    for (int a = 0; a < 4; ++a) w[a] = _mm256_add_ps(_mm256_mul_ps(w[a], d), m);
+  }
+};
+
+// Q5_0: d, 32 fifth bits, 16 bytes of nibbles; w = (q - 16) * d.
+struct Q5_0Weights {
+  WM_AVX2 static void load32(const std::byte* row, uint64_t j, __m256* w) {
+    const std::byte* blk = row + j / 32 * 22;
+    __m256 d = scale(f16_to_f32(load_u16(blk)));
+    __m256i q = _mm256_or_si256(nibbles_32(blk + 6), fifth_bits_32(blk + 2));
+    bytes32_to_ps(_mm256_sub_epi8(q, _mm256_set1_epi8(16)), i8_to_ps, w);
+    for (int a = 0; a < 4; ++a) w[a] = _mm256_mul_ps(w[a], d);
+  }
+};
+
+// Q5_1: d, m, 32 fifth bits, 16 bytes of nibbles; w = q * d + m.
+struct Q5_1Weights {
+  WM_AVX2 static void load32(const std::byte* row, uint64_t j, __m256* w) {
+    const std::byte* blk = row + j / 32 * 24;
+    __m256 d = scale(f16_to_f32(load_u16(blk))), m = scale(f16_to_f32(load_u16(blk + 2)));
+    bytes32_to_ps(_mm256_or_si256(nibbles_32(blk + 8), fifth_bits_32(blk + 4)), u8_to_ps, w);
+    for (int a = 0; a < 4; ++a) w[a] = _mm256_add_ps(_mm256_mul_ps(w[a], d), m);
+  }
+};
+
+// The K-quants decode a 256-element super-block at a time: Block's
+// constructor does the scalar work once (scales, F16 fields), load32(s, w)
+// gives sub-block s (elements 32s..32s+31) as four vectors.
+
+// Q4_K / Q5_K: 8 sub-blocks with 6-bit scale and min (k4 packing);
+// w = (d * sc) * q - (dmin * m).
+struct K4Scales {
+  float d1[8], m1[8];
+  explicit K4Scales(const std::byte* blk) {
+    float d = f16_to_f32(load_u16(blk)), dmin = f16_to_f32(load_u16(blk + 2));
+    for (int s = 0; s < 8; ++s) {
+      uint8_t sc, m;
+      quant::scale_min_k4(s, blk + 4, &sc, &m);
+      d1[s] = d * static_cast<float>(sc);
+      m1[s] = dmin * static_cast<float>(m);
+    }
+  }
+  WM_AVX2 void apply(int s, __m256* w) const {
+    __m256 d = scale(d1[s]), m = scale(m1[s]);
+    for (int a = 0; a < 4; ++a) w[a] = _mm256_sub_ps(_mm256_mul_ps(d, w[a]), m);
+  }
+};
+
+// Q4_K (144 bytes): d, dmin, 12 scale bytes, 128 bytes: sub-blocks 2p and
+// 2p + 1 are the low and high nibbles of bytes 32p..32p+31.
+struct Q4_KWeights {
+  static constexpr uint64_t kBlockElems = 256, kBlockBytes = 144;
+  struct Block {
+    const std::byte* blk;
+    K4Scales scales;
+    explicit Block(const std::byte* b) : blk(b), scales(b) {}
+    WM_AVX2 void load32(int s, __m256* w) const {
+      __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * (s / 2)));
+      bytes32_to_ps(_mm256_and_si256(_mm256_srli_epi16(b, 4 * (s % 2)), _mm256_set1_epi8(0x0f)), u8_to_ps, w);
+      scales.apply(s, w);
+    }
+  };
+};
+
+// Q5_K (176 bytes): d, dmin, 12 scale bytes, 32 bytes qh, 128 bytes as Q4_K;
+// the fifth bit of sub-block s, element l is bit s of qh[l].
+struct Q5_KWeights {
+  static constexpr uint64_t kBlockElems = 256, kBlockBytes = 176;
+  struct Block {
+    const std::byte* blk;
+    K4Scales scales;
+    explicit Block(const std::byte* b) : blk(b), scales(b) {}
+    WM_AVX2 void load32(int s, __m256* w) const {
+      __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 48 + 32 * (s / 2)));
+      __m256i lo = _mm256_and_si256(_mm256_srli_epi16(b, 4 * (s % 2)), _mm256_set1_epi8(0x0f));
+      __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16));
+      __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, s), _mm256_set1_epi8(1)), 4);
+      bytes32_to_ps(_mm256_or_si256(lo, hi), u8_to_ps, w);
+      scales.apply(s, w);
+    }
+  };
+};
+
+// Q6_K (210 bytes): 128 bytes ql, 64 bytes qh, 16 x int8 scales, d. Half n
+// (128 elements), group g (32): low 4 bits from ql[64n + 32(g%2) + l] (low
+// nibble for g < 2, else high), top 2 bits from qh[32n + l] >> 2g; scale
+// sc[8n + 2g] for l < 16, sc[8n + 2g + 1] after; w = (d * sc) * (q - 32).
+struct Q6_KWeights {
+  static constexpr uint64_t kBlockElems = 256, kBlockBytes = 210;
+  struct Block {
+    const std::byte* blk;
+    float dsc[16];  // d * sc, per 16 elements
+    explicit Block(const std::byte* b) : blk(b) {
+      float d = f16_to_f32(load_u16(b + 208));
+      for (int k = 0; k < 16; ++k) dsc[k] = d * static_cast<float>(static_cast<int8_t>(b[192 + k]));
+    }
+    WM_AVX2 void load32(int s, __m256* w) const {
+      int n = s / 4, g = s % 4;
+      __m256i ql = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * n + 32 * (g % 2)));
+      __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * n));
+      __m256i lo = _mm256_and_si256(_mm256_srli_epi16(ql, 4 * (g / 2)), _mm256_set1_epi8(0x0f));
+      __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * g), _mm256_set1_epi8(3)), 4);
+      bytes32_to_ps(_mm256_sub_epi8(_mm256_or_si256(lo, hi), _mm256_set1_epi8(32)), i8_to_ps, w);
+      __m256 d0 = scale(dsc[8 * n + 2 * g]), d1 = scale(dsc[8 * n + 2 * g + 1]);
+      w[0] = _mm256_mul_ps(d0, w[0]);
+      w[1] = _mm256_mul_ps(d0, w[1]);
+      w[2] = _mm256_mul_ps(d1, w[2]);
+      w[3] = _mm256_mul_ps(d1, w[3]);
+    }
+  };
+};
+
+// acc[a] += w[a] * x[8a..8a+7]: the product rounded, then added.
+WM_AVX2 inline void add32(__m256* acc, const __m256* w, const float* x) {
+  for (int a = 0; a < 4; ++a) acc[a] = _mm256_add_ps(acc[a], _mm256_mul_ps(w[a], _mm256_loadu_ps(x + 8 * a)));
 }
 
 template <class Weights>
@@ -81,21 +230,28 @@ WM_AVX2 float dot_row(DType dtype, const std::byte* row, const float* x, uint64_
   __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   __m256 w[4];
   uint64_t j = 0;
-  for (; j + 32 <= cols; j += 32) {
-    Weights::load32(row, j, w);
-    for (int a = 0; a < 4; ++a) acc[a] = _mm256_fmadd_ps(w[a], _mm256_loadu_ps(x + j + 8 * a), acc[a]);
-  }
-  for (int a = 0; j + 8 <= cols; j += 8, ++a)
-    acc[a] = _mm256_fmadd_ps(Weights::load8(row, j), _mm256_loadu_ps(x + j), acc[a]);
-  if (j < cols) {
-    alignas(32) float wt[8] = {}, xt[8] = {};
-    for (uint64_t i = 0; j + i < cols; ++i) {
-      wt[i] = decode_float_elem(dtype, row, j + i);
-      xt[i] = x[j + i];
+  if constexpr (requires { typename Weights::Block; }) {  // super-blocks: rows are whole ones
+    for (; j < cols; j += Weights::kBlockElems) {
+      const typename Weights::Block block(row + j / Weights::kBlockElems * Weights::kBlockBytes);
+      for (int s = 0; s < static_cast<int>(Weights::kBlockElems / 32); ++s) {
+        block.load32(s, w);
+        add32(acc, w, x + j + 32 * s);
+      }
     }
-    acc[3] = _mm256_fmadd_ps(_mm256_load_ps(wt), _mm256_load_ps(xt), acc[3]);
+  } else {
+    for (; j + 32 <= cols; j += 32) {
+      Weights::load32(row, j, w);
+      add32(acc, w, x + j);
+    }
   }
-  return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  alignas(32) float lanes[kLanes];
+  for (int a = 0; a < 4; ++a) _mm256_store_ps(lanes + 8 * a, acc[a]);
+  if (j < cols) {  // float dtypes only: quantised rows are whole blocks
+    float wt[kLanes];
+    for (uint64_t i = 0; j + i < cols; ++i) wt[i] = decode_float_elem(dtype, row, j + i);
+    add_products(lanes, wt, x + j, static_cast<int>(cols - j));
+  }
+  return sum_lanes(lanes);
 }
 
 template <class Weights>
@@ -113,6 +269,12 @@ void matvec_rows_avx2(const MatrixView& w, const float* x, float* y, uint64_t ro
     case DType::BF16: rows<BF16Weights>(w, x, y, row_begin, row_end); break;
     case DType::Q8_0: rows<Q8_0Weights>(w, x, y, row_begin, row_end); break;
     case DType::Q4_0: rows<Q4_0Weights>(w, x, y, row_begin, row_end); break;
+    case DType::Q4_1: rows<Q4_1Weights>(w, x, y, row_begin, row_end); break;
+    case DType::Q5_0: rows<Q5_0Weights>(w, x, y, row_begin, row_end); break;
+    case DType::Q5_1: rows<Q5_1Weights>(w, x, y, row_begin, row_end); break;
+    case DType::Q4_K: rows<Q4_KWeights>(w, x, y, row_begin, row_end); break;
+    case DType::Q5_K: rows<Q5_KWeights>(w, x, y, row_begin, row_end); break;
+    case DType::Q6_K: rows<Q6_KWeights>(w, x, y, row_begin, row_end); break;
     default: break;
   }
 }

@@ -1,9 +1,12 @@
-// AVX-512 F kernel. Four accumulators of 16 lanes: in each step of 64
-// columns, columns 16a..16a+15 go to accumulator a; leftover whole groups of
-// 16 go to accumulators 0, 1, 2; a final partial group (zero padded) to
-// accumulator 3. Every dtype decodes its weights to F32 vectors and feeds
-// them through this same schedule, hence bit-identical to F32 (see the AVX2
-// kernel). Compiled everywhere; run only where the CPU has AVX-512 F.
+// AVX-512 F kernel, the lane schedule of matvec_kernels.h: in each step of
+// 32 columns, columns 16a..16a+15 go to accumulator a (lanes 16a..16a+15),
+// a multiply then an add (no FMA); the last cols % 32 columns go through the
+// scalar tail. Every dtype decodes its weights to F32 vectors and feeds them
+// through this same schedule, hence bit-identical to F32 and to the other
+// levels. The types added with the K-quants (Q4_1, Q5_0, Q5_1, Q4_K, Q5_K,
+// Q6_K) run the AVX2 kernels: the same schedule, so the same bits (every
+// AVX-512 F CPU has AVX2, FMA and F16C; cpu_features checks). Compiled
+// everywhere; run only where the CPU has AVX-512 F.
 #include <immintrin.h>
 
 // GCC 12's AVX-512 intrinsics build "undefined" vectors by self-assignment
@@ -63,22 +66,19 @@ struct Q4_0Weights {
 
 template <class Weights>
 WM_AVX512 float dot_row(DType dtype, const std::byte* row, const float* x, uint64_t cols) {
-  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
   uint64_t j = 0;
-  for (; j + 64 <= cols; j += 64)
-    for (int a = 0; a < 4; ++a)
-      acc[a] = _mm512_fmadd_ps(Weights::load16(row, j + 16 * a), _mm512_loadu_ps(x + j + 16 * a), acc[a]);
-  for (int a = 0; j + 16 <= cols; j += 16, ++a)
-    acc[a] = _mm512_fmadd_ps(Weights::load16(row, j), _mm512_loadu_ps(x + j), acc[a]);
-  if (j < cols) {
-    alignas(64) float wt[16] = {}, xt[16] = {};
-    for (uint64_t i = 0; j + i < cols; ++i) {
-      wt[i] = decode_float_elem(dtype, row, j + i);
-      xt[i] = x[j + i];
-    }
-    acc[3] = _mm512_fmadd_ps(_mm512_load_ps(wt), _mm512_load_ps(xt), acc[3]);
+  for (; j + 32 <= cols; j += 32)
+    for (int a = 0; a < 2; ++a)
+      acc[a] = _mm512_add_ps(acc[a], _mm512_mul_ps(Weights::load16(row, j + 16 * a), _mm512_loadu_ps(x + j + 16 * a)));
+  alignas(64) float lanes[kLanes];
+  for (int a = 0; a < 2; ++a) _mm512_store_ps(lanes + 16 * a, acc[a]);
+  if (j < cols) {  // float dtypes only: quantised rows are whole blocks
+    float wt[kLanes];
+    for (uint64_t i = 0; j + i < cols; ++i) wt[i] = decode_float_elem(dtype, row, j + i);
+    add_products(lanes, wt, x + j, static_cast<int>(cols - j));
   }
-  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+  return sum_lanes(lanes);
 }
 
 template <class Weights>
@@ -96,7 +96,7 @@ void matvec_rows_avx512(const MatrixView& w, const float* x, float* y, uint64_t 
     case DType::BF16: rows<BF16Weights>(w, x, y, row_begin, row_end); break;
     case DType::Q8_0: rows<Q8_0Weights>(w, x, y, row_begin, row_end); break;
     case DType::Q4_0: rows<Q4_0Weights>(w, x, y, row_begin, row_end); break;
-    default: break;
+    default: matvec_rows_avx2(w, x, y, row_begin, row_end); break;
   }
 }
 

@@ -1,44 +1,41 @@
-// Portable kernel: plain C++ for any CPU. Eight float lanes (element j goes
-// to lane j % 8, added in ascending j), then a fixed pairwise sum of the
-// lanes. Weights are decoded 32 at a time into F32 and accumulated the same
-// way for every dtype. The build uses ISO C++ mode (no -ffp-contract=fast),
-// so multiply and add are never fused differently between dtypes.
+// Portable kernel: plain C++ for any CPU, the lane schedule of
+// matvec_kernels.h (32 lanes, rounded products, fixed fold). Weights are
+// decoded by their dtype's codec (dtype/block_codec.h, the one dequantiser
+// of each type) 256 at a time into F32 and accumulated the same way for every dtype.
 #include "compute/matvec_kernels.h"
-#include "compute/weight_decode.h"
+#include "dtype/block_codec.h"
 
 namespace wm::kernels {
 namespace {
 
-constexpr int kLanes = 8;
-constexpr uint64_t kChunk = 32;
+// Elements decoded at once: whole blocks of every type (the K-quants'
+// super-blocks are the largest), a multiple of kLanes.
+constexpr uint64_t kChunk = 256;
 
-inline void accumulate(float* acc, const float* w, const float* x, uint64_t n) {
-  for (uint64_t i = 0; i < n; ++i) acc[i % kLanes] += w[i] * x[i];
-}
+struct RowDecoder {
+  DequantizeFn dequantize;
+  uint64_t block_elems, block_bytes;
+};
 
-inline float sum_lanes(const float* a) { return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])); }
-
-float dot_row(DType dtype, const std::byte* row, const float* x, uint64_t cols) {
-  float acc[kLanes] = {};
+float dot_row(const RowDecoder& dec, const std::byte* row, const float* x, uint64_t cols) {
+  alignas(64) float lanes[kLanes] = {};
   float w[kChunk];
   for (uint64_t j = 0; j < cols; j += kChunk) {
-    uint64_t n = cols - j < kChunk ? cols - j : kChunk;
-    switch (dtype) {
-      case DType::Q8_0: decode_q8_0_block(row + j / kQuantBlockElems * kQ8_0BlockBytes, w); break;
-      case DType::Q4_0: decode_q4_0_block(row + j / kQuantBlockElems * kQ4_0BlockBytes, w); break;
-      default:
-        for (uint64_t i = 0; i < n; ++i) w[i] = decode_float_elem(dtype, row, j + i);
-    }
-    accumulate(acc, w, x + j, n);
+    uint64_t n = cols - j < kChunk ? cols - j : kChunk;  // quantised rows: whole blocks
+    dec.dequantize(row + j / dec.block_elems * dec.block_bytes, w, n / dec.block_elems);
+    for (uint64_t i = 0; i < n; i += kLanes)  // j % 32 == 0: element j + i + k goes to lane k
+      add_products(lanes, w + i, x + j + i, static_cast<int>(n - i < kLanes ? n - i : kLanes));
   }
-  return sum_lanes(acc);
+  return sum_lanes(lanes);
 }
 
 }  // namespace
 
 void matvec_rows_portable(const MatrixView& w, const float* x, float* y, uint64_t row_begin, uint64_t row_end) {
+  const DTypeInfo& info = dtype_info(w.dtype);
+  RowDecoder dec{block_codec(w.dtype)->dequantize, info.block_elems, info.block_bytes};
   uint64_t row_bytes = w.row_bytes();
-  for (uint64_t r = row_begin; r < row_end; ++r) y[r] = dot_row(w.dtype, w.data + r * row_bytes, x, w.cols);
+  for (uint64_t r = row_begin; r < row_end; ++r) y[r] = dot_row(dec, w.data + r * row_bytes, x, w.cols);
 }
 
 }  // namespace wm::kernels

@@ -28,13 +28,14 @@ struct PassOptions {
   // Tensors on a device that cannot be read in place are downloaded in
   // chunks of about this many bytes (whole rows; at least one row).
   uint64_t device_chunk_bytes = 16ull << 20;
-  // LoRA at run time (the lead wires it here): called after y = W x for
-  // tensor `tensor` (index into LoadedModel::tensors()), with its x (cols = last
-  // dimension) and y (rows = product of the others), to add
+  // LoRA at run time (wired in cli/run_stage.cc): called after y = W x for
+  // tensor `tensor` (index into LoadedModel::tensors()), with its x and y in
+  // the kernels' view (MatrixView::from_shape: x has cols, y rows), to add
   // y += scale * up(down x) before y enters the checksum. Called from the
-  // pass's thread, in file order. Note: for tensors of more than 2
-  // dimensions a LoRA term's cols (product of all but the first dimension)
-  // differs from x.size(): check before adding.
+  // pass's thread, in file order. A LoRA term is [first dim] x [product of
+  // the others]: the view agrees for matrices and conv weights, not for
+  // 3-D expert tensors with long rows ([e, rows, cols] is e*rows x cols), so
+  // the hook must still check the sizes before adding.
   std::function<void(size_t tensor, std::span<const float> x, std::span<float> y)> extra_term;
 };
 

@@ -1,13 +1,11 @@
-// Scalar decoding of weight blocks to F32, exactly as dtype/convert.cc
-// converts them (one rounding of d * q for the quantised types), shared by
-// the kernels for their tails and by the portable kernel. Internal.
+// Scalar decoding of float weights to F32, exactly as dtype/convert.cc
+// converts them, for the SIMD kernels' row tails. Internal.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
-#include "dtype/block_codec.h"
 #include "dtype/dtype.h"
 #include "dtype/half.h"
 
@@ -32,14 +30,8 @@ inline float decode_float_elem(DType dtype, const std::byte* row, uint64_t j) {
   }
 }
 
-// The 32 values of the Q8_0 block at `blk` (F16 scale d, 32 x int8 q):
-// the one Q8_0 dequantiser, dtype/block_codec.h.
-inline void decode_q8_0_block(const std::byte* blk, float* out) { kCodecQ8_0.dequantize(blk, out, 1); }
-
-// The 32 values of the Q4_0 block at `blk` (F16 scale d, 16 bytes: element
-// i is the low nibble of byte i, element i + 16 its high nibble, minus 8).
-inline void decode_q4_0_block(const std::byte* blk, float* out) { kCodecQ4_0.dequantize(blk, out, 1); }
-
+// Block sizes of the types the AVX-512 kernel decodes inline (the type
+// table's values, dtype/dtype.cc; the kernel tests check them).
 constexpr uint64_t kQ8_0BlockBytes = 34;
 constexpr uint64_t kQ4_0BlockBytes = 18;
 constexpr uint64_t kQuantBlockElems = 32;

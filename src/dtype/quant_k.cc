@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "dtype/block_codec.h"
+#include "dtype/k_scales.h"
 #include "dtype/quant_common.h"
 
 namespace wm {
@@ -15,6 +16,7 @@ namespace {
 using quant::i8;
 using quant::load_f16;
 using quant::nearest_int;
+using quant::scale_min_k4;  // dtype/k_scales.h, shared with the compute kernels
 using quant::store_f16;
 using quant::u8;
 
@@ -63,17 +65,6 @@ void dequantize_q3_k(const std::byte* src, float* y, uint64_t nblocks) {
 }
 
 // ---- Q4_K / Q5_K: d | dmin | scales[12] (8 six-bit scales and mins) | ...
-// ggml's get_scale_min_k4.
-void scale_min_k4(int j, const std::byte* q, uint8_t* sc, uint8_t* m) {
-  if (j < 4) {
-    *sc = u8(q + j) & 63;
-    *m = u8(q + j + 4) & 63;
-  } else {
-    *sc = static_cast<uint8_t>((u8(q + j + 4) & 0xf) | ((u8(q + j - 4) >> 6) << 4));
-    *m = static_cast<uint8_t>((u8(q + j + 4) >> 4) | ((u8(q + j) >> 6) << 4));
-  }
-}
-
 // The inverse of scale_min_k4 for all eight sub-blocks.
 void pack_scale_min_k4(const uint8_t* ls, const uint8_t* lm, std::byte* out) {
   uint8_t s[12] = {};
