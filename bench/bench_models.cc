@@ -10,38 +10,46 @@ namespace {
 
 using Shape = std::vector<uint64_t>;
 
-// Small finite values: every byte <= 0x3f, so any two bytes read as an F16
-// (a value, a block scale) are a positive finite half below 2.
-TensorData pattern(uint64_t seed) {
-  return {[seed](uint64_t offset, std::span<std::byte> out) {
-    for (size_t k = 0; k < out.size(); ++k)
-      out[k] = static_cast<std::byte>(((offset + k) * 131 + seed * 7) >> 3 & 0x3f);
-  }};
+// A llama-style layout (GGUF names). `matrix(role, layer)` is the dtype of
+// each weight matrix; norms are F32.
+struct LlamaGeometry {
+  uint64_t dim, kv, ffn, vocab;
+  int layers;
+};
+constexpr LlamaGeometry kTinyLlama{2048, 256, 5632, 32000, 22};  // TinyLlama-1.1B
+constexpr LlamaGeometry kLlama3_8B{4096, 1024, 14336, 128256, 32};
+
+template <class MatrixType>
+std::vector<BenchTensor> llama_layout(const LlamaGeometry& g, MatrixType matrix) {
+  std::vector<BenchTensor> t;
+  t.push_back({"token_embd.weight", matrix("token_embd", 0), {g.vocab, g.dim}});
+  for (int l = 0; l < g.layers; ++l) {
+    auto n = [l](const char* s) { return fmt::format("blk.{}.{}.weight", l, s); };
+    t.push_back({n("attn_norm"), DType::F32, {g.dim}});
+    t.push_back({n("attn_q"), matrix("attn_q", l), {g.dim, g.dim}});
+    t.push_back({n("attn_k"), matrix("attn_k", l), {g.kv, g.dim}});
+    t.push_back({n("attn_v"), matrix("attn_v", l), {g.kv, g.dim}});
+    t.push_back({n("attn_output"), matrix("attn_output", l), {g.dim, g.dim}});
+    t.push_back({n("ffn_norm"), DType::F32, {g.dim}});
+    t.push_back({n("ffn_gate"), matrix("ffn_gate", l), {g.ffn, g.dim}});
+    t.push_back({n("ffn_up"), matrix("ffn_up", l), {g.ffn, g.dim}});
+    t.push_back({n("ffn_down"), matrix("ffn_down", l), {g.dim, g.ffn}});
+  }
+  t.push_back({"output_norm.weight", DType::F32, {g.dim}});
+  t.push_back({"output.weight", matrix("output", 0), {g.vocab, g.dim}});
+  return t;
 }
 
-// TinyLlama-1.1B's layout (GGUF names): 22 layers of dim 2048, grouped-query
-// attention with 256-wide k/v, SwiGLU of 5632, a 32000-token vocabulary.
-// `matrix(role, layer)` is the dtype of each weight matrix; norms are F32.
-template <class MatrixType>
-std::vector<BenchTensor> llama_layout(MatrixType matrix) {
-  const uint64_t dim = 2048, kv = 256, ffn = 5632, vocab = 32000;
-  std::vector<BenchTensor> t;
-  t.push_back({"token_embd.weight", matrix("token_embd", 0), {vocab, dim}});
-  for (int l = 0; l < 22; ++l) {
-    auto n = [l](const char* s) { return fmt::format("blk.{}.{}.weight", l, s); };
-    t.push_back({n("attn_norm"), DType::F32, {dim}});
-    t.push_back({n("attn_q"), matrix("attn_q", l), {dim, dim}});
-    t.push_back({n("attn_k"), matrix("attn_k", l), {kv, dim}});
-    t.push_back({n("attn_v"), matrix("attn_v", l), {kv, dim}});
-    t.push_back({n("attn_output"), matrix("attn_output", l), {dim, dim}});
-    t.push_back({n("ffn_norm"), DType::F32, {dim}});
-    t.push_back({n("ffn_gate"), matrix("ffn_gate", l), {ffn, dim}});
-    t.push_back({n("ffn_up"), matrix("ffn_up", l), {ffn, dim}});
-    t.push_back({n("ffn_down"), matrix("ffn_down", l), {dim, ffn}});
-  }
-  t.push_back({"output_norm.weight", DType::F32, {dim}});
-  t.push_back({"output.weight", matrix("output", 0), {vocab, dim}});
-  return t;
+// llama.cpp's Q4_K_M rules (llama_tensor_get_type): Q6_K for the output, and
+// for attn_v and ffn_down on the layers use_more_bits() picks (the first and
+// last eighth, every third between); Q4_K for every other matrix.
+std::vector<BenchTensor> q4_k_m(const LlamaGeometry& g) {
+  auto use_more_bits = [n = g.layers](int i) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; };
+  return llama_layout(g, [&](std::string_view role, int layer) {
+    if (role == "output") return DType::Q6_K;
+    if ((role == "attn_v" || role == "ffn_down") && use_more_bits(layer)) return DType::Q6_K;
+    return DType::Q4_K;
+  });
 }
 
 // Helpers for the diffusers layouts (F16 throughout, as SD 1.5 checkpoints ship).
@@ -197,19 +205,41 @@ std::vector<BenchTensor> clip_text() {
 
 }  // namespace
 
+TensorData pattern(uint64_t seed) {
+  return {[seed](uint64_t offset, std::span<std::byte> out) {
+    for (size_t k = 0; k < out.size(); ++k)
+      out[k] = static_cast<std::byte>(((offset + k) * 131 + seed * 7) >> 3 & 0x3f);
+  }};
+}
+
+void add_vocab(GgufWriter& w, int vocab, int merge_count) {
+  std::vector<MetaValue> tokens, scores, types, merges;
+  for (int k = 0; k < vocab; ++k) {
+    tokens.push_back(MetaValue::str(fmt::format("tok_{}", k)));
+    scores.push_back(MetaValue::f(MetaType::F32, -k * 0.01));
+    types.push_back(MetaValue::i(MetaType::I32, 1));
+    if (k < merge_count) merges.push_back(MetaValue::str(fmt::format("t{} o{}", k % 977, k)));
+  }
+  w.add_metadata("tokenizer.ggml.tokens", MetaValue::array(MetaType::STRING, std::move(tokens)));
+  w.add_metadata("tokenizer.ggml.scores", MetaValue::array(MetaType::F32, std::move(scores)));
+  w.add_metadata("tokenizer.ggml.token_type", MetaValue::array(MetaType::I32, std::move(types)));
+  w.add_metadata("tokenizer.ggml.merges", MetaValue::array(MetaType::STRING, std::move(merges)));
+}
+
 const std::vector<std::string>& bench_model_kinds() {
-  static const std::vector<std::string> kinds = {"llama-f16", "sd-unet-f16", "sd-vae-f16", "clip-f16", "llama-q4k"};
+  static const std::vector<std::string> kinds = {"llama-f16", "sd-unet-f16", "sd-vae-f16", "clip-f16", "llama-q4k",
+                                                  "llama3-q4km"};
   return kinds;
 }
 
 BenchModel bench_model(std::string_view kind) {
-  if (kind == "llama-f16") return {"llama-f16", "gguf", llama_layout([](std::string_view, int) { return DType::F16; })};
-  if (kind == "llama-q4k")  // llama.cpp's Q4_K_M mix: Q6_K for the output, half the layers' attn_v and ffn_down
-    return {"llama-q4k", "gguf", llama_layout([](std::string_view role, int layer) {
-              if (role == "output") return DType::Q6_K;
-              if ((role == "attn_v" || role == "ffn_down") && layer % 2 == 0) return DType::Q6_K;
-              return DType::Q4_K;
-            })};
+  if (kind == "llama-f16") return {"llama-f16", "gguf", llama_layout(kTinyLlama, [](std::string_view, int) { return DType::F16; })};
+  if (kind == "llama-q4k") return {"llama-q4k", "gguf", q4_k_m(kTinyLlama)};
+  if (kind == "llama3-q4km") {
+    LlamaGeometry g = kLlama3_8B;
+    g.layers = 18;  // of 32: about 3 GB
+    return {"llama3-q4km", "gguf", q4_k_m(g), static_cast<int>(g.vocab), 280147};  // Llama 3's merges
+  }
   if (kind == "sd-unet-f16") return {"sd-unet-f16", "safetensors", sd_unet()};
   if (kind == "sd-vae-f16") return {"sd-vae-f16", "safetensors", sd_vae()};
   if (kind == "clip-f16") return {"clip-f16", "safetensors", clip_text()};
@@ -222,6 +252,7 @@ Status write_bench_model(const BenchModel& model, const std::string& path) {
     GgufWriter w(3, 32);
     w.add_metadata("general.architecture", MetaValue::str("llama"));
     w.add_metadata("general.name", MetaValue::str("weightmap benchmark " + model.kind));
+    if (model.vocab) add_vocab(w, model.vocab, model.merges);
     for (const BenchTensor& t : model.tensors) w.add_tensor(t.name, t.dtype, t.shape, pattern(++seed));
     return w.write(path);
   }

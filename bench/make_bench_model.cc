@@ -5,7 +5,7 @@
 //     BF16 tensors (unaligned offsets, as real safetensors files have)
 //   make_bench_model KIND PATH
 //     a model shaped like a real one (bench_models.h): llama-f16, sd-unet-f16,
-//     sd-vae-f16, clip-f16, llama-q4k
+//     sd-vae-f16, clip-f16, llama-q4k, llama3-q4km (about 3 GB)
 // Tensor bytes are deterministic and non-zero so copies can be checked.
 #include <cstdio>
 #include <cstdlib>
@@ -16,34 +16,6 @@
 #include "bench_models.h"
 #include "format/gguf_writer.h"
 #include "format/safetensors_writer.h"
-
-namespace {
-
-wm::TensorData pattern(uint64_t seed) {
-  return {[seed](uint64_t offset, std::span<std::byte> out) {
-    for (size_t k = 0; k < out.size(); ++k)
-      out[k] = static_cast<std::byte>(((offset + k) * 131 + seed * 7) >> 3 & 0x3f);  // small finite halves
-  }};
-}
-
-void add_vocab(wm::GgufWriter& w) {
-  using wm::MetaType;
-  using wm::MetaValue;
-  std::vector<MetaValue> tokens, scores, types, merges;
-  const int vocab = 152064;
-  for (int k = 0; k < vocab; ++k) {
-    tokens.push_back(MetaValue::str(fmt::format("tok_{}", k)));
-    scores.push_back(MetaValue::f(MetaType::F32, -k * 0.01));
-    types.push_back(MetaValue::i(MetaType::I32, 1));
-    if (k < 151387) merges.push_back(MetaValue::str(fmt::format("t{} o{}", k % 977, k)));
-  }
-  w.add_metadata("tokenizer.ggml.tokens", MetaValue::array(MetaType::STRING, std::move(tokens)));
-  w.add_metadata("tokenizer.ggml.scores", MetaValue::array(MetaType::F32, std::move(scores)));
-  w.add_metadata("tokenizer.ggml.token_type", MetaValue::array(MetaType::I32, std::move(types)));
-  w.add_metadata("tokenizer.ggml.merges", MetaValue::array(MetaType::STRING, std::move(merges)));
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   if (argc == 3) {
@@ -56,7 +28,7 @@ int main(int argc, char** argv) {
   }
   if (argc < 3 || (std::strcmp(argv[1], "gguf") != 0 && std::strcmp(argv[1], "safetensors") != 0)) {
     std::fprintf(stderr, "usage: make_bench_model gguf|safetensors PATH [TOTAL_GB=3] [TENSORS=300]\n"
-                         "       make_bench_model llama-f16|sd-unet-f16|sd-vae-f16|clip-f16|llama-q4k PATH\n");
+                         "       make_bench_model llama-f16|sd-unet-f16|sd-vae-f16|clip-f16|llama-q4k|llama3-q4km PATH\n");
     return 2;
   }
   bool gguf = std::strcmp(argv[1], "gguf") == 0;
@@ -71,15 +43,15 @@ int main(int argc, char** argv) {
     wm::GgufWriter w(3, 32);
     w.add_metadata("general.architecture", wm::MetaValue::str("qwen2"));
     w.add_metadata("general.name", wm::MetaValue::str("weightmap benchmark model"));
-    add_vocab(w);
-    for (int k = 0; k < n; ++k) w.add_tensor(fmt::format("blk.{}.weight", k), wm::DType::F16, {rows, 1024}, pattern(k));
+    wm::bench::add_vocab(w, 152064, 151387);  // Qwen2's sizes
+    for (int k = 0; k < n; ++k) w.add_tensor(fmt::format("blk.{}.weight", k), wm::DType::F16, {rows, 1024}, wm::bench::pattern(k));
     s = w.write(path);
   } else {
     wm::SafetensorsWriter w;
     w.add_metadata("format", "pt");
     for (int k = 0; k < n; ++k) {
-      w.add_tensor(fmt::format("blocks.{}.weight", k), wm::DType::BF16, {rows, 1024}, pattern(k));
-      w.add_tensor(fmt::format("blocks.{}.norm", k), wm::DType::BF16, {3}, pattern(k));
+      w.add_tensor(fmt::format("blocks.{}.weight", k), wm::DType::BF16, {rows, 1024}, wm::bench::pattern(k));
+      w.add_tensor(fmt::format("blocks.{}.norm", k), wm::DType::BF16, {3}, wm::bench::pattern(k));
     }
     s = w.write(path);
   }

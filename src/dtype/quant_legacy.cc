@@ -38,15 +38,22 @@ void dequantize_q4_0(const std::byte* src, float* y, uint64_t nblocks) {
   }
 }
 
+// The value of largest magnitude in a block, with its sign (the first such
+// value on a tie), as ggml's Q4_0/Q5_0 quantisers choose it.
+float signed_absmax(const float* x) {
+  float amax = 0, max = 0;
+  for (int j = 0; j < kQK; ++j)
+    if (amax < std::fabs(x[j])) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  return max;
+}
+
 // The value of largest magnitude, with its sign, maps to -8.
 void quantize_q4_0(const float* x, std::byte* dst, uint64_t nblocks) {
   for (uint64_t b = 0; b < nblocks; ++b, x += kQK, dst += 18) {
-    float amax = 0, max = 0;
-    for (int j = 0; j < kQK; ++j)
-      if (amax < std::fabs(x[j])) {
-        amax = std::fabs(x[j]);
-        max = x[j];
-      }
+    const float max = signed_absmax(x);
     const float d = max / -8;
     const float id = d != 0 ? 1.0f / d : 0.0f;
     store_f16(dst, d);
@@ -118,12 +125,7 @@ void pack_q5(const uint8_t* q, std::byte* qh_dst, std::byte* qs_dst) {
 
 void quantize_q5_0(const float* x, std::byte* dst, uint64_t nblocks) {
   for (uint64_t b = 0; b < nblocks; ++b, x += kQK, dst += 22) {
-    float amax = 0, max = 0;
-    for (int j = 0; j < kQK; ++j)
-      if (amax < std::fabs(x[j])) {
-        amax = std::fabs(x[j]);
-        max = x[j];
-      }
+    const float max = signed_absmax(x);
     const float d = max / -16;
     const float id = d != 0 ? 1.0f / d : 0.0f;
     store_f16(dst, d);
