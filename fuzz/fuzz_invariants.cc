@@ -5,9 +5,9 @@
 namespace wm {
 
 std::string table_invariant_violation(const TensorTable& table, uint64_t file_size) {
-  if (table.files.size() != 1) return "a single-file parser returned several files";
-  const FileInfo& f = table.files[0];
-  for (const auto& t : table.tensors) {
+  if (table.files().size() != 1) return "a single-file parser returned several files";
+  const FileInfo& f = table.files()[0];
+  for (const auto& t : table.tensors()) {
     auto bad = [&](const char* what) { return fmt::format("{} (tensor '{}')", what, t.name); };
     if (t.file != 0) return bad("file index");
     if (t.offset > file_size || t.nbytes > file_size - t.offset) return bad("tensor outside the file");

@@ -14,8 +14,8 @@
 namespace {
 
 void check_table(const wm::TensorTable& table, const wm::ByteSource& src) {
-  if (table.files.size() != 1) std::abort();
-  for (const auto& t : table.tensors) {
+  if (table.files().size() != 1) std::abort();
+  for (const auto& t : table.tensors()) {
     wm::SizeOrReason size = wm::tensor_nbytes(t.dtype, t.shape);
     if (!size.nbytes || *size.nbytes != t.nbytes) std::abort();
     if (t.plain_source() && (t.offset > src.size() || t.nbytes > src.size() - t.offset)) std::abort();

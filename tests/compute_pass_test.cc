@@ -93,9 +93,9 @@ std::vector<std::string> write_model(const TempDir& dir) {
 // reference decoder or hashed.
 uint64_t expected_checksum(const TensorTable& table, SimdLevel level, uint64_t seed) {
   std::map<uint32_t, std::vector<std::byte>> files;
-  for (uint32_t f = 0; f < table.files.size(); ++f) files[f] = test::read_file(table.files[f].path);
+  for (uint32_t f = 0; f < table.files().size(); ++f) files[f] = test::read_file(table.files()[f].path);
   std::vector<const TensorInfo*> order;
-  for (const auto& t : table.tensors) order.push_back(&t);
+  for (const auto& t : table.tensors()) order.push_back(&t);
   std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return std::tie(a->file, a->offset) < std::tie(b->file, b->offset); });
   XXH3_state_t h;
   XXH3_64bits_reset(&h);

@@ -41,11 +41,11 @@ TEST_F(ConvertCli, TextListsEachTensorAndTotals) {
   EXPECT_NE(r.out.find("converted 2 tensors (1 changed dtype)"), std::string::npos) << r.out;
   auto t = open_model_path(dir_.file("out.gguf"));
   ASSERT_TRUE(t) << t.error().to_string();
-  EXPECT_EQ(t->tensors[0].dtype, DType::F16);
+  EXPECT_EQ(t->tensors()[0].dtype, DType::F16);
   // 1.0, 0.5, -2.0, 1024.0 as IEEE halves.
   auto f = test::read_file(dir_.file("out.gguf"));
   std::vector<uint16_t> want{0x3c00, 0x3800, 0xc000, 0x6400}, got(4);
-  std::memcpy(got.data(), f.data() + t->tensors[0].offset, 8);
+  std::memcpy(got.data(), f.data() + t->tensors()[0].offset, 8);
   EXPECT_EQ(got, want);
 }
 

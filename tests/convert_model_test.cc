@@ -38,17 +38,17 @@ std::vector<std::byte> bytes_of(const std::vector<T>& v) {
 // offsets are what the layout checks below pin down independently).
 std::vector<std::byte> tensor_bytes(const TensorTable& t, const std::string& name) {
   const TensorInfo* info = nullptr;
-  for (const auto& x : t.tensors)
+  for (const auto& x : t.tensors())
     if (x.qualified_name() == name) info = &x;
   EXPECT_NE(info, nullptr) << name;
   if (!info) return {};
-  auto f = read_file(t.files[info->file].path);
+  auto f = read_file(t.files()[info->file].path);
   return {f.begin() + static_cast<ptrdiff_t>(info->offset),
           f.begin() + static_cast<ptrdiff_t>(info->offset + info->nbytes)};
 }
 
 const TensorInfo* find(const TensorTable& t, const std::string& name) {
-  for (const auto& x : t.tensors)
+  for (const auto& x : t.tensors())
     if (x.qualified_name() == name) return &x;
   return nullptr;
 }
@@ -104,9 +104,9 @@ TEST(ConvertModel, SafetensorsToGgufToSafetensorsKeepsBytesShapesAndMetadata) {
   EXPECT_EQ(get<uint64_t>(g, 16), 2u);
   auto gt = open_model_path(dir.file("mid.gguf"));
   ASSERT_TRUE(gt) << gt.error().to_string();
-  EXPECT_EQ(gt->files[0].data_offset % 32, 0u);
-  for (const auto& t : gt->tensors) EXPECT_EQ((t.offset - gt->files[0].data_offset) % 32, 0u) << t.name;
-  EXPECT_EQ(meta_string(gt->files[0], "author"), "test") << "safetensors metadata becomes GGUF strings";
+  EXPECT_EQ(gt->files()[0].data_offset % 32, 0u);
+  for (const auto& t : gt->tensors()) EXPECT_EQ((t.offset - gt->files()[0].data_offset) % 32, 0u) << t.name;
+  EXPECT_EQ(meta_string(gt->files()[0], "author"), "test") << "safetensors metadata becomes GGUF strings";
   EXPECT_EQ(find(*gt, "b.f16")->shape, (std::vector<uint64_t>{2, 4}));
   EXPECT_EQ(tensor_bytes(*gt, "a.f32"), s.f32);
   EXPECT_EQ(tensor_bytes(*gt, "d.i32"), s.i32);
@@ -115,8 +115,8 @@ TEST(ConvertModel, SafetensorsToGgufToSafetensorsKeepsBytesShapesAndMetadata) {
   ASSERT_TRUE(r2) << r2.error().to_string();
   auto st = open_model_path(dir.file("out.safetensors"));
   ASSERT_TRUE(st) << st.error().to_string();
-  EXPECT_EQ(meta_string(st->files[0], "format"), "pt");
-  EXPECT_EQ(meta_string(st->files[0], "author"), "test");
+  EXPECT_EQ(meta_string(st->files()[0], "format"), "pt");
+  EXPECT_EQ(meta_string(st->files()[0], "author"), "test");
   EXPECT_EQ(tensor_bytes(*st, "a.f32"), s.f32);
   EXPECT_EQ(tensor_bytes(*st, "b.f16"), s.f16);
   EXPECT_EQ(tensor_bytes(*st, "c.bf16"), s.bf16);
@@ -126,7 +126,7 @@ TEST(ConvertModel, SafetensorsToGgufToSafetensorsKeepsBytesShapesAndMetadata) {
   // safetensors layout, from its spec: u64 header length, JSON, data right after.
   auto f = read_file(dir.file("out.safetensors"));
   uint64_t n = get<uint64_t>(f, 0);
-  EXPECT_EQ(st->files[0].data_offset, 8 + n);
+  EXPECT_EQ(st->files()[0].data_offset, 8 + n);
   EXPECT_EQ(f.size(), 8 + n + r2->bytes_out);
 }
 
@@ -144,7 +144,7 @@ TEST(ConvertModel, GgufToSafetensorsKeepsStringMetadataAndSaysWhatItDropped) {
   EXPECT_NE(r->not_kept[0].find("llama.context_length"), std::string::npos) << r->not_kept[0];
   auto st = open_model_path(dir.file("out.safetensors"));
   ASSERT_TRUE(st);
-  EXPECT_EQ(meta_string(st->files[0], "general.name"), "tiny");
+  EXPECT_EQ(meta_string(st->files()[0], "general.name"), "tiny");
   EXPECT_EQ(tensor_bytes(*st, "w"), bytes_of(std::vector<float>{1, 2, 3, 4}));
 }
 
@@ -177,7 +177,7 @@ TEST(ConvertModel, GgufToGgufKeepsEveryKeyValueAndDequantisesQ8_0) {
   EXPECT_EQ(r->metadata_kept, want.size());
   auto g = open_model_path(dir.file("out.gguf"));
   ASSERT_TRUE(g) << g.error().to_string();
-  EXPECT_EQ(g->files[0].metadata, want);
+  EXPECT_EQ(g->files()[0].metadata, want);
   EXPECT_EQ(find(*g, "q")->dtype, DType::F32);
   EXPECT_EQ(tensor_bytes(*g, "q"), bytes_of(expected));
 }
@@ -262,7 +262,7 @@ TEST(ConvertModel, TorchCheckpointsToSafetensorsMatchNumpyBytes) {
     ASSERT_TRUE(st) << st.error().to_string();
     auto refs = test::read_refs(in);
     ASSERT_FALSE(refs.empty());
-    EXPECT_EQ(st->tensors.size(), refs.size());
+    EXPECT_EQ(st->tensors().size(), refs.size());
     for (const auto& ref : refs) {
       const TensorInfo* t = find(*st, ref.name);
       ASSERT_NE(t, nullptr) << ref.name;
@@ -302,7 +302,7 @@ TEST(ConvertModel, ShardsPastTheShardSizeWithATransformersIndex) {
 
   auto back = open_model_path(dir.file("out"));  // the folder, through its index
   ASSERT_TRUE(back) << back.error().to_string();
-  ASSERT_EQ(back->tensors.size(), 5u);
+  ASSERT_EQ(back->tensors().size(), 5u);
   for (int k = 0; k < 5; ++k) EXPECT_EQ(tensor_bytes(*back, fmt::format("t{}", k)), data[k]);
 }
 
@@ -380,7 +380,7 @@ TEST(ConvertModel, MemoryStaysWithinAFewStagingBudgets) {
   // Spot-check the copied tensor's last bytes against the generator.
   const TensorInfo* t3 = find(*g, "layer3.weight");
   ASSERT_NE(t3, nullptr);
-  std::ifstream f(g->files[0].path, std::ios::binary);
+  std::ifstream f(g->files()[0].path, std::ios::binary);
   f.seekg(static_cast<std::streamoff>(t3->offset + kTensor - 16));
   char tail[16];
   f.read(tail, 16);

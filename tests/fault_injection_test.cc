@@ -288,10 +288,10 @@ struct ModelFile {
   }
 
   const TensorInfo& tensor(const std::string& name) const {
-    for (const auto& t : table.tensors)
+    for (const auto& t : table.tensors())
       if (t.name == name) return t;
     ADD_FAILURE() << "no tensor " << name;
-    return table.tensors.front();
+    return table.tensors().front();
   }
 };
 
@@ -505,7 +505,7 @@ class CopyPathFaults : public ::testing::TestWithParam<IoMode> {};
 
 TEST_P(CopyPathFaults, EintrAndShortReadsLoadExactBytes) {
   ModelFile mf;
-  ASSERT_FALSE(mf.table.tensors.empty());
+  ASSERT_FALSE(mf.table.tensors().empty());
   uint64_t align = 4096;
   if (std::string why = unavailable(GetParam(), mf.path, &align); !why.empty()) GTEST_SKIP() << why;
 
@@ -536,7 +536,7 @@ TEST_P(CopyPathFaults, EintrAndShortReadsLoadExactBytes) {
 
 TEST_P(CopyPathFaults, EioNamesFileTensorAndOffsetInsideIt) {
   ModelFile mf;
-  ASSERT_FALSE(mf.table.tensors.empty());
+  ASSERT_FALSE(mf.table.tensors().empty());
   uint64_t align = 4096;
   if (std::string why = unavailable(GetParam(), mf.path, &align); !why.empty()) GTEST_SKIP() << why;
   const TensorInfo& big = mf.tensor("big");
@@ -567,7 +567,7 @@ INSTANTIATE_TEST_SUITE_P(IoModes, CopyPathFaults, ::testing::Values(IoMode::kRea
 
 TEST(FaultInjection, DirectLoadWithUnalignedShortReadFails) {
   ModelFile mf;
-  ASSERT_FALSE(mf.table.tensors.empty());
+  ASSERT_FALSE(mf.table.tensors().empty());
   uint64_t align = 4096;
   if (std::string why = unavailable(IoMode::kDirect, mf.path, &align); !why.empty()) GTEST_SKIP() << why;
   UnalignedDirectShorts inj(mf.path);
@@ -588,7 +588,7 @@ TEST(FaultInjection, DirectLoadWithUnalignedShortReadFails) {
 
 TEST(FaultInjection, LoadOutOfMemoryNamesFileAndTensor) {
   ModelFile mf;
-  ASSERT_FALSE(mf.table.tensors.empty());
+  ASSERT_FALSE(mf.table.tensors().empty());
   const TensorInfo& big = mf.tensor("big");
   // Only "big"'s copy buffer (its size rounded up to the copy alignment).
   FailAlloc inj(big.nbytes, big.nbytes + 4096);

@@ -124,13 +124,13 @@ TEST(GgufBadInput, HandBuiltFileParses) {
   b.zeros(16 + 68);
   auto r = parse(b.bytes);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
-  EXPECT_EQ(r->files[0].alignment, 16u);
-  EXPECT_EQ(r->files[0].data_offset, data);
-  ASSERT_EQ(r->tensors.size(), 2u);
-  EXPECT_EQ(r->tensors[0].offset, data);
-  EXPECT_EQ(r->tensors[1].offset, data + 16);
-  EXPECT_EQ(r->tensors[1].shape, (std::vector<uint64_t>{2, 32}));
-  EXPECT_EQ(r->tensors[1].nbytes, 68u);
+  EXPECT_EQ(r->files()[0].alignment, 16u);
+  EXPECT_EQ(r->files()[0].data_offset, data);
+  ASSERT_EQ(r->tensors().size(), 2u);
+  EXPECT_EQ(r->tensors()[0].offset, data);
+  EXPECT_EQ(r->tensors()[1].offset, data + 16);
+  EXPECT_EQ(r->tensors()[1].shape, (std::vector<uint64_t>{2, 32}));
+  EXPECT_EQ(r->tensors()[1].nbytes, 68u);
 }
 
 // ------------------------------------------------------------ file start
@@ -248,7 +248,7 @@ TEST(GgufBadInput, EveryTruncationOfAWrittenFileFails) {
   auto r = parse(bytes);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   // The last tensor ends the file; the infos end before the padding.
-  ASSERT_EQ(r->tensors.back().offset + r->tensors.back().nbytes, bytes.size());
+  ASSERT_EQ(r->tensors().back().offset + r->tensors().back().nbytes, bytes.size());
   // Header 24, then key/values (key length 8 + key + type 4 + value) and
   // tensor infos (name length 8 + name + n_dims 4 + 8 per dim + type 4 + offset 8).
   const uint64_t end_of_infos = 24 + (8 + 17 + 4 + 4)                       // general.alignment: u32
@@ -258,7 +258,7 @@ TEST(GgufBadInput, EveryTruncationOfAWrittenFileFails) {
                                 + (8 + 1 + 4 + 1)                           // b: bool
                                 + (8 + 2 + 4 + 16 + 4 + 8)                  // w0: 2 dims
                                 + (8 + 2 + 4 + 8 + 4 + 8);                  // w1: 1 dim
-  ASSERT_EQ(r->files[0].data_offset, (end_of_infos + 63) / 64 * 64);
+  ASSERT_EQ(r->files()[0].data_offset, (end_of_infos + 63) / 64 * 64);
   check_every_prefix_fails(bytes, end_of_infos);
 }
 
@@ -512,8 +512,8 @@ TEST(GgufBadInput, TensorOffsetNotAligned) {
     b.zeros(3 + 16);
     auto r = parse(b.bytes);
     ASSERT_TRUE(r.ok()) << r.error().to_string();
-    EXPECT_EQ(r->files[0].data_offset, data);
-    EXPECT_EQ(r->tensors[0].offset, data + 3);
+    EXPECT_EQ(r->files()[0].data_offset, data);
+    EXPECT_EQ(r->tensors()[0].offset, data + 3);
   }
 }
 

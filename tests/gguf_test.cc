@@ -175,14 +175,14 @@ TEST_P(GgufVersion, EveryMetadataTypeRoundTrips) {
   Metadata want = every_kind_of_metadata();
   for (const auto& [k, v] : want) w.add_metadata(k, v);
   RoundTrip rt = round_trip(w, dir);
-  ASSERT_EQ(rt.table.files.size(), 1u);
-  const FileInfo& file = rt.table.files[0];
+  ASSERT_EQ(rt.table.files().size(), 1u);
+  const FileInfo& file = rt.table.files()[0];
   EXPECT_EQ(file.version, GetParam());
   EXPECT_EQ(file.format, FileFormat::kGguf);
   EXPECT_EQ(file.path, dir.file("m.gguf"));
   EXPECT_EQ(file.size, rt.bytes.size());
   EXPECT_EQ(file.alignment, 32u);
-  EXPECT_TRUE(rt.table.tensors.empty());
+  EXPECT_TRUE(rt.table.tensors().empty());
   ASSERT_EQ(file.metadata.size(), want.size());
   for (size_t k = 0; k < want.size(); ++k) {
     EXPECT_EQ(file.metadata[k].first, want[k].first);
@@ -245,11 +245,11 @@ TEST(GgufWriter, BytesMatchTheSpec) {
 
   auto parsed = parse_bytes(want, "hand.gguf");
   ASSERT_TRUE(parsed.ok()) << parsed.error().to_string();
-  ASSERT_EQ(parsed->tensors.size(), 1u);
-  EXPECT_EQ(parsed->tensors[0].shape, (std::vector<uint64_t>{2, 3}));
-  EXPECT_EQ(parsed->tensors[0].offset, 96u);
-  EXPECT_EQ(parsed->tensors[0].nbytes, 24u);
-  EXPECT_EQ(parsed->files[0].data_offset, 96u);
+  ASSERT_EQ(parsed->tensors().size(), 1u);
+  EXPECT_EQ(parsed->tensors()[0].shape, (std::vector<uint64_t>{2, 3}));
+  EXPECT_EQ(parsed->tensors()[0].offset, 96u);
+  EXPECT_EQ(parsed->tensors()[0].nbytes, 24u);
+  EXPECT_EQ(parsed->files()[0].data_offset, 96u);
 }
 
 struct Layout {
@@ -291,7 +291,7 @@ TEST_P(GgufTensors, EveryGgufDtypeAndRankRoundTrips) {
     }
   }
   RoundTrip rt = round_trip(w, dir);
-  const FileInfo& file = rt.table.files.at(0);
+  const FileInfo& file = rt.table.files().at(0);
   EXPECT_EQ(file.version, version);
   EXPECT_EQ(file.alignment, alignment);
   EXPECT_EQ(file.data_offset, align_up(header, alignment));
@@ -304,11 +304,11 @@ TEST_P(GgufTensors, EveryGgufDtypeAndRankRoundTrips) {
     for (const auto& kv : file.metadata) EXPECT_NE(kv.first, "general.alignment");
   }
 
-  ASSERT_EQ(rt.table.tensors.size(), want.size());
+  ASSERT_EQ(rt.table.tensors().size(), want.size());
   uint64_t info_at = 24;
   for (const auto& kv : file.metadata) info_at += kv_size(kv.first, kv.second);
   for (size_t k = 0; k < want.size(); ++k) {
-    const TensorInfo& t = rt.table.tensors[k];
+    const TensorInfo& t = rt.table.tensors()[k];
     SCOPED_TRACE(want[k].name);
     EXPECT_EQ(t.name, want[k].name);
     EXPECT_EQ(t.dtype, want[k].dtype);
@@ -332,7 +332,7 @@ TEST_P(GgufTensors, EveryGgufDtypeAndRankRoundTrips) {
   }
   // No two tensors share a byte.
   std::vector<const TensorInfo*> sorted;
-  for (const auto& t : rt.table.tensors) sorted.push_back(&t);
+  for (const auto& t : rt.table.tensors()) sorted.push_back(&t);
   std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
   for (size_t k = 1; k < sorted.size(); ++k) EXPECT_LE(sorted[k - 1]->offset + sorted[k - 1]->nbytes, sorted[k]->offset);
 }
@@ -350,18 +350,18 @@ TEST(GgufRoundTrip, ZeroTensors) {
   {
     GgufWriter w;
     RoundTrip rt = round_trip(w, dir, "empty.gguf");
-    ASSERT_EQ(rt.table.files.size(), 1u);
-    EXPECT_TRUE(rt.table.tensors.empty());
-    EXPECT_TRUE(rt.table.files[0].metadata.empty());
-    EXPECT_EQ(rt.table.files[0].data_offset, 32u);  // the 24-byte header, aligned
-    EXPECT_EQ(rt.table.files[0].version, 3u);
+    ASSERT_EQ(rt.table.files().size(), 1u);
+    EXPECT_TRUE(rt.table.tensors().empty());
+    EXPECT_TRUE(rt.table.files()[0].metadata.empty());
+    EXPECT_EQ(rt.table.files()[0].data_offset, 32u);  // the 24-byte header, aligned
+    EXPECT_EQ(rt.table.files()[0].version, 3u);
   }
   {
     GgufWriter w(2, 64);
     w.add_metadata("a", s("b"));
     RoundTrip rt = round_trip(w, dir, "meta.gguf");
-    EXPECT_TRUE(rt.table.tensors.empty());
-    EXPECT_EQ(rt.table.files.at(0).data_offset, align_up(24 + kv_size("general.alignment", u(MetaType::U32, 64)) +
+    EXPECT_TRUE(rt.table.tensors().empty());
+    EXPECT_EQ(rt.table.files().at(0).data_offset, align_up(24 + kv_size("general.alignment", u(MetaType::U32, 64)) +
                                                              kv_size("a", s("b")),
                                                          64));
   }
@@ -376,12 +376,12 @@ TEST(GgufRoundTrip, ZeroSizedTensors) {
   w.add_tensor("empty.q", DType::Q4_K, {3, 0}, TensorData::bytes({}));
   w.add_tensor("c", DType::Q8_0, {1, 32}, TensorData::bytes(c));
   RoundTrip rt = round_trip(w, dir);
-  ASSERT_EQ(rt.table.tensors.size(), 4u);
-  EXPECT_EQ(rt.table.tensors[1].shape, (std::vector<uint64_t>{0, 7}));
-  EXPECT_EQ(rt.table.tensors[1].nbytes, 0u);
-  EXPECT_EQ(rt.table.tensors[2].nbytes, 0u);
-  EXPECT_EQ(rt.table.tensors[2].shape, (std::vector<uint64_t>{3, 0}));
-  const TensorInfo& tc = rt.table.tensors[3];
+  ASSERT_EQ(rt.table.tensors().size(), 4u);
+  EXPECT_EQ(rt.table.tensors()[1].shape, (std::vector<uint64_t>{0, 7}));
+  EXPECT_EQ(rt.table.tensors()[1].nbytes, 0u);
+  EXPECT_EQ(rt.table.tensors()[2].nbytes, 0u);
+  EXPECT_EQ(rt.table.tensors()[2].shape, (std::vector<uint64_t>{3, 0}));
+  const TensorInfo& tc = rt.table.tensors()[3];
   ASSERT_EQ(tc.nbytes, 34u);
   EXPECT_TRUE(std::equal(c.begin(), c.end(), rt.bytes.begin() + static_cast<ptrdiff_t>(tc.offset)));
 }
@@ -392,9 +392,9 @@ TEST(GgufRoundTrip, ScalarTensorWithNoDimensions) {
   std::vector<std::byte> d = random_bytes(4, 9);
   w.add_tensor("scalar", DType::F32, {}, TensorData::bytes(d));
   RoundTrip rt = round_trip(w, dir);
-  ASSERT_EQ(rt.table.tensors.size(), 1u);
-  EXPECT_TRUE(rt.table.tensors[0].shape.empty());
-  EXPECT_EQ(rt.table.tensors[0].nbytes, 4u);
+  ASSERT_EQ(rt.table.tensors().size(), 1u);
+  EXPECT_TRUE(rt.table.tensors()[0].shape.empty());
+  EXPECT_EQ(rt.table.tensors()[0].nbytes, 4u);
 }
 
 // A tensor larger than the writer's 8 MiB chunk, produced on demand.
@@ -411,13 +411,13 @@ TEST(GgufRoundTrip, LargeTensorStreamedInChunks) {
   w.add_tensor("big", DType::F32, {rows, cols}, gen);
   w.add_tensor("after", DType::I16, {3}, TensorData::bytes(small));
   RoundTrip rt = round_trip(w, dir);
-  ASSERT_EQ(rt.table.tensors.size(), 3u);
-  const TensorInfo& big = rt.table.tensors[1];
+  ASSERT_EQ(rt.table.tensors().size(), 3u);
+  const TensorInfo& big = rt.table.tensors()[1];
   ASSERT_EQ(big.nbytes, rows * cols * 4);
   uint64_t mismatches = 0;
   for (uint64_t k = 0; k < big.nbytes; ++k) mismatches += rt.bytes[big.offset + k] != byte_at(k);
   EXPECT_EQ(mismatches, 0u);
-  const TensorInfo& after = rt.table.tensors[2];
+  const TensorInfo& after = rt.table.tensors()[2];
   EXPECT_EQ(after.offset % 64, 0u);
   EXPECT_GE(after.offset, big.offset + big.nbytes);
   EXPECT_TRUE(std::equal(small.begin(), small.end(), rt.bytes.begin() + static_cast<ptrdiff_t>(after.offset)));
@@ -435,12 +435,12 @@ TEST(GgufRoundTrip, ThroughFileSource) {
   FileSource src(*file);
   auto table = parse_gguf(src);
   ASSERT_TRUE(table.ok()) << table.error().to_string();
-  EXPECT_EQ(table->files[0].path, dir.file("f.gguf"));
-  EXPECT_EQ(table->files[0].version, 2u);
-  ASSERT_EQ(table->tensors.size(), 1u);
-  EXPECT_EQ(table->tensors[0].dtype, DType::Q4_0);
-  EXPECT_EQ(table->tensors[0].nbytes, d.size());
-  EXPECT_TRUE(table->files[0].metadata.at(0).second == s("llama"));
+  EXPECT_EQ(table->files()[0].path, dir.file("f.gguf"));
+  EXPECT_EQ(table->files()[0].version, 2u);
+  ASSERT_EQ(table->tensors().size(), 1u);
+  EXPECT_EQ(table->tensors()[0].dtype, DType::Q4_0);
+  EXPECT_EQ(table->tensors()[0].nbytes, d.size());
+  EXPECT_TRUE(table->files()[0].metadata.at(0).second == s("llama"));
 }
 
 TEST(GgufRoundTrip, ExplicitDefaultAlignmentIsAccepted) {
@@ -450,8 +450,8 @@ TEST(GgufRoundTrip, ExplicitDefaultAlignmentIsAccepted) {
   std::vector<std::byte> d = random_bytes(8, 2);
   w.add_tensor("x", DType::F16, {4}, TensorData::bytes(d));
   RoundTrip rt = round_trip(w, dir);
-  EXPECT_EQ(rt.table.files.at(0).alignment, 32u);
-  EXPECT_EQ(rt.table.tensors.at(0).offset % 32, 0u);
+  EXPECT_EQ(rt.table.files().at(0).alignment, 32u);
+  EXPECT_EQ(rt.table.tensors().at(0).offset % 32, 0u);
 }
 
 // --------------------------------------------------------- writer refusals
@@ -601,7 +601,7 @@ TEST(GgufArraySummary, KeepsTypeAndLengthAndStillValidates) {
   auto full = parse_gguf(MemorySource(bytes, "a.gguf"));
   auto summary = parse_gguf(MemorySource(bytes, "a.gguf"), {false});
   ASSERT_TRUE(full.ok() && summary.ok());
-  const Metadata& m = summary->files[0].metadata;
+  const Metadata& m = summary->files()[0].metadata;
   ASSERT_EQ(m.size(), 4u);
   EXPECT_TRUE(m[0].second.is_summary());
   EXPECT_EQ(m[0].second.length, 1000u);
@@ -609,8 +609,8 @@ TEST(GgufArraySummary, KeepsTypeAndLengthAndStillValidates) {
   EXPECT_EQ(m[1].second.length, 1000u);
   EXPECT_EQ(m[2].second.length, 1u);
   EXPECT_EQ(m[3].second, MetaValue::str("still read"));
-  EXPECT_EQ(summary->tensors[0].offset, full->tensors[0].offset);
-  EXPECT_FALSE(full->files[0].metadata[0].second.is_summary());
+  EXPECT_EQ(summary->tensors()[0].offset, full->tensors()[0].offset);
+  EXPECT_FALSE(full->files()[0].metadata[0].second.is_summary());
   EXPECT_EQ(meta_to_string(m[0].second), "[1000 string items, not loaded]");
 
   // A summary cannot be written back: its items are gone.

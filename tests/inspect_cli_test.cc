@@ -30,13 +30,13 @@ TEST(InspectCli, JsonListsEveryTensorAsTheParserSeesIt) {
   ASSERT_EQ(files.size(), 2u);
   EXPECT_EQ(std::string_view(files.at(0)["format"]), "gguf");
   EXPECT_EQ(std::string_view(files.at(1)["format"]), "safetensors");
-  EXPECT_EQ(uint64_t(files.at(0)["size"]), table->files[0].size);
+  EXPECT_EQ(uint64_t(files.at(0)["size"]), table->files()[0].size);
 
   simdjson::dom::array tensors = doc["tensors"];
-  ASSERT_EQ(tensors.size(), table->tensors.size());
+  ASSERT_EQ(tensors.size(), table->tensors().size());
   size_t k = 0;
   for (simdjson::dom::element t : tensors) {
-    const TensorInfo& want = table->tensors[k++];
+    const TensorInfo& want = table->tensors()[k++];
     EXPECT_EQ(std::string_view(t["name"]), want.name);
     EXPECT_EQ(std::string_view(t["dtype"]), dtype_name(want.dtype));
     EXPECT_EQ(uint64_t(t["offset"]), want.offset);

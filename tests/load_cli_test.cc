@@ -40,11 +40,11 @@ class LoadCli : public ::testing::Test {
     ASSERT_TRUE(t.ok()) << t.error().to_string();
     table_ = std::move(t.value());
     args_ = " " + paths_.text_encoder + " " + paths_.transformer;
-    for (const auto& t2 : table_.tensors) {
+    for (const auto& t2 : table_.tensors()) {
       total_ += t2.nbytes;
       if (t2.offset % natural_alignment(t2.dtype) == 0) aligned_ += t2.nbytes;
     }
-    for (const auto& f : table_.files) file_bytes_ += f.size;
+    for (const auto& f : table_.files()) file_bytes_ += f.size;
   }
 
   // Runs `load` with `options` and parses its JSON; fails the test on a bad exit or bad JSON.
@@ -69,13 +69,13 @@ class LoadCli : public ::testing::Test {
 TEST_F(LoadCli, JsonDefaultMapsEveryAlignedTensor) {
   test::CommandResult r;
   simdjson::dom::element doc = load_json("", &r);
-  EXPECT_EQ(uint64_t(doc["tensors"]), table_.tensors.size());
+  EXPECT_EQ(uint64_t(doc["tensors"]), table_.tensors().size());
   EXPECT_EQ(uint64_t(doc["bytes_total"]), total_);
   EXPECT_EQ(uint64_t(doc["bytes_mapped"]), aligned_);
   EXPECT_EQ(uint64_t(doc["bytes_copied"]), total_ - aligned_);
   EXPECT_EQ(uint64_t(doc["bytes_converted"]), 0u);
   EXPECT_EQ(uint64_t(doc["tensors_mapped"]) + uint64_t(doc["tensors_copied"]) + uint64_t(doc["tensors_converted"]),
-            table_.tensors.size());
+            table_.tensors().size());
   EXPECT_EQ(uint64_t(doc["host_copy_bytes"]), total_ - aligned_);
   EXPECT_EQ(uint64_t(doc["device_bytes"]), 0u);
   EXPECT_EQ(uint64_t(doc["tensors_host_resident"]), 0u);
@@ -108,14 +108,14 @@ TEST_F(LoadCli, NoMmapCopiesEverything) {
   EXPECT_EQ(uint64_t(doc["bytes_copied"]), total_);
   EXPECT_EQ(uint64_t(doc["bytes_mapped"]), 0u);
   EXPECT_EQ(uint64_t(doc["bytes_converted"]), 0u);
-  EXPECT_EQ(uint64_t(doc["tensors_copied"]), table_.tensors.size());
+  EXPECT_EQ(uint64_t(doc["tensors_copied"]), table_.tensors().size());
   EXPECT_EQ(uint64_t(doc["host_copy_bytes"]), total_);
   EXPECT_FALSE(contains(r.err, "using mmap")) << r.err;
 }
 
 TEST_F(LoadCli, TypeF16ConvertsTheOtherFloats) {
   uint64_t want_converted = 0, n = 0;
-  for (const auto& t : table_.tensors)
+  for (const auto& t : table_.tensors())
     if (t.dtype == DType::F32 || t.dtype == DType::BF16 || t.dtype == DType::Q8_0) want_converted += t.nbytes, ++n;
   ASSERT_GT(n, 0u);
   simdjson::dom::element doc = load_json("--type F16");
@@ -136,7 +136,7 @@ TEST_F(LoadCli, SimDeviceHoldsEveryByte) {
 TEST_F(LoadCli, DeviceRulesByNameAndOffload) {
   simdjson::dom::element split = load_json("--device 'enc.*=cpu,token_embd.*=cpu,*=sim' --tensors");
   uint64_t device_bytes = 0;
-  for (const auto& t : table_.tensors)
+  for (const auto& t : table_.tensors())
     if (t.file == 1) device_bytes += t.nbytes;
   EXPECT_EQ(uint64_t(split["device_bytes"]), device_bytes);
   for (simdjson::dom::element t : simdjson::dom::array(split["per_tensor"])) {
@@ -146,7 +146,7 @@ TEST_F(LoadCli, DeviceRulesByNameAndOffload) {
   }
 
   simdjson::dom::element off = load_json("--device sim --offload-to-cpu");
-  EXPECT_EQ(uint64_t(off["tensors_host_resident"]), table_.tensors.size());
+  EXPECT_EQ(uint64_t(off["tensors_host_resident"]), table_.tensors().size());
   EXPECT_EQ(uint64_t(off["device_bytes"]), 0u);
   EXPECT_EQ(uint64_t(off["bytes_mapped"]), aligned_);
 }
@@ -154,10 +154,10 @@ TEST_F(LoadCli, DeviceRulesByNameAndOffload) {
 TEST_F(LoadCli, PerTensorListMatchesTheFiles) {
   simdjson::dom::element doc = load_json("--no-mmap --tensors");
   simdjson::dom::array list = doc["per_tensor"];
-  ASSERT_EQ(list.size(), table_.tensors.size());
+  ASSERT_EQ(list.size(), table_.tensors().size());
   size_t k = 0;
   for (simdjson::dom::element t : list) {
-    const TensorInfo& want = table_.tensors[k++];
+    const TensorInfo& want = table_.tensors()[k++];
     EXPECT_EQ(std::string_view(t["name"]), want.qualified_name());
     EXPECT_EQ(std::string_view(t["placement"]), "copy");
     EXPECT_EQ(std::string_view(t["device"]), "cpu");
@@ -180,7 +180,7 @@ TEST_F(LoadCli, SmallStagingBudgetHolds) {
 TEST_F(LoadCli, TextReportForPeople) {
   auto r = run_cli("load" + args_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_TRUE(contains(r.out, std::to_string(table_.tensors.size()) + " tensors")) << r.out;
+  EXPECT_TRUE(contains(r.out, std::to_string(table_.tensors().size()) + " tensors")) << r.out;
   EXPECT_TRUE(contains(r.out, "mapped")) << r.out;
   EXPECT_TRUE(contains(r.out, "page cache:")) << r.out;
   EXPECT_TRUE(contains(r.out, "peak RSS")) << r.out;
@@ -189,7 +189,7 @@ TEST_F(LoadCli, TextReportForPeople) {
   auto listed = run_cli("load --no-mmap --tensors" + args_);
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   EXPECT_TRUE(contains(listed.out, "(mmap disabled)")) << listed.out;
-  EXPECT_TRUE(contains(listed.out, table_.tensors.front().name)) << listed.out;
+  EXPECT_TRUE(contains(listed.out, table_.tensors().front().name)) << listed.out;
 }
 
 TEST_F(LoadCli, BadDeviceIsExitOneWithAMessage) {

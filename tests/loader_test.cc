@@ -250,11 +250,11 @@ std::vector<std::byte> tensor_bytes(const LoadedModel& model, const Tensor& t) {
 // changed. Returns the number of tensors checked.
 size_t expect_contents_match(const LoadedModel& model, const TensorTable& table) {
   std::map<uint32_t, std::vector<std::byte>> file_bytes;
-  for (uint32_t f = 0; f < table.files.size(); ++f) file_bytes[f] = read_file(table.files[f].path);
-  EXPECT_EQ(model.tensors().size(), table.tensors.size());
+  for (uint32_t f = 0; f < table.files().size(); ++f) file_bytes[f] = read_file(table.files()[f].path);
+  EXPECT_EQ(model.tensors().size(), table.tensors().size());
   size_t checked = 0;
-  for (size_t i = 0; i < table.tensors.size() && i < model.tensors().size(); ++i) {
-    const TensorInfo& src = table.tensors[i];
+  for (size_t i = 0; i < table.tensors().size() && i < model.tensors().size(); ++i) {
+    const TensorInfo& src = table.tensors()[i];
     const Tensor& t = model.tensors()[i];
     SCOPED_TRACE(src.qualified_name());
     EXPECT_EQ(t.name, src.qualified_name());
@@ -298,13 +298,13 @@ size_t expect_contents_match(const LoadedModel& model, const TensorTable& table)
 
 void expect_report_adds_up(const LoadedModel& model, const TensorTable& table) {
   const LoadReport& r = model.report();
-  EXPECT_EQ(r.tensors, table.tensors.size());
+  EXPECT_EQ(r.tensors, table.tensors().size());
   EXPECT_EQ(r.tensors_mapped + r.tensors_copied + r.tensors_converted, r.tensors);
   EXPECT_EQ(r.bytes_total, table.total_tensor_bytes());
   uint64_t mapped = 0, copied = 0, converted = 0, host_copy = 0, device = 0, n_mapped = 0, n_resident = 0;
   for (size_t i = 0; i < model.tensors().size(); ++i) {
     const Tensor& t = model.tensors()[i];
-    uint64_t src = table.tensors[i].nbytes;
+    uint64_t src = table.tensors()[i].nbytes;
     if (t.placement == Placement::kMap) mapped += src, ++n_mapped;
     if (t.placement == Placement::kCopy) copied += src;
     if (t.placement == Placement::kConvert) converted += src;
@@ -325,7 +325,7 @@ void expect_report_adds_up(const LoadedModel& model, const TensorTable& table) {
     EXPECT_EQ(test::sim_of(model).bytes_allocated(), device);
   }
   uint64_t file_bytes = 0;
-  for (const auto& f : table.files) file_bytes += f.size;
+  for (const auto& f : table.files()) file_bytes += f.size;
   EXPECT_EQ(r.file_bytes, file_bytes);
   EXPECT_LE(r.page_cache_bytes, r.file_bytes);
   EXPECT_LE(r.staging_peak_bytes, r.staging_budget_bytes);
@@ -350,14 +350,14 @@ TEST(Loader, GeneratedModelHasWhatTheTestsNeed) {
   TempDir dir;
   Files f = write_model(dir);
   TensorTable table = open_table(f.all());
-  ASSERT_EQ(table.tensors.size(), kGgufTensors.size() + kSafetensorsTensors.size());
+  ASSERT_EQ(table.tensors().size(), kGgufTensors.size() + kSafetensorsTensors.size());
   const TensorInfo* unaligned = table.find("s.f32_unaligned");
   ASSERT_NE(unaligned, nullptr);
   EXPECT_NE(unaligned->offset % 4, 0u);
   const TensorInfo* i64 = table.find("s.i64");
   ASSERT_NE(i64, nullptr);
   EXPECT_NE(i64->offset % 8, 0u);
-  for (const auto& t : table.tensors)
+  for (const auto& t : table.tensors())
     if (t.file == 0) {
       EXPECT_EQ(t.offset % 32, 0u) << t.name;
     }
@@ -372,7 +372,7 @@ TEST(Loader, MmapOnCpuMapsAlignedTensorsAndCopiesTheRest) {
   o.log = logs.logger();
   auto model = load_model(table, o);
   ASSERT_TRUE(model.ok()) << model.error().to_string();
-  EXPECT_EQ(expect_contents_match(*model, table), table.tensors.size());
+  EXPECT_EQ(expect_contents_match(*model, table), table.tensors().size());
   expect_report_adds_up(*model, table);
   for (const auto& t : model->tensors()) {
     bool aligned = t.file_offset % cpu_device_caps().required_alignment(t.dtype) == 0;
@@ -413,7 +413,7 @@ TEST(Loader, AllMappedModelNeedsNoBufferAtAll) {
   TensorTable table = open_table({path});
   auto model = load_model(table, {});
   ASSERT_TRUE(model.ok()) << model.error().to_string();
-  EXPECT_EQ(expect_contents_match(*model, table), table.tensors.size());
+  EXPECT_EQ(expect_contents_match(*model, table), table.tensors().size());
   expect_report_adds_up(*model, table);
   const LoadReport& r = model->report();
   EXPECT_EQ(r.tensors_mapped, r.tensors);
@@ -473,7 +473,7 @@ TEST(Loader, SimDeviceGetsEveryTensorThroughItsQueue) {
     EXPECT_EQ(model->devices()[t.device].name, "sim");
     EXPECT_NE(t.reason.find("cannot read host memory"), std::string::npos) << t.reason;
   }
-  EXPECT_EQ(expect_contents_match(*model, table), table.tensors.size());
+  EXPECT_EQ(expect_contents_match(*model, table), table.tensors().size());
   expect_report_adds_up(*model, table);
   const LoadReport& r = model->report();
   EXPECT_EQ(r.device_bytes, r.bytes_total);
@@ -515,7 +515,7 @@ TEST(Loader, OffloadKeepsSimTensorsHostResident) {
     EXPECT_EQ(t.placement, aligned ? Placement::kMap : Placement::kCopy) << t.name;
     EXPECT_NE(t.reason.find("host-resident"), std::string::npos) << t.reason;
   }
-  EXPECT_EQ(model->report().tensors_host_resident, table.tensors.size());
+  EXPECT_EQ(model->report().tensors_host_resident, table.tensors().size());
   EXPECT_EQ(model->report().device_bytes, 0u);
   expect_contents_match(*model, table);
   expect_report_adds_up(*model, table);
@@ -536,7 +536,7 @@ TEST(Loader, TypeConversionOnCpuMatchesTheReference) {
   EXPECT_EQ(model->find("g.f16")->placement, Placement::kMap);  // already F16
   EXPECT_EQ(model->find("g.i32")->dtype, DType::I32);           // no conversion for it
   EXPECT_EQ(model->find("g.i32")->placement, Placement::kMap);
-  EXPECT_EQ(expect_contents_match(*model, table), table.tensors.size());
+  EXPECT_EQ(expect_contents_match(*model, table), table.tensors().size());
   expect_report_adds_up(*model, table);
   EXPECT_GT(model->report().bytes_converted, 0u);
 }
@@ -554,7 +554,7 @@ TEST(Loader, TypeConversionOnSimMatchesTheReference) {
   EXPECT_EQ(model->find("s.i64")->dtype, DType::I32);
   EXPECT_EQ(model->find("g.f32b")->dtype, DType::BF16);
   EXPECT_EQ(model->find("g.f32")->placement, Placement::kCopy);
-  EXPECT_EQ(expect_contents_match(*model, table), table.tensors.size());
+  EXPECT_EQ(expect_contents_match(*model, table), table.tensors().size());
   expect_report_adds_up(*model, table);
   EXPECT_LE(model->report().staging_budget_bytes, 64u << 10);
 }
@@ -650,14 +650,14 @@ TEST(Loader, ZeroSizedFileFallsBackToReadingWithALoggedReason) {
   FileInfo fi;
   fi.path = empty;
   fi.format = FileFormat::kSafetensors;
-  extra.files.push_back(fi);
+  extra.add_file(fi);
   TensorInfo ti;
   ti.name = "z.empty";
   ti.dtype = DType::F32;
   ti.shape = {0};
-  extra.tensors.push_back(ti);
+  extra.add_tensor(ti);
   table.append(std::move(extra));
-  ASSERT_TRUE(table.index_names().ok());
+  ASSERT_TRUE(table.check_unique_names().ok());
 
   Logs logs;
   LoadOptions o;
@@ -729,8 +729,8 @@ TEST(Loader, MovedModelKeepsItsTensors) {
   auto model = load_model(table, {});
   ASSERT_TRUE(model.ok());
   LoadedModel moved = std::move(model.value());
-  EXPECT_EQ(expect_contents_match(moved, table), table.tensors.size());
-  EXPECT_EQ(moved.report().tensors, table.tensors.size());
+  EXPECT_EQ(expect_contents_match(moved, table), table.tensors().size());
+  EXPECT_EQ(moved.report().tensors, table.tensors().size());
 }
 
 TEST(Loader, FileTruncatedAfterParsingIsAnErrorNamingIt) {
@@ -755,7 +755,7 @@ TEST(Loader, FileReplacedWithTheSameSizeAfterParsingIsAnError) {
   TempDir dir;
   Files f = write_model(dir);
   TensorTable table = open_table(f.all());
-  ASSERT_NE(table.files[0].identity.inode, 0u);
+  ASSERT_NE(table.files()[0].identity.inode, 0u);
   auto bytes = read_file(f.gguf);
   std::string tmp = f.gguf + ".new";
   test::write_file(tmp, bytes);

@@ -87,12 +87,12 @@ TEST(ModelPath, SingleSafetensorsFile) {
   write_st(path, {"a", "b"});
   auto t = open_model_path(path);
   ASSERT_TRUE(t.ok()) << t.error().to_string();
-  ASSERT_EQ(t->files.size(), 1u);
-  EXPECT_EQ(t->files[0].path, path);
-  EXPECT_EQ(t->files[0].format, FileFormat::kSafetensors);
-  EXPECT_TRUE(t->files[0].component.empty());
-  ASSERT_EQ(t->tensors.size(), 2u);
-  for (const auto& x : t->tensors) {
+  ASSERT_EQ(t->files().size(), 1u);
+  EXPECT_EQ(t->files()[0].path, path);
+  EXPECT_EQ(t->files()[0].format, FileFormat::kSafetensors);
+  EXPECT_TRUE(t->files()[0].component.empty());
+  ASSERT_EQ(t->tensors().size(), 2u);
+  for (const auto& x : t->tensors()) {
     EXPECT_TRUE(x.component.empty());
     EXPECT_EQ(x.qualified_name(), x.name);
   }
@@ -104,8 +104,8 @@ TEST(ModelPath, SingleGgufFile) {
   write_gguf(path, {"tok_embd.weight"});
   auto t = open_model_path(path);
   ASSERT_TRUE(t.ok()) << t.error().to_string();
-  EXPECT_EQ(t->files[0].format, FileFormat::kGguf);
-  EXPECT_EQ(t->tensors[0].name, "tok_embd.weight");
+  EXPECT_EQ(t->files()[0].format, FileFormat::kGguf);
+  EXPECT_EQ(t->tensors()[0].name, "tok_embd.weight");
 }
 
 TEST(ModelPath, FormatDetectedFromContentNotExtension) {
@@ -114,12 +114,12 @@ TEST(ModelPath, FormatDetectedFromContentNotExtension) {
   write_st(st, {"x"});
   auto a = open_model_path(st);
   ASSERT_TRUE(a.ok()) << a.error().to_string();
-  EXPECT_EQ(a->files[0].format, FileFormat::kSafetensors);
+  EXPECT_EQ(a->files()[0].format, FileFormat::kSafetensors);
   std::string gg = dir.file("weights.dat");
   write_gguf(gg, {"y"});
   auto b = open_model_path(gg);
   ASSERT_TRUE(b.ok()) << b.error().to_string();
-  EXPECT_EQ(b->files[0].format, FileFormat::kGguf);
+  EXPECT_EQ(b->files()[0].format, FileFormat::kGguf);
 }
 
 TEST(ModelPath, UnrecognisedFile) {
@@ -176,7 +176,7 @@ TEST(ModelPathFolder, DiffusersSubfoldersBecomeComponents) {
 
   // transformer: 3 shards; the others one file each; tokenizer/scheduler none.
   std::map<std::string, size_t> files_per_component;
-  for (const auto& f : t->files) {
+  for (const auto& f : t->files()) {
     EXPECT_FALSE(f.component.empty()) << f.path;
     EXPECT_EQ(f.component, parent_name(f.path)) << "component is the subfolder holding the file";
     ++files_per_component[f.component];
@@ -185,9 +185,9 @@ TEST(ModelPathFolder, DiffusersSubfoldersBecomeComponents) {
                                      {"text_encoder", 1}, {"text_encoder_2", 1}, {"transformer", 3}, {"vae", 1}}));
 
   std::multiset<std::string> qualified;
-  for (const auto& x : t->tensors) {
-    ASSERT_LT(x.file, t->files.size());
-    EXPECT_EQ(x.component, t->files[x.file].component) << x.name;
+  for (const auto& x : t->tensors()) {
+    ASSERT_LT(x.file, t->files().size());
+    EXPECT_EQ(x.component, t->files()[x.file].component) << x.name;
     EXPECT_EQ(x.qualified_name(), x.component + "." + x.name);
     qualified.insert(x.qualified_name());
   }
@@ -211,13 +211,13 @@ TEST(ModelPathFolder, FindByQualifiedNameAfterOpenModel) {
   EXPECT_NE(te, te2);
   EXPECT_EQ(te->dtype, DType::F32);
   EXPECT_EQ(te2->dtype, DType::F16);
-  EXPECT_EQ(t->files[te->file].path, root + "/text_encoder/model.safetensors");
-  EXPECT_EQ(t->files[te2->file].path, root + "/text_encoder_2/model.safetensors");
+  EXPECT_EQ(t->files()[te->file].path, root + "/text_encoder/model.safetensors");
+  EXPECT_EQ(t->files()[te2->file].path, root + "/text_encoder_2/model.safetensors");
   const TensorInfo* p = t->find("transformer.proj_out.weight");
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(p->dtype, DType::BF16);
-  EXPECT_EQ(parent_name(t->files[p->file].path), "transformer");
-  EXPECT_EQ(filename(t->files[p->file].path), "diffusion_pytorch_model-00002-of-00003.safetensors");
+  EXPECT_EQ(parent_name(t->files()[p->file].path), "transformer");
+  EXPECT_EQ(filename(t->files()[p->file].path), "diffusion_pytorch_model-00002-of-00003.safetensors");
   // Bare names are not qualified names.
   EXPECT_EQ(t->find("embed.weight"), nullptr);
   EXPECT_EQ(t->find("proj_out.weight"), nullptr);
@@ -232,7 +232,7 @@ TEST(ModelPathFolder, ComponentFolderWithAGgufFile) {
   auto t = open_model({root});
   ASSERT_TRUE(t.ok()) << t.error().to_string();
   ASSERT_NE(t->find("unet.input.weight"), nullptr);
-  EXPECT_EQ(t->files[t->find("unet.input.weight")->file].format, FileFormat::kGguf);
+  EXPECT_EQ(t->files()[t->find("unet.input.weight")->file].format, FileFormat::kGguf);
   ASSERT_NE(t->find("vae.conv.weight"), nullptr);
 }
 
@@ -262,10 +262,10 @@ TEST(ModelPathVariant, DefaultWithoutVariant) {
   o.log = logs.logger();
   auto t = open_model_path(dir.path(), o);
   ASSERT_TRUE(t.ok()) << t.error().to_string();
-  ASSERT_EQ(t->files.size(), 1u);
-  EXPECT_EQ(filename(t->files[0].path), "model.safetensors");
-  EXPECT_EQ(t->tensors[0].dtype, DType::F32);
-  EXPECT_TRUE(t->files[0].component.empty()) << "a folder holding one model has no component";
+  ASSERT_EQ(t->files().size(), 1u);
+  EXPECT_EQ(filename(t->files()[0].path), "model.safetensors");
+  EXPECT_EQ(t->tensors()[0].dtype, DType::F32);
+  EXPECT_TRUE(t->files()[0].component.empty()) << "a folder holding one model has no component";
   EXPECT_TRUE(logs.at(LogLevel::kWarn).empty());
 }
 
@@ -278,9 +278,9 @@ TEST(ModelPathVariant, VariantPicked) {
   o.variant = "fp16";
   auto t = open_model_path(dir.path(), o);
   ASSERT_TRUE(t.ok()) << t.error().to_string();
-  ASSERT_EQ(t->files.size(), 1u);
-  EXPECT_EQ(filename(t->files[0].path), "model.fp16.safetensors");
-  EXPECT_EQ(t->tensors[0].dtype, DType::F16);
+  ASSERT_EQ(t->files().size(), 1u);
+  EXPECT_EQ(filename(t->files()[0].path), "model.fp16.safetensors");
+  EXPECT_EQ(t->tensors()[0].dtype, DType::F16);
   EXPECT_TRUE(logs.at(LogLevel::kWarn).empty());
 }
 
@@ -293,8 +293,8 @@ TEST(ModelPathVariant, MissingVariantFallsBackWithWarning) {
   o.variant = "bf16";
   auto t = open_model_path(dir.path(), o);
   ASSERT_TRUE(t.ok()) << t.error().to_string();
-  EXPECT_EQ(filename(t->files[0].path), "model.safetensors");
-  EXPECT_EQ(t->tensors[0].dtype, DType::F32);
+  EXPECT_EQ(filename(t->files()[0].path), "model.safetensors");
+  EXPECT_EQ(t->tensors()[0].dtype, DType::F32);
   auto warns = logs.at(LogLevel::kWarn);
   ASSERT_EQ(warns.size(), 1u);
   EXPECT_NE(warns[0].find("bf16"), std::string::npos) << warns[0];
@@ -308,7 +308,7 @@ TEST(ModelPathVariant, MissingVariantWithoutLoggerStillOpens) {
   o.variant = "int8";
   auto t = open_model_path(dir.path(), o);
   ASSERT_TRUE(t.ok()) << t.error().to_string();
-  EXPECT_EQ(filename(t->files[0].path), "model.safetensors");
+  EXPECT_EQ(filename(t->files()[0].path), "model.safetensors");
 }
 
 TEST(ModelPathVariant, PerComponentInDiffusersFolder) {
@@ -335,10 +335,10 @@ TEST(ModelPathVariant, PerComponentInDiffusersFolder) {
     for (const char* n : {"transformer.a", "transformer.b", "transformer.c"}) {
       ASSERT_NE(t->find(n), nullptr) << n;
       EXPECT_EQ(t->find(n)->dtype, DType::F16) << n;
-      EXPECT_NE(filename(t->files[t->find(n)->file].path).find(".fp16-"), std::string::npos);
+      EXPECT_NE(filename(t->files()[t->find(n)->file].path).find(".fp16-"), std::string::npos);
     }
     size_t transformer_files = 0;
-    for (const auto& f : t->files) transformer_files += f.component == "transformer";
+    for (const auto& f : t->files()) transformer_files += f.component == "transformer";
     EXPECT_EQ(transformer_files, 3u);
     auto warns = logs.at(LogLevel::kWarn);
     ASSERT_EQ(warns.size(), 1u) << "only text_encoder lacks the variant";
@@ -351,7 +351,7 @@ TEST(ModelPathVariant, PerComponentInDiffusersFolder) {
     EXPECT_EQ(t->find("vae.conv")->dtype, DType::F32);
     EXPECT_EQ(t->find("transformer.a")->dtype, DType::F32);
     size_t transformer_files = 0;
-    for (const auto& f : t->files) transformer_files += f.component == "transformer";
+    for (const auto& f : t->files()) transformer_files += f.component == "transformer";
     EXPECT_EQ(transformer_files, 2u);
   }
 }
@@ -369,15 +369,15 @@ TEST(ModelPathVariant, SingleFileVariantBesideShardedDefault) {
     o.variant = "fp16";
     auto t = open_model({dir.path()}, o);
     ASSERT_TRUE(t.ok()) << t.error().to_string();
-    ASSERT_EQ(t->files.size(), 1u);
-    EXPECT_EQ(filename(t->files[0].path), "model.fp16.safetensors");
+    ASSERT_EQ(t->files().size(), 1u);
+    EXPECT_EQ(filename(t->files()[0].path), "model.fp16.safetensors");
     EXPECT_EQ(t->find("a")->dtype, DType::F16);
     EXPECT_TRUE(logs.at(LogLevel::kWarn).empty()) << logs.at(LogLevel::kWarn).front();
   }
   {
     auto t = open_model({dir.path()});
     ASSERT_TRUE(t.ok()) << t.error().to_string();
-    EXPECT_EQ(t->files.size(), 2u) << "the default is the sharded model";
+    EXPECT_EQ(t->files().size(), 2u) << "the default is the sharded model";
     EXPECT_EQ(t->find("a")->dtype, DType::F32);
   }
   {
@@ -387,7 +387,7 @@ TEST(ModelPathVariant, SingleFileVariantBesideShardedDefault) {
     o.variant = "bf16";
     auto t = open_model({dir.path()}, o);
     ASSERT_TRUE(t.ok()) << t.error().to_string();
-    EXPECT_EQ(t->files.size(), 2u);
+    EXPECT_EQ(t->files().size(), 2u);
     EXPECT_EQ(logs.at(LogLevel::kWarn).size(), 1u);
   }
 }
@@ -398,7 +398,7 @@ TEST(ModelPathVariant, OnlyAVariantPresentAndNoneAsked) {
   write_st(dir.file("model.fp16.safetensors"), {"w"}, DType::F16);
   auto t = open_model_path(dir.path());
   ASSERT_TRUE(t.ok()) << t.error().to_string();
-  EXPECT_EQ(filename(t->files[0].path), "model.fp16.safetensors");
+  EXPECT_EQ(filename(t->files()[0].path), "model.fp16.safetensors");
 }
 
 TEST(ModelPathVariant, TwoVariantsButNoDefaultNeedAChoice) {
@@ -414,7 +414,7 @@ TEST(ModelPathVariant, TwoVariantsButNoDefaultNeedAChoice) {
   o.variant = "bf16";
   auto b = open_model_path(dir.path(), o);
   ASSERT_TRUE(b.ok()) << b.error().to_string();
-  EXPECT_EQ(b->tensors[0].dtype, DType::BF16);
+  EXPECT_EQ(b->tensors()[0].dtype, DType::BF16);
 }
 
 // --- a folder holding one model directly ---
@@ -428,11 +428,11 @@ TEST(ModelPathFolder, FolderHoldingOneModelDirectly) {
   write_st(dir.file("unrelated_sub/other.safetensors"), {"ignored"});
   auto t = open_model_path(dir.path());
   ASSERT_TRUE(t.ok()) << t.error().to_string();
-  ASSERT_EQ(t->files.size(), 1u) << "weights directly in the folder win over subfolders";
-  EXPECT_EQ(t->files[0].path, dir.file("model.safetensors"));
-  EXPECT_TRUE(t->files[0].component.empty());
-  ASSERT_EQ(t->tensors.size(), 1u);
-  EXPECT_EQ(t->tensors[0].qualified_name(), "layer.weight");
+  ASSERT_EQ(t->files().size(), 1u) << "weights directly in the folder win over subfolders";
+  EXPECT_EQ(t->files()[0].path, dir.file("model.safetensors"));
+  EXPECT_TRUE(t->files()[0].component.empty());
+  ASSERT_EQ(t->tensors().size(), 1u);
+  EXPECT_EQ(t->tensors()[0].qualified_name(), "layer.weight");
 }
 
 TEST(ModelPathFolder, SingleFileWithDotsInItsName) {
@@ -444,7 +444,7 @@ TEST(ModelPathFolder, SingleFileWithDotsInItsName) {
     else write_st(dir.file(name), {"w"});
     auto t = open_model_path(dir.path());
     ASSERT_TRUE(t.ok()) << t.error().to_string();
-    EXPECT_EQ(t->files[0].path, dir.file(name));
+    EXPECT_EQ(t->files()[0].path, dir.file(name));
   }
 }
 
@@ -453,7 +453,7 @@ TEST(ModelPathFolder, FolderHoldingOneGguf) {
   write_gguf(dir.file("model.gguf"), {"output.weight"});
   auto t = open_model_path(dir.path());
   ASSERT_TRUE(t.ok()) << t.error().to_string();
-  EXPECT_EQ(t->files[0].format, FileFormat::kGguf);
+  EXPECT_EQ(t->files()[0].format, FileFormat::kGguf);
 }
 
 TEST(ModelPathFolder, FolderWithAShardedIndexIgnoresTheShardsAsCandidates) {
@@ -461,8 +461,8 @@ TEST(ModelPathFolder, FolderWithAShardedIndexIgnoresTheShardsAsCandidates) {
   write_sharded(dir.path(), "model.safetensors.index.json", "model", {"a", "b", "c", "d"}, 2);
   auto t = open_model({dir.path()});
   ASSERT_TRUE(t.ok()) << t.error().to_string();
-  EXPECT_EQ(t->files.size(), 2u);
-  EXPECT_EQ(t->tensors.size(), 4u);
+  EXPECT_EQ(t->files().size(), 2u);
+  EXPECT_EQ(t->tensors().size(), 4u);
   ASSERT_NE(t->find("d"), nullptr);
   EXPECT_TRUE(t->find("d")->component.empty());
 }
@@ -529,7 +529,7 @@ TEST(ModelPathFolder, DanglingSymlinksAreIgnored) {
                                                   dir.file(fmt::format("link_{}.json", k)));
   auto t = open_model_path(dir.path());
   ASSERT_TRUE(t.ok()) << t.error().to_string();
-  EXPECT_EQ(t->files[0].path, dir.file("model.safetensors"));
+  EXPECT_EQ(t->files()[0].path, dir.file("model.safetensors"));
 }
 
 TEST(ModelPathFolder, SymlinkedWeightsAreFollowed) {
@@ -540,7 +540,7 @@ TEST(ModelPathFolder, SymlinkedWeightsAreFollowed) {
   fs::create_symlink(dir.file("blobs/abc123"), dir.file("snapshot/model.safetensors"));
   auto t = open_model_path(dir.file("snapshot"));
   ASSERT_TRUE(t.ok()) << t.error().to_string();
-  EXPECT_EQ(t->tensors[0].name, "w");
+  EXPECT_EQ(t->tensors()[0].name, "w");
 }
 
 // --- several paths ---
@@ -560,10 +560,10 @@ TEST(ModelPathOpenModel, ClashingQualifiedNamesNameBothFiles) {
   // The offsets of both copies are reported.
   auto fb = open_model_path(b);
   ASSERT_TRUE(fb.ok());
-  EXPECT_EQ(e.offset, std::optional<uint64_t>(fb->tensors[1].offset));
+  EXPECT_EQ(e.offset, std::optional<uint64_t>(fb->tensors()[1].offset));
   auto fa = open_model_path(a);
   ASSERT_TRUE(fa.ok());
-  EXPECT_NE(e.message.find(fmt::format("byte {}", fa->tensors[0].offset)), std::string::npos) << e.message;
+  EXPECT_NE(e.message.find(fmt::format("byte {}", fa->tensors()[0].offset)), std::string::npos) << e.message;
 }
 
 TEST(ModelPathOpenModel, ComponentsKeepEqualNamesApart) {
@@ -576,9 +576,9 @@ TEST(ModelPathOpenModel, ComponentsKeepEqualNamesApart) {
   ASSERT_TRUE(t.ok()) << t.error().to_string();
   ASSERT_NE(t->find("vae.w"), nullptr);
   ASSERT_NE(t->find("w"), nullptr);
-  EXPECT_EQ(t->files[t->find("w")->file].path, loose);
-  EXPECT_EQ(t->files[t->find("vae.w")->file].component, "vae");
-  EXPECT_EQ(t->files.size(), 2u);
+  EXPECT_EQ(t->files()[t->find("w")->file].path, loose);
+  EXPECT_EQ(t->files()[t->find("vae.w")->file].component, "vae");
+  EXPECT_EQ(t->files().size(), 2u);
   EXPECT_EQ(t->find("vae.w")->file, 0u);
   EXPECT_EQ(t->find("w")->file, 1u);
 }
@@ -623,14 +623,14 @@ TEST(ModelPathOpenModel, FileIndicesRebasedAcrossPaths) {
   write_gguf(g, {"z"});
   auto t = open_model({dir.file("llm/model.safetensors.index.json"), g});
   ASSERT_TRUE(t.ok()) << t.error().to_string();
-  ASSERT_EQ(t->files.size(), 4u);
+  ASSERT_EQ(t->files().size(), 4u);
   EXPECT_EQ(t->find("z")->file, 3u);
-  EXPECT_EQ(t->files[3].path, g);
+  EXPECT_EQ(t->files()[3].path, g);
   for (const char* n : {"a", "b", "c"}) {
     const TensorInfo* x = t->find(n);
     ASSERT_NE(x, nullptr);
     EXPECT_LT(x->file, 3u);
-    EXPECT_EQ(parent_name(t->files[x->file].path), "llm");
+    EXPECT_EQ(parent_name(t->files()[x->file].path), "llm");
   }
 }
 
@@ -662,7 +662,7 @@ TEST(ModelPathPipeline, ModelIndexJsonPrefersComponentsOverRootCheckpoints) {
   test::write_text(dir.file("model_index.json"), R"({"_class_name": "StableDiffusionXLPipeline"})");
   auto table = open_model({dir.path()});
   ASSERT_TRUE(table.ok()) << table.error().to_string();
-  ASSERT_EQ(table->tensors.size(), 2u);
+  ASSERT_EQ(table->tensors().size(), 2u);
   EXPECT_NE(table->find("unet.conv.weight"), nullptr);
   EXPECT_NE(table->find("vae.decoder.weight"), nullptr);
 }

@@ -21,8 +21,7 @@ struct TableBuilder {
     f.path = std::move(path);
     f.size = 1 << 30;
     f.component = std::move(component);
-    table.files.push_back(f);
-    return static_cast<uint32_t>(table.files.size() - 1);
+    return table.add_file(std::move(f));
   }
   TableBuilder& add(std::string name, DType dtype, std::vector<uint64_t> shape, uint64_t offset, uint32_t file = 0) {
     TensorInfo t;
@@ -31,11 +30,11 @@ struct TableBuilder {
     t.shape = std::move(shape);
     t.file = file;
     t.offset = offset;
-    t.component = table.files.at(file).component;
+    t.component = table.files().at(file).component;
     auto n = tensor_nbytes(dtype, t.shape);
     EXPECT_TRUE(n.nbytes.has_value()) << n.reason;
     t.nbytes = n.nbytes.value_or(0);
-    table.tensors.push_back(std::move(t));
+    table.add_tensor(std::move(t));
     return *this;
   }
 };
@@ -57,12 +56,12 @@ PlanOptions rules(const std::string& devices, const std::string& types = {}) {
 
 void expect_totals_add_up(const TensorTable& table, const LoadPlan& plan) {
   uint64_t mapped = 0, copied = 0, converted = 0, total = 0;
-  for (size_t i = 0; i < table.tensors.size(); ++i) {
-    total += table.tensors[i].nbytes;
+  for (size_t i = 0; i < table.tensors().size(); ++i) {
+    total += table.tensors()[i].nbytes;
     switch (plan.tensors[i].placement) {
-      case Placement::kMap: mapped += table.tensors[i].nbytes; break;
-      case Placement::kCopy: copied += table.tensors[i].nbytes; break;
-      case Placement::kConvert: converted += table.tensors[i].nbytes; break;
+      case Placement::kMap: mapped += table.tensors()[i].nbytes; break;
+      case Placement::kCopy: copied += table.tensors()[i].nbytes; break;
+      case Placement::kConvert: converted += table.tensors()[i].nbytes; break;
     }
   }
   EXPECT_EQ(plan.bytes_mapped, mapped);
@@ -87,18 +86,18 @@ TEST(Planner, AllAlignedOnCpuIsEveryTensorMapped) {
   TableBuilder b = aligned_model();
   auto plan = plan_with(b.table, {});
   ASSERT_TRUE(plan.ok()) << plan.error().to_string();
-  ASSERT_EQ(plan->tensors.size(), b.table.tensors.size());
+  ASSERT_EQ(plan->tensors.size(), b.table.tensors().size());
   ASSERT_EQ(plan->map_file.size(), 1u);
   EXPECT_TRUE(plan->map_file[0]);
   ASSERT_EQ(plan->devices.size(), 2u);
   EXPECT_EQ(plan->devices[0].name, "cpu");
   for (size_t i = 0; i < plan->tensors.size(); ++i) {
     const TensorPlan& p = plan->tensors[i];
-    SCOPED_TRACE(b.table.tensors[i].name);
+    SCOPED_TRACE(b.table.tensors()[i].name);
     EXPECT_EQ(p.placement, Placement::kMap);
     EXPECT_EQ(p.device, 0u);
-    EXPECT_EQ(p.dtype, b.table.tensors[i].dtype);
-    EXPECT_EQ(p.nbytes, b.table.tensors[i].nbytes);
+    EXPECT_EQ(p.dtype, b.table.tensors()[i].dtype);
+    EXPECT_EQ(p.nbytes, b.table.tensors()[i].nbytes);
     EXPECT_FALSE(p.host_resident);
     EXPECT_TRUE(p.reason.empty()) << p.reason;
   }
@@ -297,7 +296,7 @@ TEST(Planner, CatchAllTypeRuleConvertsFloatsAndLeavesTheRest) {
   EXPECT_EQ(t[4].nbytes, 64u);
   EXPECT_TRUE(plan->map_file[0]);
   expect_totals_add_up(b.table, *plan);
-  EXPECT_EQ(plan->bytes_converted, b.table.tensors[1].nbytes + b.table.tensors[2].nbytes + b.table.tensors[4].nbytes);
+  EXPECT_EQ(plan->bytes_converted, b.table.tensors()[1].nbytes + b.table.tensors()[2].nbytes + b.table.tensors()[4].nbytes);
 }
 
 TEST(Planner, CatchAllTypeRuleWithExplicitStarPattern) {
@@ -332,7 +331,7 @@ TEST(Planner, NamedTypeRuleThatCannotConvertIsAnErrorNamingTheTensor) {
   ASSERT_FALSE(plan.ok());
   EXPECT_EQ(plan.error().tensor, "ids");
   EXPECT_EQ(plan.error().file, "/m/enc.gguf");
-  EXPECT_EQ(plan.error().offset, b.table.tensors[3].offset);
+  EXPECT_EQ(plan.error().offset, b.table.tensors()[3].offset);
   EXPECT_TRUE(contains(plan.error().message, "I32")) << plan.error().message;
   EXPECT_TRUE(contains(plan.error().message, "F16")) << plan.error().message;
 

@@ -475,8 +475,8 @@ TEST(SafetensorsBadInput, CorruptedHeaderBytesNeverCrash) {
         EXPECT_EQ(r.error().file, kName);
         continue;
       }
-      for (const auto& t : r->tensors) {
-        EXPECT_GE(t.offset, r->files[0].data_offset);
+      for (const auto& t : r->tensors()) {
+        EXPECT_GE(t.offset, r->files()[0].data_offset);
         EXPECT_LE(t.offset + t.nbytes, raw.size());
       }
     }

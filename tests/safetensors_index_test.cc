@@ -86,19 +86,19 @@ Sharded make_three_shards(const TempDir& dir) {
 }
 
 void expect_matches(const TensorTable& table, const Sharded& m, const TempDir& dir) {
-  ASSERT_EQ(table.files.size(), 3u);
-  ASSERT_EQ(table.tensors.size(), m.tensors.size());
-  for (const auto& f : table.files) {
+  ASSERT_EQ(table.files().size(), 3u);
+  ASSERT_EQ(table.tensors().size(), m.tensors.size());
+  for (const auto& f : table.files()) {
     EXPECT_EQ(f.format, FileFormat::kSafetensors);
     EXPECT_TRUE(f.component.empty());
   }
   std::map<std::string, std::vector<std::byte>> contents;
-  for (const auto& t : table.tensors) {
+  for (const auto& t : table.tensors()) {
     SCOPED_TRACE(t.name);
     auto it = m.tensors.find(t.name);
     ASSERT_NE(it, m.tensors.end());
-    ASSERT_LT(t.file, table.files.size());
-    const FileInfo& f = table.files[t.file];
+    ASSERT_LT(t.file, table.files().size());
+    const FileInfo& f = table.files()[t.file];
     EXPECT_EQ(std::filesystem::path(f.path).filename().string(), m.shard_of.at(t.name));
     EXPECT_TRUE(std::filesystem::equivalent(f.path, dir.file(m.shard_of.at(t.name))));
     EXPECT_EQ(t.dtype, it->second.dtype);
@@ -130,10 +130,10 @@ TEST(SafetensorsIndex, ThreeShardsOpenAsOneTable) {
   ASSERT_TRUE(table.ok()) << table.error().to_string();
   expect_matches(*table, m, dir);
   // Names are unique across shards.
-  ASSERT_TRUE(table->index_names().ok());
+  ASSERT_TRUE(table->check_unique_names().ok());
   const TensorInfo* k = table->find("layers.0.attn.k");
   ASSERT_NE(k, nullptr);
-  EXPECT_EQ(std::filesystem::path(table->files[k->file].path).filename(), kShard2);
+  EXPECT_EQ(std::filesystem::path(table->files()[k->file].path).filename(), kShard2);
 }
 
 TEST(SafetensorsIndex, OpenModelPathOnIndexFile) {
@@ -156,9 +156,9 @@ TEST(SafetensorsIndex, ShardsInASubfolder) {
   write_text(index, index_json({{"x", "shards/a.safetensors"}, {"y", "./shards/b.safetensors"}}));
   auto table = open_shard_index(index, {});
   ASSERT_TRUE(table.ok()) << table.error().to_string();
-  ASSERT_EQ(table->tensors.size(), 2u);
-  for (const auto& t : table->tensors)
-    EXPECT_EQ(std::filesystem::path(table->files[t.file].path).filename().string(),
+  ASSERT_EQ(table->tensors().size(), 2u);
+  for (const auto& t : table->tensors())
+    EXPECT_EQ(std::filesystem::path(table->files()[t.file].path).filename().string(),
               t.name == "x" ? "a.safetensors" : "b.safetensors");
 }
 
@@ -232,7 +232,7 @@ TEST(SafetensorsIndex, TensorInShardButNotInIndex) {
   // The offset is the tensor's data in its shard.
   auto shard = open_model_path(dir.file(kShard1));
   ASSERT_TRUE(shard.ok());
-  ASSERT_TRUE(shard->index_names().ok());
+  ASSERT_TRUE(shard->check_unique_names().ok());
   EXPECT_EQ(e.offset, std::optional<uint64_t>(shard->find("stray")->offset));
 }
 

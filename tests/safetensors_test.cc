@@ -81,7 +81,7 @@ std::vector<std::byte> assemble(const std::string& header, const std::vector<std
 }
 
 const TensorInfo* by_name(const TensorTable& t, std::string_view name) {
-  for (const auto& x : t.tensors)
+  for (const auto& x : t.tensors())
     if (x.name == name) return &x;
   return nullptr;
 }
@@ -130,8 +130,8 @@ TEST(SafetensorsRoundTrip, EveryDtypeAndShapeSurvivesWriterAndParser) {
   auto table = parse_safetensors(FileSource(*file));
   ASSERT_TRUE(table.ok()) << table.error().to_string();
 
-  ASSERT_EQ(table->files.size(), 1u);
-  const FileInfo& fi = table->files[0];
+  ASSERT_EQ(table->files().size(), 1u);
+  const FileInfo& fi = table->files()[0];
   EXPECT_EQ(fi.path, path);
   EXPECT_EQ(fi.format, FileFormat::kSafetensors);
   EXPECT_EQ(fi.size, raw.size());
@@ -148,7 +148,7 @@ TEST(SafetensorsRoundTrip, EveryDtypeAndShapeSurvivesWriterAndParser) {
   simdjson::dom::object root;
   ASSERT_FALSE(json.parse(header_text(raw)).get(root));
 
-  ASSERT_EQ(table->tensors.size(), written.size());
+  ASSERT_EQ(table->tensors().size(), written.size());
   uint64_t total = 0;
   for (const auto& want : written) {
     SCOPED_TRACE(want.name);
@@ -223,17 +223,17 @@ TEST(SafetensorsRoundTrip, FileSourceAndMemorySourceAgree) {
   auto from_mem = parse_safetensors(MemorySource(raw, path));
   ASSERT_TRUE(from_file.ok()) << from_file.error().to_string();
   ASSERT_TRUE(from_mem.ok()) << from_mem.error().to_string();
-  ASSERT_EQ(from_file->tensors.size(), 2u);
-  ASSERT_EQ(from_mem->tensors.size(), 2u);
+  ASSERT_EQ(from_file->tensors().size(), 2u);
+  ASSERT_EQ(from_mem->tensors().size(), 2u);
   for (size_t k = 0; k < 2; ++k) {
-    EXPECT_EQ(from_file->tensors[k].name, from_mem->tensors[k].name);
-    EXPECT_EQ(from_file->tensors[k].offset, from_mem->tensors[k].offset);
-    EXPECT_EQ(from_file->tensors[k].nbytes, from_mem->tensors[k].nbytes);
-    EXPECT_EQ(from_file->tensors[k].shape, from_mem->tensors[k].shape);
+    EXPECT_EQ(from_file->tensors()[k].name, from_mem->tensors()[k].name);
+    EXPECT_EQ(from_file->tensors()[k].offset, from_mem->tensors()[k].offset);
+    EXPECT_EQ(from_file->tensors()[k].nbytes, from_mem->tensors()[k].nbytes);
+    EXPECT_EQ(from_file->tensors()[k].shape, from_mem->tensors()[k].shape);
   }
-  EXPECT_EQ(from_file->files[0].data_offset, from_mem->files[0].data_offset);
-  EXPECT_EQ(from_file->files[0].size, from_mem->files[0].size);
-  EXPECT_EQ(from_file->files[0].metadata, from_mem->files[0].metadata);
+  EXPECT_EQ(from_file->files()[0].data_offset, from_mem->files()[0].data_offset);
+  EXPECT_EQ(from_file->files()[0].size, from_mem->files()[0].size);
+  EXPECT_EQ(from_file->files()[0].metadata, from_mem->files()[0].metadata);
 }
 
 TEST(SafetensorsRoundTrip, MetadataKeysAndValuesPreservedInOrder) {
@@ -256,15 +256,15 @@ TEST(SafetensorsRoundTrip, MetadataKeysAndValuesPreservedInOrder) {
   ASSERT_TRUE(file.ok());
   auto table = parse_safetensors(FileSource(*file));
   ASSERT_TRUE(table.ok()) << table.error().to_string();
-  const Metadata& got = table->files[0].metadata;
+  const Metadata& got = table->files()[0].metadata;
   ASSERT_EQ(got.size(), meta.size());
   for (size_t k = 0; k < meta.size(); ++k) {
     EXPECT_EQ(got[k].first, meta[k].first);
     EXPECT_EQ(got[k].second, MetaValue::str(meta[k].second)) << meta[k].first;
   }
   // __metadata__ is not a tensor.
-  ASSERT_EQ(table->tensors.size(), 1u);
-  EXPECT_EQ(table->tensors[0].name, "t");
+  ASSERT_EQ(table->tensors().size(), 1u);
+  EXPECT_EQ(table->tensors()[0].name, "t");
 }
 
 TEST(SafetensorsRoundTrip, NoMetadataMeansEmptyMetadataAndNoKeyInHeader) {
@@ -277,7 +277,7 @@ TEST(SafetensorsRoundTrip, NoMetadataMeansEmptyMetadataAndNoKeyInHeader) {
   EXPECT_EQ(header_text(raw).find("__metadata__"), std::string::npos);
   auto table = parse_safetensors(MemorySource(raw, path));
   ASSERT_TRUE(table.ok()) << table.error().to_string();
-  EXPECT_TRUE(table->files[0].metadata.empty());
+  EXPECT_TRUE(table->files()[0].metadata.empty());
 }
 
 TEST(SafetensorsRoundTrip, HeaderPaddedWithSpacesToMultipleOf8ForEveryNameLength) {
@@ -301,7 +301,7 @@ TEST(SafetensorsRoundTrip, HeaderPaddedWithSpacesToMultipleOf8ForEveryNameLength
     for (size_t k = close + 1; k < h.size(); ++k) EXPECT_EQ(h[k], ' ') << "padding must be spaces (0x20)";
     auto table = parse_safetensors(MemorySource(raw, path));
     ASSERT_TRUE(table.ok()) << table.error().to_string();
-    EXPECT_EQ(table->tensors[0].offset, 8 + n);
+    EXPECT_EQ(table->tensors()[0].offset, 8 + n);
   }
 }
 
@@ -316,9 +316,9 @@ TEST(SafetensorsRoundTrip, FileWithNoTensorsIsValid) {
   EXPECT_EQ(n % 8, 0u);
   auto table = parse_safetensors(MemorySource(raw, path));
   ASSERT_TRUE(table.ok()) << table.error().to_string();
-  EXPECT_TRUE(table->tensors.empty());
-  EXPECT_EQ(table->files[0].data_offset, raw.size());
-  EXPECT_EQ(table->files[0].size, raw.size());
+  EXPECT_TRUE(table->tensors().empty());
+  EXPECT_EQ(table->files()[0].data_offset, raw.size());
+  EXPECT_EQ(table->files()[0].size, raw.size());
 }
 
 TEST(SafetensorsRoundTrip, OnlyZeroSizedTensors) {
@@ -332,8 +332,8 @@ TEST(SafetensorsRoundTrip, OnlyZeroSizedTensors) {
   std::vector<std::byte> raw = read_file(path);
   auto table = parse_safetensors(MemorySource(raw, path));
   ASSERT_TRUE(table.ok()) << table.error().to_string();
-  ASSERT_EQ(table->tensors.size(), 3u);
-  for (const auto& t : table->tensors) {
+  ASSERT_EQ(table->tensors().size(), 3u);
+  for (const auto& t : table->tensors()) {
     EXPECT_EQ(t.nbytes, 0u) << t.name;
     EXPECT_EQ(t.offset, raw.size()) << t.name;  // all at the (empty) data section's start
   }
@@ -434,8 +434,8 @@ TEST(SafetensorsWriter, RewriteReplacesFileAtomically) {
   ASSERT_TRUE(b.write(path).ok());
   auto table = parse_safetensors(MemorySource(read_file(path), path));
   ASSERT_TRUE(table.ok()) << table.error().to_string();
-  ASSERT_EQ(table->tensors.size(), 1u);
-  EXPECT_EQ(table->tensors[0].name, "b");
+  ASSERT_EQ(table->tensors().size(), 1u);
+  EXPECT_EQ(table->tensors()[0].name, "b");
   // No temporary left behind.
   size_t entries = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++entries;
@@ -459,9 +459,9 @@ TEST(SafetensorsHandWritten, WhitespaceArbitraryKeyOrderAndTensorsOutOfOffsetOrd
   auto table = parse_safetensors(MemorySource(raw, "hand.safetensors"));
   ASSERT_TRUE(table.ok()) << table.error().to_string();
   const uint64_t base = 8 + header.size();
-  EXPECT_EQ(table->files[0].data_offset, base);
-  EXPECT_EQ(table->files[0].size, raw.size());
-  ASSERT_EQ(table->tensors.size(), 3u);
+  EXPECT_EQ(table->files()[0].data_offset, base);
+  EXPECT_EQ(table->files()[0].size, raw.size());
+  ASSERT_EQ(table->tensors().size(), 3u);
 
   const TensorInfo* a = by_name(*table, "a");
   const TensorInfo* b = by_name(*table, "b");
@@ -481,7 +481,7 @@ TEST(SafetensorsHandWritten, WhitespaceArbitraryKeyOrderAndTensorsOutOfOffsetOrd
   EXPECT_EQ(raw[c->offset], data[12]);
   EXPECT_EQ(raw[b->offset], data[8]);
 
-  const Metadata& m = table->files[0].metadata;
+  const Metadata& m = table->files()[0].metadata;
   ASSERT_EQ(m.size(), 2u);
   EXPECT_EQ(m[0].first, "format");
   EXPECT_EQ(m[0].second, MetaValue::str("pt"));
@@ -512,9 +512,9 @@ TEST(SafetensorsHandWritten, UnknownFieldsInEntriesAndEscapedNames) {
   std::vector<std::byte> raw = assemble(header, pattern(2, 1));
   auto table = parse_safetensors(MemorySource(raw, "e.safetensors"));
   ASSERT_TRUE(table.ok()) << table.error().to_string();
-  ASSERT_EQ(table->tensors.size(), 1u);
-  EXPECT_EQ(table->tensors[0].name, "a\"b\\c\xc3\xa9");
-  EXPECT_EQ(table->tensors[0].dtype, DType::BF16);
+  ASSERT_EQ(table->tensors().size(), 1u);
+  EXPECT_EQ(table->tensors()[0].name, "a\"b\\c\xc3\xa9");
+  EXPECT_EQ(table->tensors()[0].dtype, DType::BF16);
 }
 
 TEST(SafetensorsHandWritten, ThirtyTwoDimensionsAccepted) {
@@ -524,17 +524,17 @@ TEST(SafetensorsHandWritten, ThirtyTwoDimensionsAccepted) {
   std::string header = R"({"t":{"dtype":"U8","shape":)" + shape + R"(,"data_offsets":[0,1]}})";
   auto table = parse_safetensors(MemorySource(assemble(header, pattern(1, 1)), "d.safetensors"));
   ASSERT_TRUE(table.ok()) << table.error().to_string();
-  EXPECT_EQ(table->tensors[0].shape.size(), 32u);
+  EXPECT_EQ(table->tensors()[0].shape.size(), 32u);
 }
 
 TEST(SafetensorsHandWritten, HeaderOnlyParserUsesDataLength) {
   std::string header = R"({"t":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]}})";
   auto ok = parse_safetensors_header(header, 16, "h.safetensors");
   ASSERT_TRUE(ok.ok()) << ok.error().to_string();
-  EXPECT_EQ(ok->files[0].data_offset, 8 + header.size());
-  EXPECT_EQ(ok->files[0].size, 8 + header.size() + 16);
-  EXPECT_EQ(ok->tensors[0].offset, 8 + header.size());
-  EXPECT_EQ(ok->tensors[0].nbytes, 16u);
+  EXPECT_EQ(ok->files()[0].data_offset, 8 + header.size());
+  EXPECT_EQ(ok->files()[0].size, 8 + header.size() + 16);
+  EXPECT_EQ(ok->tensors()[0].offset, 8 + header.size());
+  EXPECT_EQ(ok->tensors()[0].nbytes, 16u);
   EXPECT_FALSE(parse_safetensors_header(header, 15, "h.safetensors").ok());
   EXPECT_FALSE(parse_safetensors_header(header, 17, "h.safetensors").ok());
 }

@@ -53,18 +53,20 @@ struct PlainModel {
 
   void build(const std::vector<std::pair<TensorInfo, std::vector<std::byte>>>& tensors, uint64_t lead = 40) {
     std::vector<std::byte> file(lead, std::byte{0x5a});
+    std::vector<TensorInfo> infos;
     for (auto [info, bytes] : tensors) {
       info.offset = file.size();
       info.nbytes = bytes.size();
       info.file = 0;
       file.insert(file.end(), bytes.begin(), bytes.end());
-      table.tensors.push_back(info);
+      infos.push_back(info);
     }
     test::write_file(path, file);
     FileInfo f;
     f.path = path;
     f.size = file.size();
-    table.files.push_back(f);
+    table.add_file(f);
+    for (auto& info : infos) table.add_tensor(std::move(info));
     auto opened = File::open(path);
     ASSERT_TRUE(opened.ok()) << opened.error().to_string();
     files.push_back(std::make_shared<const File>(std::move(opened.value())));
@@ -164,7 +166,7 @@ TEST_P(PlainSource, ValuesOutOfRangeAreAnErrorNamingFileTensorAndOffset) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().file, model_.path);
   EXPECT_EQ(r.error().tensor, "i64");
-  EXPECT_EQ(r.error().offset, model_.table.tensors[2].offset);
+  EXPECT_EQ(r.error().offset, model_.table.tensors()[2].offset);
   EXPECT_NE(r.error().message.find("1 values do not fit I32"), std::string::npos) << r.error().message;
   auto w = src.make_worker();
   std::vector<int32_t> first_two(2);
@@ -219,13 +221,13 @@ TEST_P(TorchSource, EveryTensorAsStoredAndConvertedMatchesNumpy) {
   auto table = parse_torch(FileSource(*file));
   ASSERT_TRUE(table.ok()) << table.error().to_string();
   auto refs = read_refs(path);
-  ASSERT_EQ(table->tensors.size(), refs.size());
+  ASSERT_EQ(table->tensors().size(), refs.size());
   auto shared = std::make_shared<const File>(std::move(file.value()));
   TensorSource src(*table, {shared}, IoMode::kRead, Logger());
   auto w = src.make_worker();
   size_t non_plain = 0;
   for (size_t i = 0; i < refs.size(); ++i) {
-    const TensorInfo& t = table->tensors[i];
+    const TensorInfo& t = table->tensors()[i];
     SCOPED_TRACE(t.name);
     non_plain += !t.plain_source();
     auto all = src.read_all(i, t.dtype);

@@ -90,9 +90,9 @@ TEST(TensorStreamWriter, GgufHeaderFirstThenChunksLaidOutAsTheSpecSays) {
 
   auto t = open_model_path(path);
   ASSERT_TRUE(t) << t.error().to_string();
-  ASSERT_EQ(t->tensors.size(), 2u);
-  EXPECT_EQ(t->tensors[1].offset, data + 32);
-  EXPECT_EQ(t->tensors[1].shape, (std::vector<uint64_t>{2, 5}));
+  ASSERT_EQ(t->tensors().size(), 2u);
+  EXPECT_EQ(t->tensors()[1].offset, data + 32);
+  EXPECT_EQ(t->tensors()[1].shape, (std::vector<uint64_t>{2, 5}));
 }
 
 TEST(TensorStreamWriter, SafetensorsHeaderLengthJsonPaddingThenData) {
@@ -122,7 +122,7 @@ TEST(TensorStreamWriter, SafetensorsHeaderLengthJsonPaddingThenData) {
   EXPECT_EQ(slice(f, 8 + n + 6, 5), y);
   auto t = open_model_path(path);
   ASSERT_TRUE(t) << t.error().to_string();
-  EXPECT_EQ(t->tensors.size(), 3u);
+  EXPECT_EQ(t->tensors().size(), 3u);
 }
 
 TEST(TensorStreamWriter, RefusesBytesPastATensorAndAnIncompleteCommitLeavesNothing) {

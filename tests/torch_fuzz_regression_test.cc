@@ -22,7 +22,7 @@ void replay(const fs::path& p) {
   MemorySource src(bytes, p.string());
   auto table = parse_torch(src);
   if (table.ok()) {
-    for (const auto& t : table->tensors) {
+    for (const auto& t : table->tensors()) {
       SizeOrReason size = tensor_nbytes(t.dtype, t.shape);
       ASSERT_TRUE(size.nbytes.has_value());
       EXPECT_EQ(*size.nbytes, t.nbytes);

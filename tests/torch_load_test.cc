@@ -192,7 +192,7 @@ TEST(TorchLoad, ShardedPytorchCheckpointLoadsEveryTensorFromItsShard) {
   for (const std::string& path : {s.dir.path(), s.dir.file("pytorch_model.bin.index.json")}) {
     auto table = open_model({path});
     ASSERT_TRUE(table.ok()) << table.error().to_string();
-    EXPECT_EQ(table->files.size(), 2u);
+    EXPECT_EQ(table->files().size(), 2u);
     auto model = load_model(std::move(table.value()), {});
     ASSERT_TRUE(model.ok()) << model.error().to_string();
     ASSERT_EQ(model->tensors().size(), s.refs.size());
@@ -229,8 +229,8 @@ TEST(TorchLoad, SafetensorsBesideAShardedPytorchCheckpointWin) {
   ASSERT_TRUE(w.write(s.dir.file("model.safetensors")).ok());
   auto table = open_model({s.dir.path()});
   ASSERT_TRUE(table.ok()) << table.error().to_string();
-  ASSERT_EQ(table->tensors.size(), 1u);
-  EXPECT_EQ(table->tensors[0].name, "from_safetensors");
+  ASSERT_EQ(table->tensors().size(), 1u);
+  EXPECT_EQ(table->tensors()[0].name, "from_safetensors");
 }
 
 }  // namespace

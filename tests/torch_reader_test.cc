@@ -39,11 +39,11 @@ void expect_matches_refs(const std::string& name) {
   TensorTable table = parse(name);
   auto refs = read_refs(torch_fixture(name));
   ASSERT_FALSE(refs.empty());
-  ASSERT_EQ(table.tensors.size(), refs.size());
+  ASSERT_EQ(table.tensors().size(), refs.size());
   auto file = File::open(torch_fixture(name));
   ASSERT_TRUE(file.ok());
   for (size_t i = 0; i < refs.size(); ++i) {
-    const TensorInfo& t = table.tensors[i];
+    const TensorInfo& t = table.tensors()[i];
     SCOPED_TRACE(refs[i].name);
     EXPECT_EQ(t.name, refs[i].name);
     EXPECT_STREQ(dtype_name(t.dtype), refs[i].dtype.c_str());
@@ -71,19 +71,19 @@ TEST(TorchReader, ModelKeyMatchesReferences) { expect_matches_refs("model_key.pt
 
 TEST(TorchReader, FormatsAndMetadata) {
   TensorTable zip = parse("dtypes.pt");
-  ASSERT_EQ(zip.files.size(), 1u);
-  EXPECT_EQ(zip.files[0].format, FileFormat::kTorch);
-  EXPECT_STREQ(format_name(zip.files[0].format), "torch");
+  ASSERT_EQ(zip.files().size(), 1u);
+  EXPECT_EQ(zip.files()[0].format, FileFormat::kTorch);
+  EXPECT_STREQ(format_name(zip.files()[0].format), "torch");
   bool has_archive = false;
-  for (const auto& [k, v] : zip.files[0].metadata) has_archive |= k == "torch.archive";
+  for (const auto& [k, v] : zip.files()[0].metadata) has_archive |= k == "torch.archive";
   EXPECT_TRUE(has_archive);
   TensorTable legacy = parse("dtypes_legacy.pt");
-  ASSERT_EQ(legacy.files.size(), 1u);
-  EXPECT_EQ(legacy.files[0].format, FileFormat::kTorchLegacy);
+  ASSERT_EQ(legacy.files().size(), 1u);
+  EXPECT_EQ(legacy.files()[0].format, FileFormat::kTorchLegacy);
 }
 
 const TensorInfo& by_name(const TensorTable& t, const std::string& name) {
-  for (const auto& x : t.tensors)
+  for (const auto& x : t.tensors())
     if (x.name == name) return x;
   ADD_FAILURE() << "no tensor " << name;
   static TensorInfo none;
@@ -112,7 +112,7 @@ TEST(TorchReader, ViewsShareTheirStorageInPlace) {
 
 TEST(TorchReader, DeflatedEntriesAreMarked) {
   TensorTable t = parse("views_deflated.pt");
-  for (const auto& x : t.tensors) {
+  for (const auto& x : t.tensors()) {
     EXPECT_TRUE(x.source.deflated) << x.name;
     EXPECT_GT(x.source.inflated_bytes, 0u) << x.name;
   }
@@ -123,8 +123,8 @@ TEST(TorchReader, PlanMapsPlainTensorsAndCopiesViewsWithReason) {
   TensorTable t = parse("views.pt");
   auto plan = make_plan(t, {cpu_device_caps()}, {});
   ASSERT_TRUE(plan.ok()) << plan.error().to_string();
-  for (size_t i = 0; i < t.tensors.size(); ++i) {
-    const TensorInfo& x = t.tensors[i];
+  for (size_t i = 0; i < t.tensors().size(); ++i) {
+    const TensorInfo& x = t.tensors()[i];
     const TensorPlan& p = plan->tensors[i];
     SCOPED_TRACE(x.name);
     if (!x.source.strides.empty()) {
@@ -157,7 +157,7 @@ TEST(TorchReader, OpenModelRecognisesCheckpointsByExtensionAndMagic) {
     test::write_file(copy, test::read_file(torch_fixture(name)));
     auto t = open_model_path(copy);
     ASSERT_TRUE(t.ok()) << t.error().to_string();
-    EXPECT_EQ(t->tensors.size(), read_refs(torch_fixture(name)).size());
+    EXPECT_EQ(t->tensors().size(), read_refs(torch_fixture(name)).size());
   }
 }
 
@@ -182,8 +182,8 @@ TEST(TorchReader, FolderFallsBackToBinWeightsOnlyWithoutSafetensors) {
   o.log = Logger([&](LogLevel, std::string_view m) { logs.emplace_back(m); });
   auto t = open_model_path(dir.path(), o);
   ASSERT_TRUE(t.ok()) << t.error().to_string();
-  ASSERT_FALSE(t->tensors.empty());
-  EXPECT_EQ(t->tensors[0].component, "unet");
+  ASSERT_FALSE(t->tensors().empty());
+  EXPECT_EQ(t->tensors()[0].component, "unet");
   bool said = false;
   for (const auto& m : logs) said |= m.find("PyTorch checkpoints") != std::string::npos;
   EXPECT_TRUE(said);

@@ -111,7 +111,7 @@ Parsed parse(const Checkpoint& c) {
   });
   p.table = parse_torch(MemorySource(p.file, "mem.ckpt"), log);
   if (!p.table) return p;
-  for (const auto& t : p.table->tensors) {
+  for (const auto& t : p.table->tensors()) {
     EXPECT_TRUE(t.plain_source()) << t.name;
     std::vector<float> v(t.nbytes / 4);
     std::memcpy(v.data(), p.file.data() + t.offset, t.nbytes);
@@ -223,7 +223,7 @@ TEST(TorchStateDict, ARepeatedIntKeyReplacesItsValueAsInPython) {
   p.dict().integer(1).tensor("0", 1).setitem().integer(1).tensor("1", 1).setitem();
   Parsed r = parse({p.done(), {{"0", {1}}, {"1", {2}}}});
   ASSERT_TRUE(r.table.ok()) << r.table.error().to_string();
-  EXPECT_EQ(r.table->tensors.size(), 1u);
+  EXPECT_EQ(r.table->tensors().size(), 1u);
   EXPECT_EQ(r.values, (std::map<std::string, std::vector<float>>{{"1", {2}}}));
 }
 

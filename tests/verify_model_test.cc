@@ -133,7 +133,7 @@ TEST(Verify, CleanLoadsVerifyWhateverThePath) {
       for (size_t i = 0; i < r.tensors.size(); ++i) {
         const TensorVerdict& v = r.tensors[i];
         const Tensor& t = c.model.tensors()[i];
-        bool converted = t.dtype != c.model.table().tensors[i].dtype;
+        bool converted = t.dtype != c.model.table().tensors()[i].dtype;
         EXPECT_EQ(v.name, t.name);
         EXPECT_TRUE(v.ok) << v.name << ": " << v.detail;
         EXPECT_EQ(v.check, converted ? VerifyCheck::kValues : VerifyCheck::kBytes) << v.name;

@@ -317,9 +317,9 @@ TEST(TorchZipBad, ViewPastItsStorageIsRefused) {
   MemorySource src2(zip2, "view.pt");
   auto t2 = parse_torch(src2);
   ASSERT_TRUE(t2.ok()) << t2.error().to_string();
-  ASSERT_EQ(t2->tensors.size(), 1u);
-  EXPECT_TRUE(t2->tensors[0].plain_source());
-  EXPECT_EQ(t2->tensors[0].nbytes, 12u);
+  ASSERT_EQ(t2->tensors().size(), 1u);
+  EXPECT_TRUE(t2->tensors()[0].plain_source());
+  EXPECT_EQ(t2->tensors()[0].nbytes, 12u);
 }
 
 }  // namespace

@@ -10,7 +10,7 @@ namespace {
 
 const MetaValue* find_value(const Model& model, std::string_view key) {
   if (model.released()) return nullptr;
-  for (const FileInfo& f : ModelAccess::loaded(model).table().files)
+  for (const FileInfo& f : ModelAccess::loaded(model).table().files())
     for (const auto& [k, v] : f.metadata)
       if (k == key) return &v;
   return nullptr;
@@ -66,7 +66,7 @@ std::vector<std::string> Model::metadata_keys() const {
   std::vector<std::string> keys;
   if (released()) return keys;
   std::set<std::string, std::less<>> seen;
-  for (const FileInfo& f : ModelAccess::loaded(*this).table().files)
+  for (const FileInfo& f : ModelAccess::loaded(*this).table().files())
     for (const auto& [k, v] : f.metadata)
       if (seen.insert(k).second) keys.push_back(k);
   return keys;

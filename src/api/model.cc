@@ -54,10 +54,10 @@ Device& Model::device(size_t index) const {
   return impl_->loaded.device(index);
 }
 
-size_t Model::file_count() const { return impl_ ? impl_->loaded.table().files.size() : 0; }
+size_t Model::file_count() const { return impl_ ? impl_->loaded.table().files().size() : 0; }
 
 const std::string& Model::file_path(size_t file) const {
-  return file < file_count() ? impl_->loaded.table().files[file].path : kNoPath;
+  return file < file_count() ? impl_->loaded.table().files()[file].path : kNoPath;
 }
 
 Status Model::check_files() const {

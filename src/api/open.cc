@@ -80,7 +80,7 @@ Result<Model> open_impl(const std::vector<std::string>& paths, const Options& op
       if (!part) return with_code(part.error(), ErrorCode::kNotFound);
       selected.append(std::move(part.value()));
     }
-    if (Status s = selected.index_names(); !s) return with_code(s.error(), ErrorCode::kInvalidArgument);
+    if (Status s = selected.check_unique_names(); !s) return with_code(s.error(), ErrorCode::kInvalidArgument);
     table = std::move(selected);
   }
   lo->parse_ms = ms_since(start);

@@ -32,16 +32,14 @@ Result<TensorTable> files_of(const std::vector<std::string>& paths, const Logger
     FileInfo info;
     info.path = p;
     info.size = f->size();
-    TensorTable one;
-    one.files.push_back(info);
-    all.append(std::move(one));
+    all.add_file(std::move(info));
   }
   return all;
 }
 
 Result<CachedFile> act_on(const TensorTable& table, uint32_t index, CacheAction action, const CacheOptions& o,
                           const Logger& log) {
-  const FileInfo& info = table.files[index];
+  const FileInfo& info = table.files()[index];
   CachedFile r;
   r.path = info.path;
   auto file = File::open(info.path);
@@ -67,7 +65,7 @@ Result<CachedFile> act_on(const TensorTable& table, uint32_t index, CacheAction 
   if (!whole) return Error{info.path, {}, {}, whole.error().message, ErrorCode::kIo};
   r.resident_bytes = whole->resident_bytes;
   if (o.per_tensor)
-    for (const TensorInfo& t : table.tensors) {
+    for (const TensorInfo& t : table.tensors()) {
       if (t.file != index) continue;
       auto res = mapped_residency(m->data() + t.offset, t.nbytes);
       if (!res) return Error{info.path, t.name, t.offset, res.error().message, ErrorCode::kIo};
@@ -99,7 +97,7 @@ Result<std::vector<CachedFile>> page_cache(CacheAction action, const std::vector
   auto table = files_of(paths, log);
   if (!table) return table.error();
   std::vector<CachedFile> files;
-  for (uint32_t f = 0; f < table->files.size(); ++f) {
+  for (uint32_t f = 0; f < table->files().size(); ++f) {
     auto r = act_on(*table, f, action, options, log);
     if (!r) return with_code(r.error(), ErrorCode::kIo);
     files.push_back(std::move(r.value()));

@@ -157,7 +157,7 @@ Result<BenchReport> run_bench(const BenchOptions& o) {
   auto table = open_model(o.paths, {o.log, {}, false});
   if (!table) return table.error();
   std::vector<std::string> files;
-  for (const auto& f : table->files) {
+  for (const auto& f : table->files()) {
     files.push_back(f.path);
     report.file_bytes += f.size;
   }

@@ -41,11 +41,11 @@ void write_meta_value(JsonWriter& j, const MetaValue& v) {
 
 std::string inspect_text(const TensorTable& table, const InspectOptions& options) {
   std::string out;
-  for (size_t fi = 0; fi < table.files.size(); ++fi) {
-    const FileInfo& f = table.files[fi];
+  for (size_t fi = 0; fi < table.files().size(); ++fi) {
+    const FileInfo& f = table.files()[fi];
     size_t count = 0;
     size_t name_w = 4;
-    for (const auto& t : table.tensors)
+    for (const auto& t : table.tensors())
       if (t.file == fi) ++count, name_w = std::max(name_w, t.name.size());
     out += fmt::format("{}\n  format {}{}  size {} ({} bytes)  alignment {}  data offset {}  tensors {}{}\n", f.path,
                        format_name(f.format), f.version ? fmt::format(" v{}", f.version) : "", human_bytes(f.size),
@@ -59,13 +59,13 @@ std::string inspect_text(const TensorTable& table, const InspectOptions& options
                            meta_to_string(v));
     out += fmt::format("  {:<{}}  {:<7}  {:<18}  {:>12}  {:>12}  {}\n", "name", name_w, "dtype", "shape", "offset",
                        "bytes", "aligned");
-    for (const auto& t : table.tensors) {
+    for (const auto& t : table.tensors()) {
       if (t.file != fi) continue;
       out += fmt::format("  {:<{}}  {:<7}  {:<18}  {:>12}  {:>12}  {}\n", t.name, name_w, dtype_name(t.dtype),
                          shape_text(t.shape), t.offset, t.nbytes, alignment_text(t.offset));
     }
   }
-  out += fmt::format("{} files, {} tensors, {} of tensor data\n", table.files.size(), table.tensors.size(),
+  out += fmt::format("{} files, {} tensors, {} of tensor data\n", table.files().size(), table.tensors().size(),
                      human_bytes(table.total_tensor_bytes()));
   return out;
 }
@@ -74,7 +74,7 @@ std::string inspect_json(const TensorTable& table, const InspectOptions& options
   JsonWriter j;
   j.begin_object();
   j.key("files").begin_array();
-  for (const auto& f : table.files) {
+  for (const auto& f : table.files()) {
     j.begin_object();
     j.key("path").value(f.path);
     j.key("format").value(format_name(f.format));
@@ -95,7 +95,7 @@ std::string inspect_json(const TensorTable& table, const InspectOptions& options
   }
   j.end_array();
   j.key("tensors").begin_array();
-  for (const auto& t : table.tensors) {
+  for (const auto& t : table.tensors()) {
     j.begin_object();
     j.key("name").value(t.name);
     if (!t.component.empty()) j.key("component").value(t.component);

@@ -62,7 +62,7 @@ class Pass {
 
  private:
   Error fail(const Tensor& t, const std::string& what) const {
-    const auto& files = model_.table().files;
+    const auto& files = model_.table().files();
     return Error{t.file < files.size() ? files[t.file].path : std::string(), t.name, t.file_offset,
                  fmt::format("compute pass: tensor {}", what)};
   }

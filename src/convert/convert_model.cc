@@ -31,7 +31,7 @@ Result<std::vector<DType>> target_dtypes(const TensorTable& table, const std::st
     if (!dtype_from_name(r.value))
       return Error{{}, {}, {}, fmt::format("--type: unknown dtype '{}' in rule '{}={}'", r.value, r.pattern, r.value)};
   std::vector<DType> out;
-  for (const TensorInfo& t : table.tensors) {
+  for (const TensorInfo& t : table.tensors()) {
     const NameRule* rule = rules->match_rule(t.qualified_name());
     out.push_back(rule ? *dtype_from_name(rule->value) : t.dtype);
   }
@@ -48,9 +48,9 @@ bool quantises(DType from, DType to) {
 
 // Refuses a conversion no codec does, naming the tensor and its file.
 Status check_convertible(const TensorTable& table, size_t i, DType to) {
-  const TensorInfo& t = table.tensors[i];
+  const TensorInfo& t = table.tensors()[i];
   if (t.dtype == to || can_convert(t.dtype, to) || quantises(t.dtype, to)) return {};
-  const std::string& file = table.files[t.file].path;
+  const std::string& file = table.files()[t.file].path;
   if (dtype_info(to).packing == Packing::kRowBlock)
     return Error{file, t.qualified_name(), {},
                  fmt::format("no quantiser for {}: cannot convert {} to it", dtype_name(to), dtype_name(t.dtype))};
@@ -63,8 +63,8 @@ Status check_target_has(const TensorTable& table, size_t i, DType to, ConvertFor
   const DTypeInfo& info = dtype_info(to);
   bool has = format == ConvertFormat::kGguf ? info.gguf_id >= 0 : info.in_safetensors;
   if (has) return {};
-  const TensorInfo& t = table.tensors[i];
-  return Error{table.files[t.file].path, t.qualified_name(), {},
+  const TensorInfo& t = table.tensors()[i];
+  return Error{table.files()[t.file].path, t.qualified_name(), {},
                fmt::format("{} has no dtype {}: choose one it has with --type (e.g. '{}=F16')",
                            convert_format_name(format), info.name, t.qualified_name())};
 }
@@ -104,7 +104,7 @@ Status refuse_overwriting_inputs(const std::vector<std::string>& inputs, const T
                                  const OutputFiles& out) {
   namespace fs = std::filesystem;
   std::vector<std::string> ins = inputs;
-  for (const FileInfo& f : table.files) ins.push_back(f.path);
+  for (const FileInfo& f : table.files()) ins.push_back(f.path);
   std::vector<std::string> outs = out.files;
   if (!out.index.empty()) outs.push_back(out.index);
   for (const auto& o : outs)
@@ -142,7 +142,7 @@ Result<std::vector<TensorFileLayout>> lay_out(const OutputFiles& files, const st
 // The parser's open files (a table parsed from memory has none: opened here).
 Result<std::vector<std::shared_ptr<const File>>> open_files(const TensorTable& table) {
   std::vector<std::shared_ptr<const File>> handles;
-  for (const FileInfo& f : table.files) {
+  for (const FileInfo& f : table.files()) {
     if (f.opened) {
       handles.push_back(f.opened);
       continue;
@@ -260,7 +260,7 @@ Result<ConvertReport> convert_model(const std::vector<std::string>& inputs, cons
   auto started = std::chrono::steady_clock::now();
   auto table = open_model(inputs, {o.log, o.variant, true});
   if (!table) return table.error();
-  const auto& tensors = table->tensors;
+  const auto& tensors = table->tensors();
 
   // Every check before any byte is written: dtypes, conversions, names,
   // the target's layout of every file.
@@ -273,9 +273,9 @@ Result<ConvertReport> convert_model(const std::vector<std::string>& inputs, cons
     DType to = (*targets)[i];
     if (Status s = check_convertible(*table, i, to); !s) return s.error();
     SizeOrReason in = tensor_nbytes(t.dtype, t.shape), size = tensor_nbytes(to, t.shape);
-    if (!in.nbytes) return Error{table->files[t.file].path, t.qualified_name(), {}, in.reason};
+    if (!in.nbytes) return Error{table->files()[t.file].path, t.qualified_name(), {}, in.reason};
     if (!size.nbytes)
-      return Error{table->files[t.file].path, t.qualified_name(), {}, fmt::format("as {}: {}", dtype_name(to), size.reason)};
+      return Error{table->files()[t.file].path, t.qualified_name(), {}, fmt::format("as {}: {}", dtype_name(to), size.reason)};
     report.tensors.push_back({t.qualified_name(), t.dtype, to, t.shape, *in.nbytes, *size.nbytes, 0});
     sizes.push_back(*size.nbytes);
     report.bytes_in += *in.nbytes;
@@ -289,7 +289,7 @@ Result<ConvertReport> convert_model(const std::vector<std::string>& inputs, cons
     if (Status s = check_target_has(*table, i, report.tensors[i].to, files->format); !s) return s.error();
   }
   report.format = files->format;
-  CarriedMetadata meta = carry_metadata(table->files, files->format);
+  CarriedMetadata meta = carry_metadata(table->files(), files->format);
   report.metadata_kept = meta.kept();
   report.not_kept = meta.not_kept;
 

@@ -146,7 +146,7 @@ Status write_transformer(const std::string& path, int layers) {
 bool up_to_date(const SampleModelPaths& paths) {
   auto table = open_model(paths.all());
   if (!table) return false;
-  for (const auto& f : table->files) {
+  for (const auto& f : table->files()) {
     bool found = false;
     for (const auto& [k, v] : f.metadata)
       if (k == "weightmap.demo_version") found = meta_to_string(v) == std::to_string(kSampleModelsVersion);

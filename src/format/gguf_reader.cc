@@ -70,8 +70,8 @@ class GgufParser {
       file.metadata.emplace_back(std::move(key), std::move(value));
     }
 
-    TensorTable table;
-    table.tensors.reserve(std::min<uint64_t>(n_tensors, kMaxReserve));
+    std::vector<TensorInfo> tensors;
+    tensors.reserve(std::min<uint64_t>(n_tensors, kMaxReserve));
     std::vector<uint64_t> info_at;
     info_at.reserve(std::min<uint64_t>(n_tensors, kMaxReserve));
     // Names are checked as they are read, so that a long run of identical
@@ -79,17 +79,17 @@ class GgufParser {
     std::unordered_set<std::string> names;
     for (uint64_t k = 0; k < n_tensors; ++k) {
       info_at.push_back(cur_.pos());
-      table.tensors.push_back(read_tensor_info());
-      if (!names.insert(table.tensors.back().name).second)
-        cur_.fail_at(info_at.back(), "duplicate tensor name", table.tensors.back().name);
+      tensors.push_back(read_tensor_info());
+      if (!names.insert(tensors.back().name).second)
+        cur_.fail_at(info_at.back(), "duplicate tensor name", tensors.back().name);
     }
 
     uint64_t end_of_infos = cur_.pos();
     uint64_t pad = (file.alignment - end_of_infos % file.alignment) % file.alignment;
     file.data_offset = end_of_infos + pad;
 
-    for (size_t k = 0; k < table.tensors.size(); ++k) {
-      TensorInfo& t = table.tensors[k];
+    for (size_t k = 0; k < tensors.size(); ++k) {
+      TensorInfo& t = tensors[k];
       if (t.offset % file.alignment != 0)
         cur_.fail_at(info_at[k],
                      fmt::format("data offset {} is not a multiple of the file's alignment {}", t.offset,
@@ -99,8 +99,11 @@ class GgufParser {
         cur_.fail_at(info_at[k], fmt::format("data offset {} overflows", t.offset), t.name);
       t.offset += file.data_offset;
     }
-    check_tensor_ranges(file, table.tensors);
-    table.files.push_back(std::move(file));
+    check_tensor_ranges(file, tensors);
+    TensorTable table;
+    table.add_file(std::move(file));
+    table.reserve_tensors(tensors.size());
+    for (auto& t : tensors) table.add_tensor(std::move(t));
     return table;
   }
 

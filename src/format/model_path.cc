@@ -155,11 +155,6 @@ Result<std::string> pick_weights_in(const fs::path& dir, const OpenOptions& opti
   return (dir / chosen.front()).string();
 }
 
-void set_component(TensorTable& table, const std::string& component) {
-  for (auto& f : table.files) f.component = component;
-  for (auto& t : table.tensors) t.component = component;
-}
-
 Result<TensorTable> open_folder(const fs::path& dir, const OpenOptions& options) {
   // A diffusers pipeline (model_index.json) is its component subfolders,
   // whatever single-file checkpoints sit beside them at the root.
@@ -185,11 +180,11 @@ Result<TensorTable> open_folder(const fs::path& dir, const OpenOptions& options)
     if (weights->empty()) continue;  // tokenizer/, scheduler/, ...
     auto part = open_file(*weights, options);
     if (!part) return part.error();
-    set_component(*part, sub.filename().string());
+    part->set_component(sub.filename().string());
     options.log.debug(fmt::format("component '{}' from '{}'", sub.filename().string(), *weights));
     table.append(std::move(part.value()));
   }
-  if (table.files.empty())
+  if (table.files().empty())
     return Error{dir.string(), {}, {},
                  "folder holds no model: expected .gguf/.safetensors files, a *.safetensors.index.json, or component "
                  "subfolders (unet/, transformer/, text_encoder/, vae/, ...) holding them"};
@@ -211,7 +206,7 @@ Result<TensorTable> open_model(const std::vector<std::string>& paths, const Open
     if (!part) return part.error();
     table.append(std::move(part.value()));
   }
-  if (Status s = table.index_names(); !s) return s.error();
+  if (Status s = table.check_unique_names(); !s) return s.error();
   return table;
 }
 

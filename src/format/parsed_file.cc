@@ -9,11 +9,11 @@ namespace wm {
 Result<TensorTable> keep_file_open(Result<TensorTable> parsed, File file) {
   if (!parsed) return with_code(parsed.error(), ErrorCode::kBadFormat);
   auto opened = std::make_shared<const File>(std::move(file));
-  for (FileInfo& info : parsed->files) info.opened = opened;
+  for (size_t f = 0; f < parsed->files().size(); ++f) parsed->mutable_file(f).opened = opened;
   return parsed;
 }
 
-void check_tensor_ranges(const FileInfo& file, std::vector<TensorInfo>& tensors) {
+void check_tensor_ranges(const FileInfo& file, const std::vector<TensorInfo>& tensors) {
   for (const auto& t : tensors) {
     if (t.offset > file.size || t.nbytes > file.size - t.offset)
       throw ParseFailure{Error{file.path, t.name, t.offset,

@@ -9,7 +9,7 @@ namespace wm {
 // Checks shared by every format once offsets are absolute: each tensor lies
 // inside the file and no two tensors overlap. Throws ParseFailure naming the
 // tensor and its offset.
-void check_tensor_ranges(const FileInfo& file, std::vector<TensorInfo>& tensors);
+void check_tensor_ranges(const FileInfo& file, const std::vector<TensorInfo>& tensors);
 
 // A parse of `file`, finished: an error without a code gets kBadFormat; a
 // table keeps `file` open in FileInfo::opened, so the loader maps and reads

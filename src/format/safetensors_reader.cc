@@ -35,7 +35,7 @@ class SafetensorsHeaderParser {
     object root;
     if (doc.get_object().get(root)) fail({}, kHeaderStart, "header is not a JSON object");
 
-    TensorTable table;
+    std::vector<TensorInfo> tensors;
     std::vector<std::pair<uint64_t, uint64_t>> ranges;  // relative [begin, end)
     std::unordered_set<std::string_view> names;
     bool seen_metadata = false;
@@ -50,11 +50,14 @@ class SafetensorsHeaderParser {
       if (!names.insert(key).second) fail(key, locate_again(key), "duplicate tensor name");
       auto [t, range] = read_tensor(key, field.value);
       t.offset = file.data_offset + range.first;
-      table.tensors.push_back(std::move(t));
+      tensors.push_back(std::move(t));
       ranges.push_back(range);
     }
-    check_contiguous(table.tensors, ranges, file.data_offset);
-    table.files.push_back(std::move(file));
+    check_contiguous(tensors, ranges, file.data_offset);
+    TensorTable table;
+    table.add_file(std::move(file));
+    table.reserve_tensors(tensors.size());
+    for (auto& t : tensors) table.add_tensor(std::move(t));
     return table;
   }
 
@@ -198,7 +201,7 @@ Result<TensorTable> parse_safetensors(const ByteSource& src) {
   if (Status s = src.read(kHeaderStart, {reinterpret_cast<std::byte*>(json.data()), n}); !s) return s.error();
   if (json.front() != '{') return Error{name, {}, kHeaderStart, "header does not start with '{'"};
   auto table = parse_safetensors_header(json, size - kHeaderStart - n, name);
-  if (table) table->files[0].identity = src.identity();
+  if (table) table->mutable_file(0).identity = src.identity();
   return table;
 }
 

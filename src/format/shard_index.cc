@@ -94,31 +94,31 @@ Result<TensorTable> open_shard_index(const std::string& path, const Logger& log)
     auto header = safetensors ? parse_safetensors(FileSource(*shard_file)) : parse_torch(FileSource(*shard_file), log);
     auto parsed = keep_file_open(std::move(header), std::move(shard_file.value()));
     if (!parsed) return parsed.error();
-    auto file_index = static_cast<uint32_t>(table.files.size());
-    for (const auto& t : parsed->tensors) {
+    auto file_index = static_cast<uint32_t>(table.files().size());
+    for (const auto& t : parsed->tensors()) {
       auto [it, inserted] = shard_of.emplace(t.name, file_index);
       if (!inserted)
         return Error{shard_path, t.name, t.offset,
-                     fmt::format("tensor is present in two shards (also in '{}')", table.files[it->second].path)};
+                     fmt::format("tensor is present in two shards (also in '{}')", table.files()[it->second].path)};
     }
     table.append(std::move(parsed.value()));
   }
   for (const auto& [name, shard] : index->weight_map) {
     auto it = shard_of.find(name);
     std::string expected = (dir / index->shards[shard]).string();
-    if (it == shard_of.end() || table.files[it->second].path != expected)
+    if (it == shard_of.end() || table.files()[it->second].path != expected)
       return Error{path, name, {},
                    it == shard_of.end()
                        ? fmt::format("listed in the index for shard '{}' but missing from it", index->shards[shard])
                        : fmt::format("the index assigns it to shard '{}' but it is in '{}'", index->shards[shard],
-                                     table.files[it->second].path)};
+                                     table.files()[it->second].path)};
   }
   if (shard_of.size() != index->weight_map.size()) {
     std::unordered_map<std::string_view, bool> listed;
     for (const auto& [name, shard] : index->weight_map) listed[name] = true;
-    for (const auto& t : table.tensors)
+    for (const auto& t : table.tensors())
       if (!listed.count(t.name))
-        return Error{table.files[t.file].path, t.name, t.offset, fmt::format("tensor is not listed in the index '{}'", path)};
+        return Error{table.files()[t.file].path, t.name, t.offset, fmt::format("tensor is not listed in the index '{}'", path)};
   }
   return table;
 }

@@ -1,6 +1,7 @@
 #include "format/tensor_table.h"
 
 #include <fmt/format.h>
+#include <stdexcept>
 
 namespace wm {
 
@@ -14,40 +15,64 @@ const char* format_name(FileFormat f) {
   return "?";
 }
 
-void TensorTable::append(TensorTable other) {
-  auto base = static_cast<uint32_t>(files.size());
-  for (auto& f : other.files) files.push_back(std::move(f));
-  for (auto& t : other.tensors) {
-    t.file += base;
-    tensors.push_back(std::move(t));
-  }
-  (void)index_names();  // a duplicate is the caller's to report, through index_names()
+uint32_t TensorTable::add_file(FileInfo file) {
+  files_.push_back(std::move(file));
+  return static_cast<uint32_t>(files_.size() - 1);
 }
 
-Status TensorTable::index_names() {
-  by_name_.clear();
-  by_name_.reserve(tensors.size());
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    auto [it, inserted] = by_name_.emplace(tensors[i].qualified_name(), i);
-    if (!inserted) {
-      const TensorInfo& first = tensors[it->second];
-      const TensorInfo& again = tensors[i];
-      return Error{files[again.file].path, again.name, again.offset,
-                   fmt::format("duplicate tensor name (also in '{}' at byte {})", files[first.file].path,
-                               first.offset)};
-    }
+void TensorTable::add_tensor(TensorInfo tensor) {
+  if (tensor.file >= files_.size())
+    throw std::out_of_range(fmt::format("tensor '{}' names file {} of a table of {} files", tensor.name, tensor.file,
+                                        files_.size()));
+  tensors_.push_back(std::move(tensor));
+  index(tensors_.size() - 1);
+}
+
+void TensorTable::append(TensorTable other) {
+  auto base = static_cast<uint32_t>(files_.size());
+  for (auto& f : other.files_) files_.push_back(std::move(f));
+  tensors_.reserve(tensors_.size() + other.tensors_.size());
+  for (auto& t : other.tensors_) {
+    t.file += base;
+    tensors_.push_back(std::move(t));
+    index(tensors_.size() - 1);
   }
-  return {};
+}
+
+void TensorTable::set_component(const std::string& component) {
+  for (auto& f : files_) f.component = component;
+  for (auto& t : tensors_) t.component = component;
+  reindex();
+}
+
+void TensorTable::index(size_t i) {
+  auto [it, inserted] = by_name_.emplace(tensors_[i].qualified_name(), i);
+  if (!inserted && !duplicate_) duplicate_.emplace(it->second, i);
+}
+
+void TensorTable::reindex() {
+  by_name_.clear();
+  duplicate_.reset();
+  by_name_.reserve(tensors_.size());
+  for (size_t i = 0; i < tensors_.size(); ++i) index(i);
+}
+
+Status TensorTable::check_unique_names() const {
+  if (!duplicate_) return {};
+  const TensorInfo& first = tensors_[duplicate_->first];
+  const TensorInfo& again = tensors_[duplicate_->second];
+  return Error{files_[again.file].path, again.name, again.offset,
+               fmt::format("duplicate tensor name (also in '{}' at byte {})", files_[first.file].path, first.offset)};
 }
 
 const TensorInfo* TensorTable::find(std::string_view qualified_name) const {
   auto it = by_name_.find(std::string(qualified_name));
-  return it == by_name_.end() ? nullptr : &tensors[it->second];
+  return it == by_name_.end() ? nullptr : &tensors_[it->second];
 }
 
 uint64_t TensorTable::total_tensor_bytes() const {
   uint64_t n = 0;
-  for (const auto& t : tensors) n += t.nbytes;
+  for (const auto& t : tensors_) n += t.nbytes;
   return n;
 }
 

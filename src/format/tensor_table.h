@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
@@ -62,7 +63,7 @@ struct TensorInfo {
   std::string component;           // component the tensor belongs to, or empty
   DType dtype = DType::F32;
   std::vector<uint64_t> shape;     // outermost dimension first (row-major)
-  uint32_t file = 0;               // index into TensorTable::files
+  uint32_t file = 0;               // index into TensorTable::files()
   uint64_t offset = 0;             // absolute byte offset of the first byte in its file
   uint64_t nbytes = 0;
   // How the bytes lie when they are not simply `nbytes` contiguous bytes at
@@ -78,26 +79,51 @@ struct TensorInfo {
   }
 };
 
+// Owns the files and tensors of a model and an index of the tensors by
+// qualified name. Invariant: find() answers from the tensors as they are now.
+// The vectors are private and every change goes through a method below that
+// keeps the index true, so no caller can leave it stale. A duplicate name is
+// kept (find() answers the first) and reported by check_unique_names().
 class TensorTable {
  public:
-  std::vector<FileInfo> files;
-  std::vector<TensorInfo> tensors;
+  const std::vector<FileInfo>& files() const { return files_; }
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }
+
+  // Adds a file; returns its index, for TensorInfo::file.
+  uint32_t add_file(FileInfo file);
+  // Adds a tensor of a file already added (throws std::out_of_range
+  // otherwise: a programming error, not bad input) and indexes its name.
+  void add_tensor(TensorInfo tensor);
+  void reserve_tensors(size_t n) { tensors_.reserve(n); }
 
   // Appends another table's files and tensors (file indices are rebased)
-  // and indexes their names at once; a duplicate name is reported by
-  // index_names().
+  // and indexes their names.
   void append(TensorTable other);
 
-  // Builds the name index; fails naming the first duplicate qualified name.
-  Status index_names();
-  // REQUIRES: index_names() succeeded since the tensors were last changed
-  // other than by append().
+  // Puts every file and tensor in a diffusers component ("transformer", ...),
+  // which changes their qualified names: re-indexes.
+  void set_component(const std::string& component);
+
+  // The index keys on tensors only (a tensor keeps its own component), so
+  // files may be edited in place.
+  FileInfo& mutable_file(size_t index) { return files_.at(index); }
+
+  // Fails naming the first tensor whose qualified name an earlier one has.
+  Status check_unique_names() const;
+  // The tensor with this qualified name ("component.name" or "name"), or null.
   const TensorInfo* find(std::string_view qualified_name) const;
 
   uint64_t total_tensor_bytes() const;
 
  private:
+  void index(size_t i);
+  void reindex();
+
+  std::vector<FileInfo> files_;
+  std::vector<TensorInfo> tensors_;
   std::unordered_map<std::string, size_t> by_name_;
+  // The first repeated name: (index of its first tensor, index of the repeat).
+  std::optional<std::pair<size_t, size_t>> duplicate_;
 };
 
 }  // namespace wm

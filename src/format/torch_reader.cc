@@ -110,7 +110,6 @@ TensorTable parse_zip(const ByteSource& src, const Logger& log) {
   if (!pkl) fail(file, {}, {}, "zip archive without '<archive>/data.pkl': not a PyTorch checkpoint");
   const std::string prefix = pkl->name.substr(0, pkl->name.size() - 8);  // "<archive>/"
 
-  TensorTable table;
   FileInfo info = file_info(src, FileFormat::kTorch);
   info.metadata.emplace_back("torch.archive", MetaValue::str(prefix.substr(0, prefix.size() - 1)));
   for (const char* small : {"version", "byteorder"}) {
@@ -132,6 +131,8 @@ TensorTable parse_zip(const ByteSource& src, const Logger& log) {
   auto result = value_or_throw(unpickle(pickle, arena, file, base));
   std::vector<NamedTensor> named = collect_state_dict(arena, result.root, file, log);
 
+  TensorTable table;
+  table.add_file(std::move(info));
   for (const auto& n : named) {
     const PyStorage& st = arena.storages[arena[arena.tensors[arena[n.tensor].payload].storage].payload];
     if (st.is_view) fail(file, n.name, {}, "storage views are a legacy-format feature, unexpected in a zip checkpoint");
@@ -139,9 +140,8 @@ TensorTable parse_zip(const ByteSource& src, const Logger& log) {
     if (!e) fail(file, n.name, {}, fmt::format("storage '{}' has no entry '{}data/{}'", st.key, prefix, st.key));
     StorageBytes where{e->data_offset, e->uncompressed_size, e->method == ZipMethod::kDeflated, e->compressed_size,
                        e->crc32, e->name};
-    table.tensors.push_back(make_tensor(file, n, arena, where));
+    table.add_tensor(make_tensor(file, n, arena, where));
   }
-  table.files.push_back(std::move(info));
   return table;
 }
 
@@ -229,18 +229,18 @@ class LegacyReader {
         fail(file, {}, p, fmt::format("storage '{}' is listed twice", key));
       p += 8 + bytes;
     }
+    FileInfo info = file_info(src_, FileFormat::kTorchLegacy);
+    info.data_offset = pos_;
     TensorTable table;
+    table.add_file(std::move(info));
     for (const auto& n : named) {
       const PyStorage& st = arena.storages[arena[arena.tensors[arena[n.tensor].payload].storage].payload];
       auto it = where.find(st.key);
       if (it == where.end()) fail(file, n.name, {}, fmt::format("storage '{}' is not in the storage list", st.key));
-      table.tensors.push_back(make_tensor(file, n, arena, it->second));
+      table.add_tensor(make_tensor(file, n, arena, it->second));
     }
     if (p != src_.size())
       log_.debug(fmt::format("'{}': {} bytes after the last storage ignored", file, src_.size() - p));
-    FileInfo info = file_info(src_, FileFormat::kTorchLegacy);
-    info.data_offset = pos_;
-    table.files.push_back(std::move(info));
     return table;
   }
 

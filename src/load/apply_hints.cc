@@ -47,7 +47,7 @@ Status madvise_all(const HintInputs& in, int advice, const char* name) {
 Result<HintOutcome> apply_hints(HintInputs in) {
   HintOutcome out;
   const TensorTable& table = *in.table;
-  out.span_of_tensor.assign(table.tensors.size(), SIZE_MAX);
+  out.span_of_tensor.assign(table.tensors().size(), SIZE_MAX);
   out.evict_on_release = in.hints.has(MmapHint::kDontneed);
   bool any_mapped = std::any_of(in.mappings->begin(), in.mappings->end(), [](const auto& m) { return m != nullptr; });
 
@@ -66,7 +66,7 @@ Result<HintOutcome> apply_hints(HintInputs in) {
     for (size_t f = 0; f < in.mappings->size(); ++f) {
       const auto& m = (*in.mappings)[f];
       if (!m) continue;
-      auto [addr, len] = data_region(table.files[f], *m);
+      auto [addr, len] = data_region(table.files()[f], *m);
       uintptr_t page_start = reinterpret_cast<uintptr_t>(addr) / page_size() * page_size();
       if (len && ::madvise(reinterpret_cast<void*>(page_start), len + (reinterpret_cast<uintptr_t>(addr) - page_start),
                            MADV_WILLNEED) != 0)
@@ -83,7 +83,7 @@ Result<HintOutcome> apply_hints(HintInputs in) {
     for (size_t f = 0; f < in.mappings->size(); ++f) {
       const auto& m = (*in.mappings)[f];
       if (!m) continue;
-      auto [addr, len] = data_region(table.files[f], *m);
+      auto [addr, len] = data_region(table.files()[f], *m);
       auto r = sampled_residency(addr, len, kSamples);
       if (!r) return Error{m->file().path(), {}, {}, r.error().message};
       sampled.resident_bytes += r->resident_bytes;
@@ -100,7 +100,7 @@ Result<HintOutcome> apply_hints(HintInputs in) {
           to_prefetch.push_back(i);
           continue;
         }
-        const TensorInfo& t = table.tensors[i];
+        const TensorInfo& t = table.tensors()[i];
         const MappedFile& m = *(*in.mappings)[t.file];
         auto missing = missing_ranges(m.data() + t.offset, t.nbytes);
         if (!missing) return Error{m.file().path(), t.name, t.offset, missing.error().message};
@@ -121,7 +121,7 @@ Result<HintOutcome> apply_hints(HintInputs in) {
   if (!to_prefetch.empty()) {
     std::vector<PrefetchSpan> spans;
     for (size_t i : to_prefetch) {
-      const TensorInfo& t = table.tensors[i];
+      const TensorInfo& t = table.tensors()[i];
       const MappedFile& m = *(*in.mappings)[t.file];
       out.span_of_tensor[i] = spans.size();
       spans.push_back({m.data() + t.offset, t.nbytes, &m.file(), t.offset});

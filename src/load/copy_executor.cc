@@ -136,13 +136,13 @@ class CopyExecutor {
       try {
         for (; !first_error.failed() && (k = next.fetch_add(1)) < chunks.size();) {
           if (Status s = run_chunk(chunks[k], pool, *source, ctx); !s) first_error.set(s.error());
-          const TensorInfo& src = table_.tensors[chunks[k].tensor];
+          const TensorInfo& src = table_.tensors()[chunks[k].tensor];
           window.consumed(*files_[src.file], src.offset + chunks[k].src_off, chunks[k].src_len);
           done_bytes += chunks[k].src_len;
         }
       } catch (const std::bad_alloc&) {
-        const TensorInfo& src = table_.tensors[chunks[std::min(k, chunks.size() - 1)].tensor];
-        first_error.set(Error{table_.files[src.file].path, src.name, src.offset,
+        const TensorInfo& src = table_.tensors()[chunks[std::min(k, chunks.size() - 1)].tensor];
+        first_error.set(Error{table_.files()[src.file].path, src.name, src.offset,
                               "out of memory in the copy path (converting or staging this tensor)"});
       }
       std::lock_guard lock(done_mu);
@@ -209,7 +209,7 @@ class CopyExecutor {
   std::unique_ptr<TensorSource> make_source(IoMode io, uint64_t slot_bytes) const {
     std::vector<bool> wanted(files_.size(), false);
     for (size_t i = 0; i < placed_.tensors.size(); ++i)
-      if (placed_.tensors[i].placement != Placement::kMap) wanted[table_.tensors[i].file] = true;
+      if (placed_.tensors[i].placement != Placement::kMap) wanted[table_.tensors()[i].file] = true;
     auto source = std::make_unique<TensorSource>(table_, files_, io, options_.log, wanted);
     if (source->bounce_overhead() * 2 > slot_bytes) {
       options_.log.warn(fmt::format("O_DIRECT alignment of {} bytes does not fit staging slots of {}; reading buffered",
@@ -223,10 +223,10 @@ class CopyExecutor {
   // both their source and their target dtype.
   std::vector<Chunk> make_chunks(uint64_t slot_bytes) const {
     std::vector<Chunk> chunks;
-    for (size_t i = 0; i < table_.tensors.size(); ++i) {
+    for (size_t i = 0; i < table_.tensors().size(); ++i) {
       const Tensor& t = placed_.tensors[i];
       if (t.placement == Placement::kMap || t.nbytes == 0) continue;
-      const TensorInfo& src = table_.tensors[i];
+      const TensorInfo& src = table_.tensors()[i];
       const DTypeInfo& s = dtype_info(src.dtype);
       const DTypeInfo& d = dtype_info(t.dtype);
       if (!src.plain_source()) {  // PyTorch view or compressed entry: one whole-tensor chunk, see run_chunk
@@ -260,7 +260,7 @@ class CopyExecutor {
   }
 
   Status run_chunk(const Chunk& c, StagingPool& pool, const TensorSource& source, TensorSource::Worker& ctx) {
-    const TensorInfo& src = table_.tensors[c.tensor];
+    const TensorInfo& src = table_.tensors()[c.tensor];
     const Tensor& t = placed_.tensors[c.tensor];
     const std::span<std::byte> host = placed_.writable[c.tensor];
     const std::string& path = files_[src.file]->path();

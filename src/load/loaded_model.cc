@@ -68,7 +68,7 @@ Status LoadedModel::check_file(size_t f) const {
 
 Error LoadedModel::mapped_fault(size_t index, const std::byte* addr, std::string_view during) const {
   const Tensor& t = tensors_[index];
-  const auto& path = table_.files[t.file].path;
+  const auto& path = table_.files()[t.file].path;
   uint64_t offset = t.file_offset + static_cast<uint64_t>(addr - t.host_data);
   Status changed = t.file < files_.files.size() ? files_.files[t.file]->check_unchanged() : Status();
   return Error{path, t.name, offset,
@@ -79,7 +79,7 @@ Error LoadedModel::mapped_fault(size_t index, const std::byte* addr, std::string
 Status LoadedModel::read_bytes(size_t index, uint64_t offset, std::byte* dst, uint64_t n) const {
   const Tensor& t = tensors_[index];
   if (offset > t.nbytes || n > t.nbytes - offset)
-    return Error{table_.files[t.file].path, t.name, {},
+    return Error{table_.files()[t.file].path, t.name, {},
                  fmt::format("read of {} bytes at {} is outside the tensor's {} bytes", n, offset, t.nbytes),
                  ErrorCode::kInvalidArgument};
   if (n == 0) return {};

@@ -89,7 +89,7 @@ class LoadedModel {
   // pass, verify and apply_loras call this first; an engine can too, before
   // trusting the mappings again. The error names the first changed file.
   Status check_files() const;
-  // The same for file `index` (of table().files) alone.
+  // The same for file `index` (of table().files()) alone.
   Status check_file(size_t index) const;
   // Whether file `index` is mapped (some tensor reads it in place).
   bool file_mapped(size_t index) const {

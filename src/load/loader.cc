@@ -53,7 +53,7 @@ Result<HintOutcome> apply_page_cache_hints(const TensorTable& table, const Model
   for (size_t i = 0; i < tensors.size(); ++i)
     if (tensors[i].placement == Placement::kMap) in.mapped_tensors.push_back(i);
   std::sort(in.mapped_tensors.begin(), in.mapped_tensors.end(), [&](size_t a, size_t b) {
-    const TensorInfo &x = table.tensors[a], &y = table.tensors[b];
+    const TensorInfo &x = table.tensors()[a], &y = table.tensors()[b];
     return x.file != y.file ? x.file < y.file : x.offset < y.offset;
   });
   in.hints = options.hints;
@@ -103,7 +103,7 @@ LoadReport assemble_report(const LoadOptions& options, const PhaseTimings& timin
   r.tensors = placed.tensors.size();
   for (size_t i = 0; i < placed.tensors.size(); ++i) {
     const Tensor& t = placed.tensors[i];
-    r.bytes_total += table.tensors[i].nbytes;
+    r.bytes_total += table.tensors()[i].nbytes;
     r.tensors_mapped += t.placement == Placement::kMap;
     r.tensors_copied += t.placement == Placement::kCopy;
     r.tensors_converted += t.placement == Placement::kConvert;
@@ -141,7 +141,7 @@ Result<LoadedModel> run_load(TensorTable table, const LoadOptions& options) {
   timings.plan_ms = ms_since(t);
   for (const std::string& rule : plan->unused_rules)
     options.log.warn(fmt::format("{} matches no tensor of this model: it does nothing", rule));
-  const std::string first_file = table.files.empty() ? std::string() : table.files[0].path;
+  const std::string first_file = table.files().empty() ? std::string() : table.files()[0].path;
   if (Status s = check_memory_limit(*plan, options.staging_bytes, options.max_memory_bytes, first_file); !s)
     return s.error();
 
@@ -181,7 +181,7 @@ Result<uint64_t> anon_bytes_needed(const TensorTable& table, const LoadOptions& 
 }
 
 Result<LoadedModel> load_model(TensorTable table, const LoadOptions& options) {
-  std::string first_file = table.files.empty() ? std::string() : table.files[0].path;
+  std::string first_file = table.files().empty() ? std::string() : table.files()[0].path;
   try {
     return run_load(std::move(table), options);
   } catch (const std::bad_alloc&) {

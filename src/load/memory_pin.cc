@@ -22,7 +22,7 @@ PinnedMemory pin_memory(const std::vector<std::unique_ptr<MappedFile>>& mappings
   for (const Tensor& t : tensors) {
     if (t.placement == Placement::kMap || t.on_device || t.nbytes == 0) continue;
     if (::mlock(t.host_data, t.nbytes) != 0) {
-      refused(Error{table.files[t.file].path, t.name, {}, "mlock of the copy failed: " + mlock_error_text(errno)});
+      refused(Error{table.files()[t.file].path, t.name, {}, "mlock of the copy failed: " + mlock_error_text(errno)});
       break;  // the rest would be refused alike: one warning
     }
     out.copies.emplace_back(t.host_data, t.nbytes);

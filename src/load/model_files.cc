@@ -72,7 +72,7 @@ void ModelFiles::unlock() {
 
 Result<ModelFiles> open_model_files(const TensorTable& table, bool lock_files, const Logger& log) {
   ModelFiles out;
-  for (const FileInfo& info : table.files) {
+  for (const FileInfo& info : table.files()) {
     auto file = reopen(info);
     if (!file) return file.error();
     out.files.push_back(std::move(file.value()));

@@ -27,10 +27,10 @@ Result<PlacedTensors> place_tensors(const TensorTable& table, const LoadPlan& pl
                                     const std::vector<std::shared_ptr<Device>>& devices) {
   PlacedTensors out;
   out.buffers = DeviceBuffers(devices);
-  out.tensors.reserve(table.tensors.size());
-  out.writable.resize(table.tensors.size());
-  for (size_t i = 0; i < table.tensors.size(); ++i) {
-    const TensorInfo& src = table.tensors[i];
+  out.tensors.reserve(table.tensors().size());
+  out.writable.resize(table.tensors().size());
+  for (size_t i = 0; i < table.tensors().size(); ++i) {
+    const TensorInfo& src = table.tensors()[i];
     const TensorPlan& p = plan.tensors[i];
     Tensor t;
     t.name = src.qualified_name();
@@ -54,7 +54,7 @@ Result<PlacedTensors> place_tensors(const TensorTable& table, const LoadPlan& pl
       auto buffer = devices[owner]->allocate(p.nbytes, caps.required_alignment(p.dtype));
       if (!buffer) {
         Error e = with_code(buffer.error(), ErrorCode::kDevice);
-        e.file = table.files[src.file].path;
+        e.file = table.files()[src.file].path;
         e.tensor = src.name;
         e.offset = src.offset;
         e.message = fmt::format("allocating {} bytes on device '{}': {}", p.nbytes, devices[owner]->caps().name,

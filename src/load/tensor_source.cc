@@ -68,13 +68,13 @@ TensorSource::Worker TensorSource::make_worker() const {
 }
 
 Error TensorSource::error_at(size_t i, uint64_t offset, std::string message) const {
-  const TensorInfo& t = table_->tensors[i];
-  return Error{table_->files[t.file].path, t.name, offset, std::move(message)};
+  const TensorInfo& t = table_->tensors()[i];
+  return Error{table_->files()[t.file].path, t.name, offset, std::move(message)};
 }
 
 Result<const std::byte*> TensorSource::read_source(Worker& w, size_t i, uint64_t first_block, uint64_t n_blocks,
                                                    std::span<std::byte> room) const {
-  const TensorInfo& t = table_->tensors[i];
+  const TensorInfo& t = table_->tensors()[i];
   const uint64_t block = dtype_info(t.dtype).block_bytes;
   const uint64_t offset = t.offset + first_block * block, len = n_blocks * block;
   if (!t.plain_source()) return error_at(i, t.offset, "a PyTorch view or deflated entry is read whole (read())");
@@ -102,7 +102,7 @@ Result<const std::byte*> TensorSource::read_source(Worker& w, size_t i, uint64_t
 
 Status TensorSource::convert_into(Worker& w, size_t i, DType to, uint64_t offset, const std::byte* from,
                                   uint64_t elems, std::span<std::byte> dst) const {
-  const TensorInfo& t = table_->tensors[i];
+  const TensorInfo& t = table_->tensors()[i];
   auto t0 = Clock::now();
   uint64_t bad = convert(t.dtype, to, from, dst.data(), elems);
   w.add_convert_ns(ns_since(t0));
@@ -112,9 +112,9 @@ Status TensorSource::convert_into(Worker& w, size_t i, DType to, uint64_t offset
 
 Status TensorSource::read(Worker& w, size_t i, DType to, uint64_t first_block, uint64_t n_blocks,
                           std::span<std::byte> dst, std::span<std::byte> scratch) const {
-  if (i >= table_->tensors.size())
-    return Error{{}, {}, {}, fmt::format("tensor {} of {}", i, table_->tensors.size()), ErrorCode::kInvalidArgument};
-  const TensorInfo& t = table_->tensors[i];
+  if (i >= table_->tensors().size())
+    return Error{{}, {}, {}, fmt::format("tensor {} of {}", i, table_->tensors().size()), ErrorCode::kInvalidArgument};
+  const TensorInfo& t = table_->tensors()[i];
   const DTypeInfo& s = dtype_info(t.dtype);
   if (to != t.dtype && !can_convert(t.dtype, to))
     return error_at(i, t.offset, fmt::format("no conversion from {} to {}", dtype_name(t.dtype), dtype_name(to)));
@@ -151,7 +151,7 @@ Status TensorSource::read(Worker& w, size_t i, DType to, uint64_t first_block, u
 
 Status TensorSource::read_whole_transformed(Worker& w, size_t i, DType to, std::span<std::byte> dst,
                                             std::span<std::byte> scratch) const {
-  const TensorInfo& t = table_->tensors[i];
+  const TensorInfo& t = table_->tensors()[i];
   FileSource file(*files_[t.file]);
   auto t0 = Clock::now();
   if (to == t.dtype) {
@@ -167,9 +167,9 @@ Status TensorSource::read_whole_transformed(Worker& w, size_t i, DType to, std::
 }
 
 Result<std::vector<std::byte>> TensorSource::read_all(size_t i, DType to) const {
-  if (i >= table_->tensors.size())
-    return Error{{}, {}, {}, fmt::format("tensor {} of {}", i, table_->tensors.size()), ErrorCode::kInvalidArgument};
-  const TensorInfo& t = table_->tensors[i];
+  if (i >= table_->tensors().size())
+    return Error{{}, {}, {}, fmt::format("tensor {} of {}", i, table_->tensors().size()), ErrorCode::kInvalidArgument};
+  const TensorInfo& t = table_->tensors()[i];
   const uint64_t blocks = t.nbytes / dtype_info(t.dtype).block_bytes;
   std::vector<std::byte> out(converted_bytes(t.dtype, to, blocks));
   Worker w;  // one call: pread, no ring to set up

@@ -35,7 +35,7 @@ namespace wm {
 
 class TensorSource {
  public:
-  // files[f] is the open file of table.files[f]. `io` is how pread-able bytes
+  // files[f] is the open file of table.files()[f]. `io` is how pread-able bytes
   // are read; a mode that can't be had falls back to kRead, logged.
   // `wanted`, when not empty, says which files have bytes to read (only
   // those get an O_DIRECT descriptor).

@@ -73,8 +73,8 @@ uint64_t product(const std::vector<uint64_t>& s, size_t from) {
 }  // namespace
 
 Error LoraApplier::tensor_error(size_t index, std::string message) const {
-  const TensorInfo& src = m_.table().tensors[index];
-  return Error{m_.table().files[src.file].path, src.name, src.offset, std::move(message)};
+  const TensorInfo& src = m_.table().tensors()[index];
+  return Error{m_.table().files()[src.file].path, src.name, src.offset, std::move(message)};
 }
 
 Status LoraApplier::collect(const LoraSpec& spec, const LoraOptions& options, TermsByTensor& terms,

@@ -17,34 +17,34 @@ namespace wm {
 Result<LoraFile> LoraFile::open(const std::string& path, const Logger& log) {
   auto table = open_model({path}, {log, {}, false});
   if (!table) return table.error();
-  if (table->files.size() != 1)
+  if (table->files().size() != 1)
     return Error{path, {}, {}, fmt::format("a LoRA must be one GGUF or safetensors file (found {} files)",
-                                           table->files.size())};
-  auto file = File::open(table->files[0].path);
+                                           table->files().size())};
+  auto file = File::open(table->files()[0].path);
   if (!file) return file.error();
-  const FileIdentity& parsed = table->files[0].identity;
+  const FileIdentity& parsed = table->files()[0].identity;
   if (parsed.size != 0 && file->identity() != parsed)
     return Error{path, {}, {}, "file changed while it was being opened; open it again"};
   std::optional<float> alpha;
-  for (const auto& [key, value] : table->files[0].metadata) {
+  for (const auto& [key, value] : table->files()[0].metadata) {
     if (key != "adapter.lora.alpha") continue;
     if (const double* f = std::get_if<double>(&value.v)) alpha = static_cast<float>(*f);
     else if (const uint64_t* u = std::get_if<uint64_t>(&value.v)) alpha = static_cast<float>(*u);
     else if (const int64_t* i = std::get_if<int64_t>(&value.v)) alpha = static_cast<float>(*i);
   }
-  const bool own_alpha = alpha || std::any_of(table->tensors.begin(), table->tensors.end(), [](const TensorInfo& t) {
+  const bool own_alpha = alpha || std::any_of(table->tensors().begin(), table->tensors().end(), [](const TensorInfo& t) {
     auto parts = split_lora_name(t.name);
     return parts && parts->role == LoraRole::kAlpha;
   });
-  auto peft = peft_config_for(table->files[0].path, own_alpha, log);
+  auto peft = peft_config_for(table->files()[0].path, own_alpha, log);
   if (!peft) return peft.error();
   return LoraFile(std::move(table.value()), std::move(file.value()), alpha, std::move(peft.value()));
 }
 
 std::vector<std::string> LoraFile::tensor_names() const {
   std::vector<std::string> names;
-  names.reserve(table_.tensors.size());
-  for (const auto& t : table_.tensors) names.push_back(t.name);
+  names.reserve(table_.tensors().size());
+  for (const auto& t : table_.tensors()) names.push_back(t.name);
   return names;
 }
 

@@ -73,7 +73,7 @@ std::vector<std::string> unused_rules(const TensorTable& table, const PlanOption
   std::vector<std::string> unused;
   for (const auto& [rules, flag] : {std::pair{&options.device_rules, "--device"}, std::pair{&options.type_rules, "--type"}}) {
     std::vector<bool> used(rules->rules().size(), false);
-    for (const TensorInfo& t : table.tensors)
+    for (const TensorInfo& t : table.tensors())
       if (const NameRule* r = rules->match_rule(t.qualified_name())) used[static_cast<size_t>(r - rules->rules().data())] = true;
     for (size_t k = 0; k < used.size(); ++k)
       if (!used[k]) unused.push_back(fmt::format("{} '{}={}'", flag, rules->rules()[k].pattern, rules->rules()[k].value));
@@ -88,13 +88,13 @@ Result<LoadPlan> make_plan(const TensorTable& table, const std::vector<DeviceCap
   if (devices.empty()) return Error{{}, {}, {}, "no devices to plan for"};
   LoadPlan plan;
   plan.devices = devices;
-  plan.map_file.assign(table.files.size(), false);
-  plan.tensors.reserve(table.tensors.size());
+  plan.map_file.assign(table.files().size(), false);
+  plan.tensors.reserve(table.tensors().size());
   const DeviceCaps host = cpu_device_caps();
-  for (const TensorInfo& t : table.tensors) {
+  for (const TensorInfo& t : table.tensors()) {
     const std::string qname = t.qualified_name();
     auto fail_with_file = [&](Error e) {
-      e.file = table.files[t.file].path;
+      e.file = table.files()[t.file].path;
       return e;
     };
     auto device = pick_device(t, qname, devices, options);

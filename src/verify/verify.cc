@@ -32,7 +32,7 @@ class Hasher {
 class Verifier {
  public:
   Verifier(const LoadedModel& model, const VerifyOptions& options) : model_(model), options_(options) {
-    files_.resize(model.table().files.size());
+    files_.resize(model.table().files().size());
     if (const LoraReport* lora = lora_report(model))
       for (const auto& t : lora->tensors)
         if (t.action == LoraAction::kPatched) lora_patched_.push_back(t.tensor);
@@ -40,7 +40,7 @@ class Verifier {
 
   Status run(size_t index, TensorVerdict& v) {
     const Tensor& t = model_.tensors()[index];
-    const TensorInfo& src = model_.table().tensors[index];
+    const TensorInfo& src = model_.table().tensors()[index];
     v.index = index;
     v.name = t.name;
     if (std::find(lora_patched_.begin(), lora_patched_.end(), index) != lora_patched_.end()) {
@@ -63,7 +63,7 @@ class Verifier {
   // not come through the descriptors the load used.
   Status open_file(uint32_t index) {
     if (files_[index]) return {};
-    auto f = File::open(model_.table().files[index].path);
+    auto f = File::open(model_.table().files()[index].path);
     if (!f) return f.error();
     files_[index] = std::make_shared<const File>(std::move(f.value()));
     source_.emplace(model_.table(), files_, IoMode::kRead, options_.log);
@@ -215,7 +215,7 @@ class Verifier {
 // (the verdicts then name the tensors whose copies differ from it), with a
 // warning when `log` is given.
 Status check_mapped_files(const LoadedModel& model, const Logger* log) {
-  for (size_t f = 0; f < model.table().files.size(); ++f)
+  for (size_t f = 0; f < model.table().files().size(); ++f)
     if (Status s = model.check_file(f); !s) {
       if (model.file_mapped(f)) return s;
       if (log) log->warn(fmt::format("verify: {}; comparing the loaded copies with it anyway", s.error().to_string()));
@@ -225,7 +225,7 @@ Status check_mapped_files(const LoadedModel& model, const Logger* log) {
 
 Error with_file(Error e, const LoadedModel& model, size_t index) {
   const Tensor& t = model.tensors()[index];
-  if (e.file.empty() && t.file < model.table().files.size()) e.file = model.table().files[t.file].path;
+  if (e.file.empty() && t.file < model.table().files().size()) e.file = model.table().files()[t.file].path;
   if (e.tensor.empty()) e.tensor = t.name;
   if (!e.offset) e.offset = t.file_offset;
   return e;
@@ -244,7 +244,7 @@ const char* verify_check_name(VerifyCheck c) {
 
 Result<VerifyReport> verify_model(const LoadedModel& model, const VerifyOptions& options) {
   auto t0 = std::chrono::steady_clock::now();
-  if (model.table().tensors.size() != model.tensors().size())
+  if (model.table().tensors().size() != model.tensors().size())
     return Error{{}, {}, {}, "verify: the model's tensors do not match its parsed table (released model?)"};
   if (Status s = check_mapped_files(model, &options.log); !s) return s.error();
   VerifyReport report;
