@@ -115,7 +115,8 @@ WM_AVX2 float dot_q6_k(const std::byte* row, const Q8KBlock* x, uint64_t blocks)
     __m256i off = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), load256(xb.bsums));
     __m256i acc = _mm256_setzero_si256();
     for (int n = 0; n < 2; ++n) {
-      __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_srli_si128(sc8, 8 * n)));
+      __m128i half_sc = n == 0 ? sc8 : _mm_unpackhi_epi64(sc8, sc8);  // scales 8n..8n+7 low
+      __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(half_sc));
       __m256i ql[2] = {load256(blk + 64 * n), load256(blk + 64 * n + 32)};
       __m256i qh = load256(blk + 128 + 32 * n);
       for (int g = 0; g < 4; ++g) {
