@@ -1,7 +1,10 @@
 // Matrix-vector kernels, every dtype at every SIMD level this CPU has,
 // against a scalar reference in double; odd sizes; and the determinism
 // contract: y independent of threads and of the SIMD level, and a matrix of
-// any dtype gives bit-identical y to the same matrix converted to F32.
+// any dtype but the K-quants gives bit-identical y to the same matrix
+// converted to F32. The K-quants take x quantised to Q8_K (as ggml does):
+// they are checked against a reference that quantises x the same way, and
+// against the F32 result within the error of that quantisation.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -51,8 +54,39 @@ std::vector<uint64_t> whole_blocks(DType t, std::initializer_list<uint64_t> bloc
 // types with an offset (Q4_1, Q5_1: d * q + m; Q4_K, Q5_K: (d * sc) * q -
 // dmin * m) and Q6_K ((d * sc) * q, up to 25 bits) round each weight once,
 // at most u |w|: two more u * sum|w_k x_k| cover it.
+bool kquant(DType t) { return t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K; }
+
+// K-quants: y[r] = sum over blocks b of d_x[b] * sum_k w[k] q_x[k], x
+// quantised by the reference Q8_K quantiser. The kernel's integer sums are
+// exact; its float work per block is the product of (d_w * d_x) and the
+// converted integer sum (three roundings), the same for the minimum, their
+// difference, and the running sum over blocks: at most (blocks + 5) u times
+// M = sum_k (|d sc q| + |dmin m|)_k |d_x q_x[k]|; (blocks + 8) u * 1.01
+// covers it.
+void expect_matches_kquant_reference(DType dtype, const std::vector<std::byte>& w, uint64_t rows, uint64_t cols,
+                                     const std::vector<float>& x, const std::vector<float>& y) {
+  std::vector<double> mag_w;
+  std::vector<double> ref = reference_decode(dtype, w.data(), w.size(), &mag_w);
+  ASSERT_EQ(ref.size(), rows * cols);
+  test::RefQ8K xq = test::reference_q8k(x);
+  int bad = 0;
+  for (uint64_t r = 0; r < rows; ++r) {
+    double sum = 0, mag = 0;
+    for (uint64_t k = 0; k < cols; ++k) {
+      double xk = static_cast<double>(xq.d[k / 256]) * xq.q[k];
+      sum += ref[r * cols + k] * xk;
+      mag += mag_w[r * cols + k] * std::fabs(xk);
+    }
+    double tol = static_cast<double>(cols / 256 + 8) * 0x1p-24 * 1.01 * mag;
+    if (std::fabs(y[r] - sum) > tol && bad++ < 5)
+      ADD_FAILURE() << "row " << r << " of " << rows << " (cols " << cols << "): got " << y[r] << ", want " << sum
+                    << " +- " << tol;
+  }
+}
+
 void expect_matches_reference(DType dtype, const std::vector<std::byte>& w, uint64_t rows, uint64_t cols,
                               const std::vector<float>& x, const std::vector<float>& y) {
+  if (kquant(dtype)) return expect_matches_kquant_reference(dtype, w, rows, cols, x, y);
   std::vector<double> ref = reference_decode(dtype, w.data(), w.size());
   ASSERT_EQ(ref.size(), rows * cols);
   int bad = 0;
@@ -141,12 +175,13 @@ TEST_P(MatvecTest, BitIdenticalToThePortableKernel) {
   }
 }
 
+// Not the K-quants: they take x quantised to Q8_K, the F32 kernel does not
+// (KQuantTest below bounds the difference instead).
 class MatvecConvertedTest : public MatvecTest {};
 INSTANTIATE_TEST_SUITE_P(AllLevelsAndNonF32DTypes, MatvecConvertedTest,
                          ::testing::Combine(::testing::ValuesIn(kLevels),
                                             ::testing::Values(DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0,
-                                                              DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K,
-                                                              DType::Q5_K, DType::Q6_K)),
+                                                              DType::Q4_1, DType::Q5_0, DType::Q5_1)),
                          param_name);
 
 TEST_P(MatvecConvertedTest, BitIdenticalToTheSameMatrixConvertedToF32) {
@@ -164,6 +199,51 @@ TEST_P(MatvecConvertedTest, BitIdenticalToTheSameMatrixConvertedToF32) {
     auto y = run_matvec(level, dtype, w, rows, cols, x, nullptr);
     auto y_f32 = run_matvec(level, DType::F32, f32, rows, cols, x, nullptr);
     EXPECT_EQ(std::memcmp(y.data(), y_f32.data(), rows * 4), 0);
+  }
+}
+
+class KQuantTest : public MatvecTest {};
+INSTANTIATE_TEST_SUITE_P(AllLevelsAndKQuants, KQuantTest,
+                         ::testing::Combine(::testing::ValuesIn(kLevels),
+                                            ::testing::Values(DType::Q4_K, DType::Q5_K, DType::Q6_K)),
+                         param_name);
+
+// y of a K-quant matrix against y of the same matrix converted to F32 (the
+// F32 kernel, exact x): Q8_K rounds x[k] to the nearest multiple of
+// d = amax / 127 of its block, an error of at most amax / 254 (plus the
+// float roundings of d, far smaller), so the difference is at most
+// sum over blocks of sum |w_k| * amax / 254; we allow amax / 127, plus both
+// kernels' float error bounds (the two tests above).
+TEST_P(KQuantTest, WithinTheErrorOfQuantisingXOfTheF32Result) {
+  auto [level, dtype] = GetParam();
+  SKIP_UNLESS_SUPPORTED(level);
+  for (uint64_t cols : {256u, 768u, 4096u}) {
+    SCOPED_TRACE(testing::Message() << "cols " << cols);
+    uint64_t rows = 37;
+    auto w = random_weights(dtype, rows, cols, cols);
+    std::vector<std::byte> f32(rows * cols * 4);
+    ASSERT_EQ(convert(dtype, DType::F32, w.data(), f32.data(), rows * cols), 0u);
+    auto x = seeded_input(11, cols);
+    auto y = run_matvec(level, dtype, w, rows, cols, x, nullptr);
+    auto y_f32 = run_matvec(level, DType::F32, f32, rows, cols, x, nullptr);
+    std::vector<double> mag_w;
+    std::vector<double> ref = reference_decode(dtype, w.data(), w.size(), &mag_w);
+    test::RefQ8K xq = test::reference_q8k(x);
+    int differ = 0;
+    for (uint64_t r = 0; r < rows; ++r) {
+      double quant = 0, f32_err = 0, k_err = 0;
+      for (uint64_t k = 0; k < cols; ++k) {
+        double wk = ref[r * cols + k];
+        quant += std::fabs(wk) * xq.amax[k / 256] / 127;
+        f32_err += std::fabs(wk * x[k]);
+        k_err += mag_w[r * cols + k] * std::fabs(static_cast<double>(xq.d[k / 256]) * xq.q[k]);
+      }
+      double tol = quant + static_cast<double>(cols + 66) * 0x1p-24 * 1.01 * f32_err +
+                   static_cast<double>(cols / 256 + 8) * 0x1p-24 * 1.01 * k_err;
+      EXPECT_LE(std::fabs(static_cast<double>(y[r]) - y_f32[r]), tol) << "row " << r;
+      differ += y[r] != y_f32[r];
+    }
+    EXPECT_GT(differ, 0) << "x was not quantised: the K-quant kernel gave the F32 result exactly";
   }
 }
 

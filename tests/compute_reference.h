@@ -3,7 +3,9 @@
 // (ggml block layouts, IEEE half, bfloat16), independently of src/compute.
 #pragma once
 
+#include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -85,9 +87,13 @@ inline std::vector<std::byte> random_weights(DType dtype, uint64_t rows, uint64_
   return b;
 }
 
-// Every element as a double, from the format definitions.
-inline std::vector<double> reference_decode(DType dtype, const std::byte* p, uint64_t nbytes) {
+// Every element as a double, from the format definitions. With `magnitude`,
+// also each element's |d * sc * q| + |dmin * m| for Q4_K and Q5_K (the two
+// terms the K-quant kernels combine), |element| for every other type.
+inline std::vector<double> reference_decode(DType dtype, const std::byte* p, uint64_t nbytes,
+                                            std::vector<double>* magnitude = nullptr) {
   std::vector<double> out;
+  if (magnitude) magnitude->clear();
   switch (dtype) {
     case DType::F32:
       for (uint64_t k = 0; k < nbytes / 4; ++k) {
@@ -181,6 +187,7 @@ inline std::vector<double> reference_decode(DType dtype, const std::byte* p, uin
             int q = sub % 2 == 0 ? (byte & 15) : (byte >> 4);
             if (five) q += 16 * ((static_cast<uint8_t>(qh[l]) >> sub) & 1);
             out.push_back(d * sc * q - dmin * mn);
+            if (magnitude) magnitude->push_back(std::fabs(d * sc * q) + std::fabs(dmin * mn));
           }
         }
       }
@@ -215,6 +222,43 @@ inline std::vector<double> reference_decode(DType dtype, const std::byte* p, uin
       break;
     default:
       break;
+  }
+  if (magnitude && magnitude->size() != out.size())
+    for (double v : out) magnitude->push_back(std::fabs(v));
+  return out;
+}
+
+// x quantised to Q8_K as ggml's quantize_row_q8_K_ref does, per 256
+// elements: the value of largest magnitude, max, gives iscale = -127 / max
+// (float); q = min(127, round-half-even(iscale * x)); d = 1 / iscale; an
+// all-zero block has d = 0. x[k] ~ d[k / 256] * q[k].
+struct RefQ8K {
+  std::vector<float> d;
+  std::vector<int> q;
+  std::vector<float> amax;  // max |x| per block
+};
+inline RefQ8K reference_q8k(const std::vector<float>& x) {
+  RefQ8K out;
+  for (size_t b = 0; b < x.size() / 256; ++b) {
+    const float* xb = x.data() + 256 * b;
+    float max = 0, amax = 0;
+    for (int k = 0; k < 256; ++k)
+      if (std::fabs(xb[k]) > amax) {
+        amax = std::fabs(xb[k]);
+        max = xb[k];
+      }
+    out.amax.push_back(amax);
+    if (amax == 0) {
+      out.d.push_back(0);
+      out.q.insert(out.q.end(), 256, 0);
+      continue;
+    }
+    float iscale = -127.f / max;
+    for (int k = 0; k < 256; ++k) {
+      float scaled = iscale * xb[k];
+      out.q.push_back(std::min(127, static_cast<int>(std::nearbyint(scaled))));
+    }
+    out.d.push_back(1 / iscale);
   }
   return out;
 }

@@ -1,8 +1,10 @@
 #include "compute/matvec.h"
 
 #include <atomic>
+#include <vector>
 
 #include "io/sigbus_guard.h"
+#include "compute/kquant_kernels.h"
 #include "compute/matvec_kernels.h"
 #include "compute/worker_pool.h"
 
@@ -27,8 +29,26 @@ bool matvec_supports(DType dtype) {
   }
 }
 
+namespace {
+
+// The K-quants' rows against x already quantised to Q8_K (kquant_kernels.h).
+// AVX-512 runs the AVX2 kernel: integer sums, so the same bits.
+void kquant_rows(SimdLevel level, const MatrixView& w, const kernels::Q8KBlock* xq, float* y, uint64_t row_begin,
+                 uint64_t row_end) {
+  if (level == SimdLevel::kPortable)
+    kernels::kquant_rows_portable(w, xq, y, row_begin, row_end);
+  else
+    kernels::kquant_rows_avx2(w, xq, y, row_begin, row_end);
+}
+
+}  // namespace
+
 void matvec_rows(SimdLevel level, const MatrixView& w, const float* x, float* y, uint64_t row_begin,
                  uint64_t row_end) {
+  if (kernels::is_kquant(w.dtype)) {
+    kquant_rows(level, w, kernels::quantize_x_q8k(x, w.cols).data(), y, row_begin, row_end);
+    return;
+  }
   switch (level) {
     case SimdLevel::kPortable: kernels::matvec_rows_portable(w, x, y, row_begin, row_end); break;
     case SimdLevel::kAvx2: kernels::matvec_rows_avx2(w, x, y, row_begin, row_end); break;
@@ -51,19 +71,42 @@ void split_rows(const MatrixView& w, WorkerPool* pool, Rows&& rows) {
   pool->parallel_for(w.rows, grain, rows);
 }
 
+// The rows [begin, end) of y: x quantised once per matrix for the K-quants
+// (xq, empty otherwise), shared by all threads.
+struct RowsJob {
+  SimdLevel level;
+  const MatrixView& w;
+  const float* x;
+  std::vector<kernels::Q8KBlock> xq;
+  float* y;
+
+  RowsJob(SimdLevel l, const MatrixView& m, const float* in, float* out)
+      : level(l), w(m), x(in), xq(kernels::is_kquant(m.dtype) ? kernels::quantize_x_q8k(in, m.cols)
+                                                               : std::vector<kernels::Q8KBlock>()),
+        y(out) {}
+  void operator()(uint64_t begin, uint64_t end) const {
+    if (kernels::is_kquant(w.dtype))
+      kquant_rows(level, w, xq.data(), y, begin, end);
+    else
+      matvec_rows(level, w, x, y, begin, end);
+  }
+};
+
 }  // namespace
 
 void matvec(SimdLevel level, const MatrixView& w, const float* x, float* y, WorkerPool* pool) {
-  split_rows(w, pool, [&](uint64_t begin, uint64_t end) { matvec_rows(level, w, x, y, begin, end); });
+  const RowsJob job(level, w, x, y);
+  split_rows(w, pool, [&](uint64_t begin, uint64_t end) { job(begin, end); });
 }
 
 const std::byte* matvec_guarded(SimdLevel level, const MatrixView& w, const float* x, float* y, WorkerPool* pool) {
   std::atomic<const std::byte*> first_fault{nullptr};
   const uint64_t bytes = w.rows * w.row_bytes();
+  const RowsJob job(level, w, x, y);
   split_rows(w, pool, [&](uint64_t begin, uint64_t end) {
     if (first_fault.load(std::memory_order_relaxed) != nullptr) return;  // the answer is lost anyway
     // Each thread guards its own rows: a guard catches faults on its own thread only.
-    if (const std::byte* fault = guard_sigbus(w.data, bytes, [&] { matvec_rows(level, w, x, y, begin, end); })) {
+    if (const std::byte* fault = guard_sigbus(w.data, bytes, [&] { job(begin, end); })) {
       const std::byte* none = nullptr;
       first_fault.compare_exchange_strong(none, fault);
     }

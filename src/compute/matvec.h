@@ -3,13 +3,22 @@
 // Q6_K, at a chosen SIMD level.
 //
 // Determinism contract (the compute pass checksum depends on it): every
-// level and every dtype computes y[r] with one arithmetic (matvec_kernels.h:
-// 32 float lanes, element j in lane j % 32, rounded products added in
-// ascending j, a fixed fold of the lanes), after decoding the weights to F32
-// exactly as dtype/ converts them. So a tensor loaded as F16 and the same
-// tensor converted to F32 at load give bit-identical y, and so do the
-// portable, AVX2 and AVX-512 kernels. Each y[r] is computed by one thread
-// from row r alone, so y does not depend on how rows are split across threads.
+// level and every dtype but the K-quants computes y[r] with one arithmetic
+// (matvec_kernels.h: 32 float lanes, element j in lane j % 32, rounded
+// products added in ascending j, a fixed fold of the lanes), after decoding
+// the weights to F32 exactly as dtype/ converts them. So a tensor loaded as
+// F16 and the same tensor converted to F32 at load give bit-identical y, and
+// so do the portable, AVX2 and AVX-512 kernels.
+// The K-quants (Q4_K, Q5_K, Q6_K) take x quantised to Q8_K, as ggml's CPU
+// backend does (kquant_kernels.h): exact integer dot products per block,
+// then the block scales in float in one fixed order. Decoding each weight
+// to float first was compute-bound at about a fifth of memory speed; this
+// runs near it. Their y is bit-identical across levels too, but differs
+// from the same matrix converted to F32 by the rounding of x (at most
+// sum |w| * max|x| / 254 per 256-element block).
+// Each y[r] is computed by one thread from row r and x alone (x is quantised
+// once per call, before rows are split), so y does not depend on how rows
+// are split across threads.
 #pragma once
 
 #include <cstddef>

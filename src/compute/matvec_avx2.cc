@@ -3,14 +3,14 @@
 // multiply then an add (no FMA); the last cols % 32 columns go through the
 // scalar tail into the same lanes. Every dtype decodes its weights to F32
 // vectors (exactly as its codec in dtype/ dequantises: same operations, same
-// order, same roundings) and feeds them through this same schedule.
+// order, same roundings) and feeds them through this same schedule. The
+// K-quants are not here: they take x as Q8_K (kquant_avx2.cc).
 #include <immintrin.h>
 
 #include <cstring>
 
 #include "compute/matvec_kernels.h"
 #include "compute/weight_decode.h"
-#include "dtype/k_scales.h"
 
 #define WM_AVX2 __attribute__((target("avx2,fma,f16c")))
 
@@ -79,8 +79,8 @@ struct BF16Weights {
   }
 };
 
-// Quantised rows are whole blocks (32 or 256 elements), so j is always a
-// multiple of 32 and a step of 32 is one block or one sub-block.
+// Quantised rows are whole 32-element blocks, so j is always a multiple of
+// 32 and a step of 32 is one block. (The K-quants: kquant_avx2.cc.)
 
 // Q8_0: d (F16), 32 x int8 q; w = d * q.
 struct Q8_0Weights {
@@ -133,93 +133,6 @@ struct Q5_1Weights {
   }
 };
 
-// The K-quants decode a 256-element super-block at a time: Block's
-// constructor does the scalar work once (scales, F16 fields), load32(s, w)
-// gives sub-block s (elements 32s..32s+31) as four vectors.
-
-// Q4_K / Q5_K: 8 sub-blocks with 6-bit scale and min (k4 packing);
-// w = (d * sc) * q - (dmin * m).
-struct K4Scales {
-  float d1[8], m1[8];
-  explicit K4Scales(const std::byte* blk) {
-    float d = f16_to_f32(load_u16(blk)), dmin = f16_to_f32(load_u16(blk + 2));
-    for (int s = 0; s < 8; ++s) {
-      uint8_t sc, m;
-      quant::scale_min_k4(s, blk + 4, &sc, &m);
-      d1[s] = d * static_cast<float>(sc);
-      m1[s] = dmin * static_cast<float>(m);
-    }
-  }
-  WM_AVX2 void apply(int s, __m256* w) const {
-    __m256 d = scale(d1[s]), m = scale(m1[s]);
-    for (int a = 0; a < 4; ++a) w[a] = _mm256_sub_ps(_mm256_mul_ps(d, w[a]), m);
-  }
-};
-
-// Q4_K (144 bytes): d, dmin, 12 scale bytes, 128 bytes: sub-blocks 2p and
-// 2p + 1 are the low and high nibbles of bytes 32p..32p+31.
-struct Q4_KWeights {
-  static constexpr uint64_t kBlockElems = 256, kBlockBytes = 144;
-  struct Block {
-    const std::byte* blk;
-    K4Scales scales;
-    explicit Block(const std::byte* b) : blk(b), scales(b) {}
-    WM_AVX2 void load32(int s, __m256* w) const {
-      __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * (s / 2)));
-      bytes32_to_ps(_mm256_and_si256(_mm256_srli_epi16(b, 4 * (s % 2)), _mm256_set1_epi8(0x0f)), u8_to_ps, w);
-      scales.apply(s, w);
-    }
-  };
-};
-
-// Q5_K (176 bytes): d, dmin, 12 scale bytes, 32 bytes qh, 128 bytes as Q4_K;
-// the fifth bit of sub-block s, element l is bit s of qh[l].
-struct Q5_KWeights {
-  static constexpr uint64_t kBlockElems = 256, kBlockBytes = 176;
-  struct Block {
-    const std::byte* blk;
-    K4Scales scales;
-    explicit Block(const std::byte* b) : blk(b), scales(b) {}
-    WM_AVX2 void load32(int s, __m256* w) const {
-      __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 48 + 32 * (s / 2)));
-      __m256i lo = _mm256_and_si256(_mm256_srli_epi16(b, 4 * (s % 2)), _mm256_set1_epi8(0x0f));
-      __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16));
-      __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, s), _mm256_set1_epi8(1)), 4);
-      bytes32_to_ps(_mm256_or_si256(lo, hi), u8_to_ps, w);
-      scales.apply(s, w);
-    }
-  };
-};
-
-// Q6_K (210 bytes): 128 bytes ql, 64 bytes qh, 16 x int8 scales, d. Half n
-// (128 elements), group g (32): low 4 bits from ql[64n + 32(g%2) + l] (low
-// nibble for g < 2, else high), top 2 bits from qh[32n + l] >> 2g; scale
-// sc[8n + 2g] for l < 16, sc[8n + 2g + 1] after; w = (d * sc) * (q - 32).
-struct Q6_KWeights {
-  static constexpr uint64_t kBlockElems = 256, kBlockBytes = 210;
-  struct Block {
-    const std::byte* blk;
-    float dsc[16];  // d * sc, per 16 elements
-    explicit Block(const std::byte* b) : blk(b) {
-      float d = f16_to_f32(load_u16(b + 208));
-      for (int k = 0; k < 16; ++k) dsc[k] = d * static_cast<float>(static_cast<int8_t>(b[192 + k]));
-    }
-    WM_AVX2 void load32(int s, __m256* w) const {
-      int n = s / 4, g = s % 4;
-      __m256i ql = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * n + 32 * (g % 2)));
-      __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * n));
-      __m256i lo = _mm256_and_si256(_mm256_srli_epi16(ql, 4 * (g / 2)), _mm256_set1_epi8(0x0f));
-      __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * g), _mm256_set1_epi8(3)), 4);
-      bytes32_to_ps(_mm256_sub_epi8(_mm256_or_si256(lo, hi), _mm256_set1_epi8(32)), i8_to_ps, w);
-      __m256 d0 = scale(dsc[8 * n + 2 * g]), d1 = scale(dsc[8 * n + 2 * g + 1]);
-      w[0] = _mm256_mul_ps(d0, w[0]);
-      w[1] = _mm256_mul_ps(d0, w[1]);
-      w[2] = _mm256_mul_ps(d1, w[2]);
-      w[3] = _mm256_mul_ps(d1, w[3]);
-    }
-  };
-};
-
 // acc[a] += w[a] * x[8a..8a+7]: the product rounded, then added.
 WM_AVX2 inline void add32(__m256* acc, const __m256* w, const float* x) {
   for (int a = 0; a < 4; ++a) acc[a] = _mm256_add_ps(acc[a], _mm256_mul_ps(w[a], _mm256_loadu_ps(x + 8 * a)));
@@ -230,19 +143,9 @@ WM_AVX2 float dot_row(DType dtype, const std::byte* row, const float* x, uint64_
   __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   __m256 w[4];
   uint64_t j = 0;
-  if constexpr (requires { typename Weights::Block; }) {  // super-blocks: rows are whole ones
-    for (; j < cols; j += Weights::kBlockElems) {
-      const typename Weights::Block block(row + j / Weights::kBlockElems * Weights::kBlockBytes);
-      for (int s = 0; s < static_cast<int>(Weights::kBlockElems / 32); ++s) {
-        block.load32(s, w);
-        add32(acc, w, x + j + 32 * s);
-      }
-    }
-  } else {
-    for (; j + 32 <= cols; j += 32) {
-      Weights::load32(row, j, w);
-      add32(acc, w, x + j);
-    }
+  for (; j + 32 <= cols; j += 32) {
+    Weights::load32(row, j, w);
+    add32(acc, w, x + j);
   }
   alignas(32) float lanes[kLanes];
   for (int a = 0; a < 4; ++a) _mm256_store_ps(lanes + 8 * a, acc[a]);
@@ -272,9 +175,6 @@ void matvec_rows_avx2(const MatrixView& w, const float* x, float* y, uint64_t ro
     case DType::Q4_1: rows<Q4_1Weights>(w, x, y, row_begin, row_end); break;
     case DType::Q5_0: rows<Q5_0Weights>(w, x, y, row_begin, row_end); break;
     case DType::Q5_1: rows<Q5_1Weights>(w, x, y, row_begin, row_end); break;
-    case DType::Q4_K: rows<Q4_KWeights>(w, x, y, row_begin, row_end); break;
-    case DType::Q5_K: rows<Q5_KWeights>(w, x, y, row_begin, row_end); break;
-    case DType::Q6_K: rows<Q6_KWeights>(w, x, y, row_begin, row_end); break;
     default: break;
   }
 }

@@ -3,9 +3,9 @@
 // a multiply then an add (no FMA); the last cols % 32 columns go through the
 // scalar tail. Every dtype decodes its weights to F32 vectors and feeds them
 // through this same schedule, hence bit-identical to F32 and to the other
-// levels. The types added with the K-quants (Q4_1, Q5_0, Q5_1, Q4_K, Q5_K,
-// Q6_K) run the AVX2 kernels: the same schedule, so the same bits (every
-// AVX-512 F CPU has AVX2, FMA and F16C; cpu_features checks). Compiled
+// levels. Q4_1, Q5_0 and Q5_1 run the AVX2 kernels: the same schedule, so
+// the same bits (every AVX-512 F CPU has AVX2, FMA and F16C; cpu_features
+// checks); so do the K-quants (matvec.cc routes them to kquant_avx2.cc). Compiled
 // everywhere; run only where the CPU has AVX-512 F.
 #include <immintrin.h>
 

@@ -7,7 +7,8 @@
 // rounded to float before it is added (never a fused multiply-add); then
 // sum_lanes folds the lanes in a fixed order. The levels differ only in how
 // many lanes one instruction does, so y is bit-identical across levels and
-// across dtypes (a weight decoded to F32 is the F32 kernel's input).
+// across dtypes (a weight decoded to F32 is the F32 kernel's input). The
+// K-quants have their own kernels and arithmetic: kquant_kernels.h.
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,8 @@
 // Portable kernel: plain C++ for any CPU, the lane schedule of
 // matvec_kernels.h (32 lanes, rounded products, fixed fold). Weights are
 // decoded by their dtype's codec (dtype/block_codec.h, the one dequantiser
-// of each type) 256 at a time into F32 and accumulated the same way for every dtype.
+// of each type) 256 at a time into F32 and accumulated the same way for
+// every dtype but the K-quants (kquant_portable.cc).
 #include "compute/matvec_kernels.h"
 #include "dtype/block_codec.h"
 

@@ -1,6 +1,7 @@
 // The packed 6-bit scales and mins of the Q4_K and Q5_K super-blocks, read
 // one way: by their codecs (quant_k.cc) and by the compute kernels that
-// decode these blocks inline with SIMD (compute/matvec_avx2.cc).
+// take these blocks' integers directly (compute/kquant_portable.cc; the
+// AVX2 kernel unpacks all eight at once and is tested against this).
 #pragma once
 
 #include <cstddef>
