@@ -19,6 +19,15 @@ bool can_convert(DType from, DType to);
 // the caller must treat a non-zero count as an error, never as data.
 uint64_t convert(DType from, DType to, const std::byte* src, std::byte* dst, uint64_t n);
 
+// Bytes `n_blocks` blocks of `from` take once converted to `to`.
+// REQUIRES: can_convert(from, to).
+inline uint64_t converted_bytes(DType from, DType to, uint64_t n_blocks) {
+  const DTypeInfo& s = dtype_info(from);
+  if (from == to) return n_blocks * s.block_bytes;
+  const DTypeInfo& d = dtype_info(to);
+  return n_blocks * (s.block_elems / d.block_elems * d.block_bytes);
+}
+
 // Elements of dtype `t` in `nbytes` bytes. REQUIRES: nbytes is whole blocks.
 inline uint64_t elements_in(DType t, uint64_t nbytes) {
   const DTypeInfo& i = dtype_info(t);

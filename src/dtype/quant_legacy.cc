@@ -5,6 +5,7 @@
 #include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "dtype/block_codec.h"
 #include "dtype/quant_common.h"
@@ -36,6 +37,16 @@ void dequantize_q4_0(const std::byte* src, float* y, uint64_t nblocks) {
       y[j + 16] = static_cast<float>((q >> 4) - 8) * d;
     }
   }
+}
+
+// A block's smallest and largest value, as ggml's Q4_1/Q5_1 quantisers find them.
+std::pair<float, float> min_max(const float* x) {
+  float min = FLT_MAX, max = -FLT_MAX;
+  for (int j = 0; j < kQK; ++j) {
+    min = x[j] < min ? x[j] : min;
+    max = x[j] > max ? x[j] : max;
+  }
+  return {min, max};
 }
 
 // The value of largest magnitude in a block, with its sign (the first such
@@ -78,11 +89,8 @@ void dequantize_q4_1(const std::byte* src, float* y, uint64_t nblocks) {
 
 void quantize_q4_1(const float* x, std::byte* dst, uint64_t nblocks) {
   for (uint64_t b = 0; b < nblocks; ++b, x += kQK, dst += 20) {
-    float min = FLT_MAX, max = -FLT_MAX;
-    for (int j = 0; j < kQK; ++j) {
-      min = x[j] < min ? x[j] : min;
-      max = x[j] > max ? x[j] : max;
-    }
+    const std::pair<float, float> range = min_max(x);
+    const float min = range.first, max = range.second;
     const float d = (max - min) / 15;
     const float id = d != 0 ? 1.0f / d : 0.0f;
     store_f16(dst, d);
@@ -146,11 +154,8 @@ void dequantize_q5_1(const std::byte* src, float* y, uint64_t nblocks) {
 
 void quantize_q5_1(const float* x, std::byte* dst, uint64_t nblocks) {
   for (uint64_t b = 0; b < nblocks; ++b, x += kQK, dst += 24) {
-    float min = FLT_MAX, max = -FLT_MAX;
-    for (int j = 0; j < kQK; ++j) {
-      min = x[j] < min ? x[j] : min;
-      max = x[j] > max ? x[j] : max;
-    }
+    const std::pair<float, float> range = min_max(x);
+    const float min = range.first, max = range.second;
     const float d = (max - min) / 31;
     const float id = d != 0 ? 1.0f / d : 0.0f;
     store_f16(dst, d);

@@ -228,14 +228,13 @@ class CopyExecutor {
       if (t.placement == Placement::kMap || t.nbytes == 0) continue;
       const TensorInfo& src = table_.tensors()[i];
       const DTypeInfo& s = dtype_info(src.dtype);
-      const DTypeInfo& d = dtype_info(t.dtype);
       if (!src.plain_source()) {  // PyTorch view or compressed entry: one whole-tensor chunk, see run_chunk
-        chunks.push_back({i, 0, src.nbytes, 0, src.nbytes / s.block_bytes});
+        chunks.push_back({i, 0, src.nbytes, 0, elements_in(src.dtype, src.nbytes)});
         continue;
       }
       // Whole source blocks per chunk; a block converts to block_elems target elements.
       uint64_t src_block = s.block_bytes;
-      uint64_t dst_block = t.dtype == src.dtype ? s.block_bytes : s.block_elems / d.block_elems * d.block_bytes;
+      uint64_t dst_block = converted_bytes(src.dtype, t.dtype, 1);
       uint64_t blocks_per_chunk = std::max<uint64_t>(1, slot_bytes / std::max(src_block, dst_block));
       uint64_t n_blocks = src.nbytes / src_block;
       for (uint64_t b = 0; b < n_blocks; b += blocks_per_chunk) {
@@ -266,8 +265,7 @@ class CopyExecutor {
     const std::string& path = files_[src.file]->path();
     const uint64_t src_block = dtype_info(src.dtype).block_bytes;
     const uint64_t first_block = c.src_off / src_block, n_blocks = c.src_len / src_block;
-    const DTypeInfo& d = dtype_info(t.dtype);
-    const uint64_t out_len = c.elems / d.block_elems * d.block_bytes;
+    const uint64_t out_len = converted_bytes(src.dtype, t.dtype, n_blocks);
     // A PyTorch view or compressed zip entry (one whole-tensor chunk) is
     // gathered or inflated whole, outside the staging pool.
     if (!src.plain_source()) {

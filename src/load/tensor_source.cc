@@ -17,14 +17,6 @@ uint64_t ns_since(Clock::time_point t) {
   return static_cast<uint64_t>(std::chrono::nanoseconds(Clock::now() - t).count());
 }
 
-// Bytes of `n_blocks` source blocks of `from` once converted to `to`.
-uint64_t converted_bytes(DType from, DType to, uint64_t n_blocks) {
-  const DTypeInfo& s = dtype_info(from);
-  if (from == to) return n_blocks * s.block_bytes;
-  const DTypeInfo& d = dtype_info(to);
-  return n_blocks * (s.block_elems / d.block_elems * d.block_bytes);
-}
-
 bool aligned(const std::byte* p, uint64_t align) { return reinterpret_cast<uintptr_t>(p) % align == 0; }
 
 }  // namespace
