@@ -264,6 +264,36 @@ TEST(PublicApi, ReleasedModelIsEmptyAndSafe) {
   EXPECT_TRUE(moved.release().ok());  // twice is harmless
 }
 
+TEST(PublicApi, DtypeConvertDequantisesAndRefusesWhatItCannot) {
+  // IEEE half 1.0, -2.0, 65504 (the largest finite half): bit patterns from the standard.
+  const uint16_t half[3] = {0x3C00, 0xC000, 0x7BFF};
+  float out[3] = {};
+  ASSERT_TRUE(dtype_convert(DType::F16, DType::F32, half, 3, out).ok());
+  EXPECT_EQ(out[0], 1.0f);
+  EXPECT_EQ(out[1], -2.0f);
+  EXPECT_EQ(out[2], 65504.0f);
+
+  // One Q8_0 block: scale d (F16 0.5) then 32 signed bytes; value = d * q.
+  std::byte block[34] = {};
+  const uint16_t d = 0x3800;  // 0.5
+  std::memcpy(block, &d, 2);
+  for (int i = 0; i < 32; ++i) block[2 + i] = static_cast<std::byte>(static_cast<int8_t>(i - 16));
+  float q[32] = {};
+  ASSERT_TRUE(dtype_convert(DType::Q8_0, DType::F32, block, 32, q).ok());
+  for (int i = 0; i < 32; ++i) EXPECT_EQ(q[i], 0.5f * static_cast<float>(i - 16)) << i;
+
+  EXPECT_TRUE(dtype_can_convert(DType::Q4_K, DType::F16));
+  EXPECT_FALSE(dtype_can_convert(DType::F32, DType::Q2_K));
+  EXPECT_EQ(dtype_convert(DType::F32, DType::Q2_K, out, 256, q).error().code, ErrorCode::kUnsupported);
+  EXPECT_EQ(dtype_convert(DType::Q8_0, DType::F32, block, 31, q).error().code, ErrorCode::kInvalidArgument);
+  const int64_t big[2] = {7, int64_t{1} << 40};
+  int32_t small[2] = {};
+  Status s = dtype_convert(DType::I64, DType::I32, big, 2, small);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kBadFormat);
+  EXPECT_NE(s.error().message.find("1 of 2 values do not fit I32"), std::string::npos) << s.error().message;
+}
+
 TEST(PublicApi, VersionMatchesTheHeaders) {
   EXPECT_STREQ(wm::version(), WEIGHTMAP_VERSION_STRING);
   EXPECT_GE(WEIGHTMAP_VERSION, 200);

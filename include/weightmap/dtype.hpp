@@ -3,10 +3,12 @@
 // library's one type table; dtype_name() gives the file format's spelling.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
 
+#include "weightmap/error.hpp"
 #include "weightmap/export.hpp"
 
 namespace wm {
@@ -34,5 +36,18 @@ WM_API int32_t dtype_gguf_id(DType t);
 // types; 32 and 34 for Q8_0, ...). Sizes are (elements / block_elems) * block_bytes.
 WM_API uint32_t dtype_block_elems(DType t);
 WM_API uint32_t dtype_block_bytes(DType t);
+
+// Whether dtype_convert() turns `from` into `to`: F32/F16/BF16 among
+// themselves, F64 -> F32, I64 -> I32, F8_E4M3/F8_E5M2 -> F16/F32, and every
+// block type with a dequantiser -> F32/F16/BF16 (see the README's
+// "Quantised types"); any type to itself.
+WM_API bool dtype_can_convert(DType from, DType to);
+// Converts `elements` values of `from` at `src` into `to` at `dst`, which
+// must hold elements / dtype_block_elems(to) * dtype_block_bytes(to) bytes.
+// `src` and `dst` must not overlap. Thread-safe (no state). Errors:
+// kUnsupported (no such conversion), kInvalidArgument (`elements` is not a
+// whole number of `from`'s blocks), kBadFormat (an I64 value does not fit
+// I32: nothing partial is to be used).
+WM_API Status dtype_convert(DType from, DType to, const void* src, uint64_t elements, void* dst);
 
 }  // namespace wm
