@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "weightmap/weightmap.hpp"
 
@@ -245,6 +246,23 @@ TEST(PublicApi, LoraReportsMovedTensorsAndGenerations) {
     EXPECT_TRUE(again->empty());
     EXPECT_EQ(m->generation(), 2u);
   }
+}
+
+TEST(PublicApi, CheckFileNamesTheChangedFileOnly) {
+  TempDir dir;
+  std::string a = write_gguf(dir);
+  auto m = wm::open(a);
+  ASSERT_TRUE(m.ok());
+  EXPECT_TRUE(m->check_file(0).ok());
+  EXPECT_EQ(m->check_file(1).error().code, ErrorCode::kInvalidArgument);  // out of range: an error, not UB
+  ASSERT_EQ(::truncate(a.c_str(), 64), 0);
+  Status s = m->check_file(0);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kChangedOnDisk);
+  EXPECT_EQ(s.error().file, a);
+  EXPECT_EQ(m->check_files().error().file, a);
+  ASSERT_TRUE(m->release().ok());
+  EXPECT_EQ(m->check_file(0).error().code, ErrorCode::kInvalidArgument);
 }
 
 TEST(PublicApi, ReleasedModelIsEmptyAndSafe) {

@@ -73,6 +73,9 @@ class WM_API Model {
   // replaced or removed; with lock_files, no writer waiting). The error
   // (ErrorCode::kChangedOnDisk) names the first changed file.
   Status check_files() const;
+  // The same check for one file (Tensor::file): cheap enough to run before
+  // handing out each tensor's bytes. kInvalidArgument when file >= file_count().
+  Status check_file(size_t file) const;
 
   // --- metadata (GGUF key/values, safetensors __metadata__) ---
   // Keys of every file, in file order (a key in several files, once).

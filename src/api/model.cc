@@ -66,6 +66,15 @@ Status Model::check_files() const {
   return s ? s : Status(with_code(s.error(), ErrorCode::kChangedOnDisk));
 }
 
+Status Model::check_file(size_t file) const {
+  if (!impl_) return released_error();
+  if (file >= file_count())
+    return Error{{}, {}, {}, fmt::format("file index {} is out of range ({} files)", file, file_count()),
+                 ErrorCode::kInvalidArgument};
+  Status s = impl_->loaded.check_file(file);
+  return s ? s : Status(with_code(s.error(), ErrorCode::kChangedOnDisk));
+}
+
 LoadReport Model::report() const { return impl_ ? impl_->loaded.report() : LoadReport{}; }
 
 std::string Model::report_json(bool per_tensor) const {
