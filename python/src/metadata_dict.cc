@@ -47,7 +47,7 @@ nb::object value_of(const wm::Model& m, const std::string& key) {
   if (auto s = m.metadata_string(key)) return nb::str(s->c_str(), s->size());
   if (auto f = m.metadata_float(key)) {
     // A U64 beyond int64 reads as a float; its text keeps every digit.
-    if (all_digits(text)) return nb::module_::import_("builtins").attr("int")(nb::str(text.c_str(), text.size()));
+    if (*f >= 0x1p63 && all_digits(text)) return nb::module_::import_("builtins").attr("int")(nb::str(text.c_str(), text.size()));
     return nb::float_(*f);
   }
   if (auto ints = m.metadata_ints(key)) {
