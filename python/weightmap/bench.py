@@ -2,9 +2,9 @@
 
 Each measurement runs in a fresh process (this python, `-m weightmap.bench --child`),
 cold (the files evicted from the page cache first) and warm (read in first), on the same
-file, and the table gives medians over --runs. A reader's work is: open, take every
-tensor (all held at once, as a model holds its weights), sum each in float64 (integers
-in int64/uint64), all timed together; imports are not timed. The per-tensor sums are
+file, and the table gives medians over --runs. A reader's work is: open, then tensor by
+tensor take it (all are held to the end, as a model holds its weights) and sum it in
+float64 (integers in int64/uint64), all timed together; imports are not timed. The per-tensor sums are
 added with math.fsum, so every reader that read the same bytes prints the same sum.
 
 Readers: weightmap.open + model[name]; safetensors.safe_open(framework="np") +
@@ -61,18 +61,20 @@ def tensor_sum(array: Any) -> float:
     return float(np.sum(array, dtype=np.float64))
 
 
-def _take_weightmap(path: str) -> tuple[dict[str, Any], Any]:
+@contextlib.contextmanager
+def _open_weightmap(path: str) -> Iterator[tuple[list[str], Any]]:
     import weightmap  # noqa: PLC0415
 
     model = weightmap.open(path)
-    return {name: model[name] for name in model.keys()}, model
+    yield model.keys(), model.__getitem__
 
 
-def _take_safetensors(path: str) -> tuple[dict[str, Any], Any]:
+@contextlib.contextmanager
+def _open_safetensors(path: str) -> Iterator[tuple[list[str], Any]]:
     from safetensors import safe_open  # noqa: PLC0415
 
     with safe_open(path, framework="np") as f:
-        return {name: f.get_tensor(name) for name in f.keys()}, None
+        yield f.keys(), f.get_tensor
 
 
 def _torch_as_numpy(tensor: Any) -> Any:
@@ -91,19 +93,25 @@ def _torch_as_numpy(tensor: Any) -> Any:
     return tensor.view(carrier).numpy().view(getattr(ml_dtypes, numpy_name))
 
 
-def _take_torch(path: str) -> tuple[dict[str, Any], Any]:
+@contextlib.contextmanager
+def _open_torch(path: str) -> Iterator[tuple[list[str], Any]]:
     import torch  # noqa: PLC0415
 
     state = torch.load(path, mmap=True, weights_only=True, map_location="cpu")
-    return {name: _torch_as_numpy(tensor) for name, tensor in state.items()}, state
+    yield list(state), lambda name: _torch_as_numpy(state[name])
 
 
-_TAKERS = {"weightmap": _take_weightmap, "safetensors": _take_safetensors, "torch": _take_torch}
+_OPENERS = {"weightmap": _open_weightmap, "safetensors": _open_safetensors, "torch": _open_torch}
 _IMPORTS = {"weightmap": ("weightmap",), "safetensors": ("safetensors",), "torch": ("torch", "ml_dtypes")}
 
 
 def run_child(reader: str, path: str) -> dict[str, Any]:
-    """One measurement in this process; the parent starts a fresh one for each."""
+    """One measurement in this process; the parent starts a fresh one for each.
+
+    Tensor by tensor, as an engine consumes weights: take it (and keep it, as a model
+    holds its weights), then sum it, so a reader that reads ahead overlaps its I/O
+    with the sums.
+    """
     import importlib  # noqa: PLC0415
 
     import numpy  # noqa: F401, PLC0415 (imported before timing, as every reader needs it)
@@ -113,26 +121,32 @@ def run_child(reader: str, path: str) -> dict[str, Any]:
         importlib.import_module(module)
     import_s = time.perf_counter() - started
     anon_before = _proc_status_kib("RssAnon")
+    arrays: dict[str, Any] = {}
+    sums: dict[str, float] = {}
     started = time.perf_counter()
-    arrays, keep_alive = _TAKERS[reader](path)
-    taken = time.perf_counter()
-    sums = {name: tensor_sum(array) for name, array in arrays.items()}
-    seconds = time.perf_counter() - started
-    result = {
-        "reader": reader,
-        "seconds": seconds,
-        "take_seconds": taken - started,  # open + every tensor taken, before the sums touch them
-        "import_seconds": import_s,
-        "tensors": len(arrays),
-        "bytes": sum(int(array.nbytes) for array in arrays.values()),
-        "sum": math.fsum(sums[name] for name in sorted(sums)),
-        "rss_anon_before_kib": anon_before,
-        "rss_anon_kib": _proc_status_kib("RssAnon"),  # with every tensor still held
-        "rss_file_kib": _proc_status_kib("RssFile"),
-        "peak_rss_kib": _proc_status_kib("VmHWM"),
-        "ru_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-    }
-    del arrays, keep_alive
+    with _OPENERS[reader](path) as (names, take):
+        take_s = time.perf_counter() - started
+        for name in names:
+            before = time.perf_counter()
+            arrays[name] = take(name)
+            take_s += time.perf_counter() - before
+            sums[name] = tensor_sum(arrays[name])
+        seconds = time.perf_counter() - started
+        result = {
+            "reader": reader,
+            "seconds": seconds,
+            "take_seconds": take_s,  # open + the calls that give each tensor, not the sums
+            "import_seconds": import_s,
+            "tensors": len(arrays),
+            "bytes": sum(int(array.nbytes) for array in arrays.values()),
+            "sum": math.fsum(sums[name] for name in sorted(sums)),
+            "rss_anon_before_kib": anon_before,
+            "rss_anon_kib": _proc_status_kib("RssAnon"),  # with every tensor still held
+            "rss_file_kib": _proc_status_kib("RssFile"),
+            "peak_rss_kib": _proc_status_kib("VmHWM"),
+            "ru_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        }
+    del arrays
     return result
 
 
@@ -197,12 +211,12 @@ def _torch_copy(model: str) -> Iterator[str]:
 
 
 def _numpy_as_torch(array: Any) -> Any:
-    """A torch tensor with the bytes of a (writable) numpy array, bfloat16 included."""
+    """A torch tensor with the bytes of a numpy array, ml_dtypes' types included."""
     import torch  # noqa: PLC0415
 
-    if array.dtype.name == "bfloat16":
-        return torch.from_numpy(array.view("int16")).view(torch.bfloat16)
-    return torch.from_numpy(array)
+    from .safe_open import _to_torch  # noqa: PLC0415 (one dtype table for numpy -> torch)
+
+    return _to_torch(torch, array, "cpu")
 
 
 def _median_row(mode: str, reader: str, runs: list[dict[str, Any]], caches: list[dict[str, Any]]) -> dict[str, Any]:

@@ -222,7 +222,8 @@ def _torch_view(torch: Any, dtype: np.dtype) -> tuple[type | None, Any]:
     """For numpy dtypes torch.from_numpy does not know (ml_dtypes'): the integer type of
     the same width to hand over, and the torch dtype to view it as."""
     name = dtype.name
-    table = {"bfloat16": (np.uint16, "bfloat16"), "float8_e4m3fn": (np.uint8, "float8_e4m3fn"),
+    # int16, not uint16: torch.from_numpy takes uint16 only from torch 2.3 on.
+    table = {"bfloat16": (np.int16, "bfloat16"), "float8_e4m3fn": (np.uint8, "float8_e4m3fn"),
              "float8_e5m2": (np.uint8, "float8_e5m2"), "float8_e8m0fnu": (np.uint8, "float8_e8m0fnu")}
     if name not in table:
         return None, None
