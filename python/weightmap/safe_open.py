@@ -70,12 +70,15 @@ class safe_open:  # noqa: N801 (the name safetensors uses)
     transformers folder, or a PyTorch checkpoint. framework: "np"/"numpy" (numpy arrays)
     or "pt"/"torch" (torch tensors sharing the mapped memory). device: "cpu"; any other
     device (an int is a CUDA ordinal) needs framework="pt" and copies the tensors there.
+    Keyword options go to `weightmap.open` (e.g. prefetch="none" to read only the pages
+    that are asked for, as safetensors does; by default a cold file is read ahead).
     Raises FileNotFoundError when `filename` does not exist, ValueError for an unknown
-    framework or device, ImportError for framework="pt" without torch, weightmap.Error
-    when the model cannot be read.
+    framework or device, ImportError for framework="pt" without torch, TypeError for an
+    unknown option, weightmap.Error when the model cannot be read.
     """
 
-    def __init__(self, filename: str | os.PathLike[str], framework: str = "np", device: Any = "cpu") -> None:
+    def __init__(self, filename: str | os.PathLike[str], framework: str = "np", device: Any = "cpu",
+                 **options: Any) -> None:
         self._framework = _FRAMEWORKS.get(framework) if isinstance(framework, str) else None
         if self._framework is None:
             raise ValueError(f"safe_open: unknown framework {framework!r}: weightmap supports "
@@ -93,7 +96,7 @@ class safe_open:  # noqa: N801 (the name safetensors uses)
         if not os.path.exists(path):
             # What safetensors raises, so callers catching it keep working.
             raise FileNotFoundError(errno.ENOENT, "No such file or directory", path)
-        self._model = _open_model(path)
+        self._model = _open_model(path, **options)
 
     def __enter__(self) -> safe_open:
         return self
