@@ -160,7 +160,8 @@ def _page_cache(action: str, paths: list[str]) -> list[dict[str, Any]]:
 
 def _flush(paths: list[str]) -> None:
     """Write back dirty pages (a model just written): eviction drops only clean ones."""
-    for path in paths:
+    # A model path (a folder, an index) may stand for several files.
+    for path in [f["path"] for f in _page_cache("status", paths)]:
         fd = os.open(path, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -326,6 +327,8 @@ def markdown(result: dict[str, Any]) -> str:
                      f"| {row['peak_rss_mib']:.0f} "
                      f"| {row['rss_anon_mib']:.0f} | {row['rss_anon_growth_mib']:.1f} | {sums} |")
     lines.append("")
+    lines.append("- peak RSS counts the mapped file pages a reader touched (page cache, shared); "
+                 "RssAnon is the process's own memory, measured with every tensor still held")
     ratios = result["ratios"]
     for key, value in ratios.items():
         if key != "targets_met":

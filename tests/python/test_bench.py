@@ -119,3 +119,21 @@ def test_bench_refuses_bad_arguments():
         done = subprocess.run([sys.executable, "-m", "weightmap.bench", *args], capture_output=True, text=True,
                               env=env, timeout=60, check=False)
         assert done.returncode == 2 and "error" in done.stderr
+
+
+def test_bench_on_gguf_measures_weightmap_alone_and_sums_what_gguf_reads(tmp_path):
+    from conftest import write_gguf
+    from gguf import GGUFReader
+
+    path = write_gguf(str(tmp_path / "model.gguf"))
+    result = json.loads(_run_bench(path, "--runs", "1", "--json").stdout)
+    reader = GGUFReader(path)
+    # Quantised tensors are summed as their raw blocks (uint8), as gguf-py returns them.
+    expected = math.fsum(tensor_sum(t.data) for t in sorted(reader.tensors, key=lambda t: t.name))
+    assert {row["reader"] for row in result["rows"]} <= {"weightmap", "torch"}
+    assert "not a single .safetensors file" in result["skipped"]["safetensors"]
+    for row in result["rows"]:
+        if row["reader"] == "weightmap":
+            assert row["sums"] == [expected]
+            assert row["tensors"] == len(reader.tensors)
+    assert "warm_time_weightmap_over_safetensors" not in result["ratios"]
