@@ -23,13 +23,14 @@ alignas(64) const std::byte kEmpty[1] = {};
 nb::object view_tensor_bytes(const std::shared_ptr<ModelState>& state, size_t index) {
   const wm::Tensor& t = state->model().tensor(index);
   const std::byte* data = t.nbytes ? t.host_data : kEmpty;
-  auto* owner = new ViewOwner{state, index};
-  state->array_taken(index);
-  nb::capsule capsule(owner, [](void* p) noexcept {
+  auto owner = std::make_unique<ViewOwner>(ViewOwner{state, index});
+  nb::capsule capsule(owner.get(), [](void* p) noexcept {
     auto* o = static_cast<ViewOwner*>(p);
     o->state->array_gone(o->tensor);
     delete o;  // may drop the last reference: ModelState releases the model
   });
+  (void)owner.release();  // the capsule owns it now
+  state->array_taken(index);
   nb::ndarray<nb::numpy, const uint8_t, nb::ndim<1>> array(data, {static_cast<size_t>(t.nbytes)}, capsule);
   return nb::cast(array);
 }

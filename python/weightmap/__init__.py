@@ -11,7 +11,7 @@ folders and PyTorch checkpoints.
 """
 
 from . import _native
-from ._errors import BusyError, ChangedOnDiskError, Error
+from ._errors import BusyError, ChangedOnDiskError, Error, InvalidArgumentError
 from ._model import Model, TensorInfo, open, page_cache
 from .safe_open import safe_open
 
@@ -21,6 +21,7 @@ __all__ = [
     "BusyError",
     "ChangedOnDiskError",
     "Error",
+    "InvalidArgumentError",
     "Model",
     "TensorInfo",
     "open",

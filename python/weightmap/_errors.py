@@ -38,7 +38,13 @@ class BusyError(Error):
     (code "busy"): a LoRA may rewrite or unmap the bytes they view."""
 
 
-_BY_CODE = {"changed_on_disk": ChangedOnDiskError, "busy": BusyError}
+class InvalidArgumentError(Error, ValueError):
+    """Options or arguments that make no sense (a device rule naming an
+    unknown device, bad hints), or a call on a closed Model (code
+    "invalid_argument"); also a ValueError, as Python's own are."""
+
+
+_BY_CODE = {"changed_on_disk": ChangedOnDiskError, "busy": BusyError, "invalid_argument": InvalidArgumentError}
 
 
 def from_native(code, file, tensor, offset, message, text):

@@ -127,6 +127,11 @@ def test_unknown_options_raise_type_error_and_bad_values_value_error(st_path):
         weightmap.open(st_path, staging_bytes=-1)
     with pytest.raises(TypeError):
         weightmap.open(42)
+    # Values only the loader can judge: weightmap.Error and ValueError both.
+    for bad in (dict(device_rules="*=nodevice"), dict(type_rules="*=Q9"), dict(hints="bogus")):
+        with pytest.raises(ValueError) as e:
+            weightmap.open(st_path, **bad)
+        assert isinstance(e.value, weightmap.InvalidArgumentError) and e.value.code == "invalid_argument"
 
 
 def test_options_reach_the_loader(st_path):
@@ -159,6 +164,7 @@ def test_closed_model_refuses_calls(st_path):
     with pytest.raises(weightmap.Error) as e:
         m.keys()
     assert e.value.code == "invalid_argument" and "closed" in str(e.value)
+    assert isinstance(e.value, ValueError)  # like I/O on a closed Python file
     with pytest.raises(weightmap.Error):
         m["f32"]
     m.close()  # twice is harmless
@@ -194,3 +200,28 @@ def test_page_cache_reports_each_file(st_path):
 
 def test_version():
     assert weightmap.__version__.count(".") == 2
+
+
+def test_a_sharded_index_reads_like_its_shards(tmp_path):
+    import json
+    shards = {"model-00001-of-00002.safetensors": {"a.weight": np.arange(6, dtype=np.float32).reshape(2, 3)},
+              "model-00002-of-00002.safetensors": {"b.weight": np.ones((3,), dtype=np.float16)}}
+    weight_map = {}
+    for file, tensors in shards.items():
+        save_file(tensors, str(tmp_path / file))
+        weight_map.update({name: file for name in tensors})
+    index = tmp_path / "model.safetensors.index.json"
+    index.write_text(json.dumps({"metadata": {"total_size": 18}, "weight_map": weight_map}))
+    with weightmap.open(str(index)) as m:
+        assert sorted(m.keys()) == sorted(weight_map)
+        for file in shards:
+            with st_safe_open(str(tmp_path / file), framework="np") as ref:
+                for name in ref.keys():
+                    assert m[name].tobytes() == ref.get_tensor(name).tobytes()
+                    assert m.info(name).file == str(tmp_path / file)
+
+
+def test_lock_files_holds_each_file(st_path):
+    with weightmap.open(st_path, lock_files=True) as m:
+        assert m.report["file_locks"] in ("lease", "flock")
+        m.check_files()
