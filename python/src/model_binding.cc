@@ -185,10 +185,29 @@ std::vector<std::string> remove_loras(const NativeModel& self) {
   return names;
 }
 
+// The cyclic GC's view: a log callback that refers back to its Model (a
+// bound method, a closure over module globals) makes a cycle through C++.
+int traverse(PyObject* self, visitproc visit, void* arg) {
+  Py_VISIT(Py_TYPE(self));
+  if (!nb::inst_ready(self)) return 0;
+  PyObject* log = nb::inst_ptr<NativeModel>(self)->sole_log_object();
+  Py_VISIT(log);
+  return 0;
+}
+
+int clear(PyObject* self) {
+  if (nb::inst_ready(self)) nb::inst_ptr<NativeModel>(self)->close();
+  return 0;
+}
+
+PyType_Slot gc_slots[] = {{Py_tp_traverse, reinterpret_cast<void*>(traverse)},
+                          {Py_tp_clear, reinterpret_cast<void*>(clear)},
+                          {0, nullptr}};
+
 }  // namespace
 
 void bind_model(nb::module_& m) {
-  nb::class_<NativeModel>(m, "Model", "A loaded model (use weightmap.open / weightmap.Model)")
+  nb::class_<NativeModel>(m, "Model", "A loaded model (use weightmap.open / weightmap.Model)", nb::type_slots(gc_slots))
       .def("keys", &keys)
       .def("__len__", [](const NativeModel& self) {
         auto s = self.state();

@@ -11,6 +11,8 @@
 #include <string>
 #include <unordered_map>
 
+#include <Python.h>
+
 #include <weightmap/model.hpp>
 
 namespace wmpy {
@@ -31,6 +33,9 @@ class ModelState {
   wm::Model& model() { return model_; }
   // The log callback open() was given, for LoRA steps later (may be empty).
   wm::LogCallback log;
+  // The Python callable behind `log` (borrowed: `log` holds it), shown to
+  // the cyclic GC so that a callback referring back to its Model is freed.
+  PyObject* log_object = nullptr;
 
   // Zero-copy arrays alive, by tensor index.
   void array_taken(size_t tensor);

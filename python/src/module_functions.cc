@@ -27,6 +27,7 @@ NativeModel open_model(const std::vector<std::string>& paths, const nb::dict& kw
   if (!r) throw_error(r.error());
   auto state = std::make_shared<ModelState>(std::move(r.value()));
   state->log = options.log;
+  if (kwargs.contains("log") && !kwargs["log"].is_none()) state->log_object = kwargs["log"].ptr();
   return NativeModel(std::move(state));
 }
 

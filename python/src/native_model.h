@@ -19,6 +19,9 @@ class NativeModel {
   std::shared_ptr<ModelState> state() const;
   bool closed() const { return !state_; }
   void close() { state_.reset(); }
+  // The log callable, when this object alone holds the state (no array, no
+  // call in flight): only then is the callable reachable through it alone.
+  PyObject* sole_log_object() const { return state_ && state_.use_count() == 1 ? state_->log_object : nullptr; }
 
  private:
   std::shared_ptr<ModelState> state_;

@@ -136,3 +136,33 @@ def test_replaced_file_is_detected(st_path, tmp_path):
             m.check_files()
         with pytest.raises(weightmap.ChangedOnDiskError):
             m["f32"]
+
+
+def test_a_log_callback_referring_to_its_model_is_collected(st_path):
+    """A bound method as the log callback makes a cycle through the native
+    object (engine -> Model -> callback -> engine): the cyclic GC sees it."""
+    class Engine:
+        def __init__(self, path):
+            self.lines = []
+            self.model = weightmap.open(path, log=self.log)
+
+        def log(self, level, message):
+            self.lines.append(message)
+
+    engine = Engine(st_path)
+    assert engine.lines and mapped(st_path)
+    del engine
+    gc.collect()
+    assert not mapped(st_path)
+
+
+def test_busy_names_five_tensors_and_the_count(st_path):
+    with weightmap.open(st_path) as m:
+        views = [m[name] for name in m.keys()]
+        with pytest.raises(weightmap.BusyError) as e:
+            m.remove_loras()
+        text = str(e.value)
+        assert f"{len(views)} array(s)" in text and f"and {len(views) - 5} more" in text
+        assert sum(f"'{name}'" in text for name in m.keys()) == 5
+        del views
+        assert m.remove_loras() == []  # nothing applied: nothing moved back
