@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README command 2 (and CI): install what is needed, then
-#   1. Release build with warnings as errors, every test through CTest;
+#   1. Release build with warnings as errors, every test through CTest
+#      (the Python package's pytest suite too, in the venv of scripts/python-env.sh);
 #   2. ASan+UBSan build, every test again;
 #   3. ThreadSanitizer build, the concurrency tests (threads loading,
 #      using and releasing models at once; the prefetcher; the mmap limiter);
@@ -15,7 +16,9 @@ stage_start=$SECONDS
 stage_done() { echo "== $1: $((SECONDS - stage_start)) s"; stage_start=$SECONDS; }
 
 echo "== release build and tests"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DWM_WERROR=ON >/dev/null
+# The Python package too: its pytest suite is a CTest test (python/CMakeLists.txt).
+python=$(scripts/python-env.sh | tail -1)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DWM_WERROR=ON -DWM_PYTHON=ON "-DPython_EXECUTABLE=$python" >/dev/null
 cmake --build build -j2
 ctest --test-dir build --output-on-failure -j2 | tee -a "$summary"
 stage_done release
