@@ -148,3 +148,26 @@ def test_converted_on_load_by_type_rules(st_path):
         info = m.info("f32")
         assert info.placement == "convert" and info.dtype == "F16" and info.reason
         np.testing.assert_array_equal(m["f32"], safetensors_tensors()["f32"].astype(np.float16))
+
+
+def test_more_plain_types_and_fp8(tmp_path):
+    """F64, I8, I16, U16 against safetensors' reader; FP8 (which its numpy
+    reader cannot read) against the ml_dtypes values that were written."""
+    from safetensors.numpy import save_file
+    x = np.linspace(-4, 4, 16, dtype=np.float32)
+    tensors = {"f64": x.astype(np.float64), "i8": np.arange(-3, 3, dtype=np.int8),
+               "i16": np.arange(-5, 5, dtype=np.int16), "u16": np.arange(7, dtype=np.uint16),
+               "e4m3": x.astype(ml_dtypes.float8_e4m3fn), "e5m2": x.astype(ml_dtypes.float8_e5m2)}
+    path = str(tmp_path / "types.safetensors")
+    save_file(tensors, path)
+    names = {"f64": "F64", "i8": "I8", "i16": "I16", "u16": "U16", "e4m3": "F8_E4M3", "e5m2": "F8_E5M2"}
+    with st_safe_open(path, framework="np") as ref, weightmap.open(path) as m:
+        for name, want in tensors.items():
+            got = m[name]
+            assert m.info(name).dtype == names[name]
+            assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), name
+            if name in ("f64", "i8", "i16", "u16"):
+                assert got.tobytes() == ref.get_tensor(name).tobytes(), name
+        for name in ("e4m3", "e5m2"):
+            np.testing.assert_array_equal(m.get(name, dtype="float32"), tensors[name].astype(np.float32))
+        np.testing.assert_array_equal(m.get("f64", dtype="float32"), x)

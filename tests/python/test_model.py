@@ -225,3 +225,10 @@ def test_lock_files_holds_each_file(st_path):
     with weightmap.open(st_path, lock_files=True) as m:
         assert m.report["file_locks"] in ("lease", "flock")
         m.check_files()
+
+
+def test_metadata_arrays_off_keeps_scalars_and_summarises_arrays(gguf_path):
+    with weightmap.open(gguf_path, metadata_arrays=False) as m:
+        md = m.metadata()
+        assert md["llama.block_count"] == 2 and md["test.name"] == "weightmap"
+        assert isinstance(md["tokenizer.ggml.tokens"], str)  # the library's summary, not the items
