@@ -32,8 +32,8 @@ std::shared_ptr<ModelState> NativeModel::state() const {
 
 namespace {
 
-size_t index_of(const ModelState& s, const std::string& name) {
-  auto i = const_cast<ModelState&>(s).model().index_of(name);
+size_t index_of(ModelState& s, const std::string& name) {
+  auto i = s.model().index_of(name);
   if (!i) throw nb::key_error(name.c_str());
   return *i;
 }
