@@ -270,6 +270,7 @@ def _ratios(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run_bench(model: str, runs: int, log: Any) -> dict[str, Any]:
     model = os.path.abspath(model)
+    load_before = os.getloadavg()[0]
     readers = ["weightmap"]
     skipped: dict[str, str] = {}
     if model.endswith(".safetensors") and os.path.isfile(model):
@@ -303,6 +304,8 @@ def run_bench(model: str, runs: int, log: Any) -> dict[str, Any]:
         "model_bytes": os.path.getsize(model) if os.path.isfile(model) else None,
         "runs": runs,
         "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+        "load_average": [load_before, os.getloadavg()[0]],  # 1-minute, before and after: others' work skews times
         "rows": rows,
         "skipped": skipped,
         "sums_agree": len(sums) == 1,
@@ -314,7 +317,8 @@ def markdown(result: dict[str, Any]) -> str:
     size = f", {result['model_bytes'] / 2**20:.0f} MiB" if result["model_bytes"] else ""
     lines = [
         f"Model: `{os.path.basename(result['model'])}`{size}; median of {result['runs']} run(s), "
-        "each in a fresh process.",
+        f"each in a fresh process; {result['cpus']} CPUs, load average {result['load_average'][0]:.1f} "
+        f"before and {result['load_average'][1]:.1f} after.",
         "",
         "| cache | reader | time (s) | of which open + take (s) | peak RSS (MiB) | RssAnon (MiB) "
         "| RssAnon growth (MiB) | sum |",
