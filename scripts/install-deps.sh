@@ -15,6 +15,7 @@ packages=(
   gnuplot-nox                        # weightmap bench --plot
   libgtest-dev libgmock-dev          # tests
   libbenchmark-dev                   # benchmarks
+  python3-dev python3-venv           # the Python package (scripts/python-env.sh makes its venv)
 )
 
 missing=()

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # README command 2 (and CI): install what is needed, then
-#   1. Release build with warnings as errors, every test through CTest
-#      (the Python package's pytest suite too, in the venv of scripts/python-env.sh);
+#   1. Release build with warnings as errors, every test through CTest;
+#      then the Python package: its pytest suite (in the venv that
+#      scripts/python-env.sh makes, packages pinned in
+#      scripts/python-requirements.txt) and a wheel built and installed as
+#      `pip install .` would;
 #   2. ASan+UBSan build, every test again;
 #   3. ThreadSanitizer build, the concurrency tests (threads loading,
 #      using and releasing models at once; the prefetcher; the mmap limiter);
@@ -16,12 +19,19 @@ stage_start=$SECONDS
 stage_done() { echo "== $1: $((SECONDS - stage_start)) s"; stage_start=$SECONDS; }
 
 echo "== release build and tests"
-# The Python package too: its pytest suite is a CTest test (python/CMakeLists.txt).
+# With the Python extension (WM_PYTHON), built against the venv's Python.
 python=$(scripts/python-env.sh | tail -1)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DWM_WERROR=ON -DWM_PYTHON=ON "-DPython_EXECUTABLE=$python" >/dev/null
 cmake --build build -j2
-ctest --test-dir build --output-on-failure -j2 | tee -a "$summary"
+# -LE python: the pytest suite runs next, on its own, so its own count shows.
+ctest --test-dir build --output-on-failure -j2 -LE python | tee -a "$summary"
 stage_done release
+
+echo "== Python package tests"
+# build/python/weightmap is the package as the release build laid it out.
+PYTHONPATH=build/python "$python" -m pytest tests/python -q -p no:cacheprovider | tee -a "$summary"
+scripts/check-python-wheel.sh --clean
+stage_done python
 
 echo "== ASan+UBSan build and tests"
 # -g1 (line tables): enough for sanitizer stack traces, and quicker to build and link than full -g.
@@ -46,7 +56,8 @@ echo "== fuzzing"
 fuzz/run.sh "${WM_FUZZ_SECONDS:-15}"
 stage_done fuzz
 
-# One closing line for the test runs (ctest's own lines are above).
+# One closing line for the test runs (ctest's and pytest's own lines are above).
 total=$(grep -o 'out of [0-9]*' "$summary" | awk '{n += $3} END {print n}')
 failed=$(grep -o '[0-9]* tests failed' "$summary" | awk '{n += $1} END {print n}')
-echo "tests: $((total - failed)) passed, $failed failed"
+py_passed=$(grep -Eo '^[0-9]+ passed' "$summary" | awk '{n += $1} END {print n + 0}')
+echo "tests: $((total - failed + py_passed)) passed, $failed failed"
