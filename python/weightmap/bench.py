@@ -2,10 +2,13 @@
 
 Each measurement runs in a fresh process (this python, `-m weightmap.bench --child`),
 cold (the files evicted from the page cache first) and warm (read in first), on the same
-file, and the table gives medians over --runs. A reader's work is: open, then tensor by
-tensor take it (all are held to the end, as a model holds its weights) and sum it in
-float64 (integers in int64/uint64), all timed together; imports are not timed. The per-tensor sums are
-added with math.fsum, so every reader that read the same bytes prints the same sum.
+file, and the table gives medians over --runs. A reader's work is: open, then
+tensor by tensor take it (all are held to the end, as a model holds its weights) and sum it,
+all timed together; imports are not timed. `--sum bytes` (the default) sums each tensor's bytes as
+64-bit words modulo 2**64, at memory speed, so the times show what reading costs;
+`--sum values` sums the values in float64 (integers in int64/uint64), which on F16 runs at about
+1 GB/s and makes every reader about as slow as the summation. Every reader that read the same
+bytes prints the same sum.
 
 Readers: weightmap.open + model[name]; safetensors.safe_open(framework="np") +
 get_tensor (a .safetensors MODEL only); torch.load(mmap=True, weights_only=True) on a .pt
@@ -61,6 +64,27 @@ def tensor_sum(array: Any) -> float:
     return float(np.sum(array, dtype=np.float64))
 
 
+def tensor_checksum(array: Any) -> int:
+    """The tensor's bytes as little-endian 64-bit words summed modulo 2**64 (a tail of under
+    8 bytes added byte by byte): every byte read once, at memory speed."""
+    import numpy as np  # noqa: PLC0415
+
+    raw = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+    whole = raw.size // 8 * 8
+    total = int(raw[:whole].view("<u8").sum(dtype=np.uint64)) if whole else 0
+    return (total + int(raw[whole:].sum(dtype=np.uint64))) % 2**64
+
+
+SUMS = {"bytes": tensor_checksum, "values": tensor_sum}
+
+
+def add_sums(kind: str, sums: dict[str, Any]) -> Any:
+    """The model's sum from the per-tensor ones, in name order: exact for both kinds."""
+    if kind == "bytes":
+        return sum(sums.values()) % 2**64
+    return math.fsum(sums[name] for name in sorted(sums))
+
+
 @contextlib.contextmanager
 def _open_weightmap(path: str) -> Iterator[tuple[list[str], Any]]:
     import weightmap  # noqa: PLC0415
@@ -105,7 +129,7 @@ _OPENERS = {"weightmap": _open_weightmap, "safetensors": _open_safetensors, "tor
 _IMPORTS = {"weightmap": ("weightmap",), "safetensors": ("safetensors",), "torch": ("torch", "ml_dtypes")}
 
 
-def run_child(reader: str, path: str) -> dict[str, Any]:
+def run_child(reader: str, path: str, sum_kind: str = "bytes") -> dict[str, Any]:
     """One measurement in this process; the parent starts a fresh one for each.
 
     Tensor by tensor, as an engine consumes weights: take it (and keep it, as a model
@@ -122,7 +146,8 @@ def run_child(reader: str, path: str) -> dict[str, Any]:
     import_s = time.perf_counter() - started
     anon_before = _proc_status_kib("RssAnon")
     arrays: dict[str, Any] = {}
-    sums: dict[str, float] = {}
+    sums: dict[str, Any] = {}
+    summation = SUMS[sum_kind]
     started = time.perf_counter()
     with _OPENERS[reader](path) as (names, take):
         take_s = time.perf_counter() - started
@@ -130,7 +155,7 @@ def run_child(reader: str, path: str) -> dict[str, Any]:
             before = time.perf_counter()
             arrays[name] = take(name)
             take_s += time.perf_counter() - before
-            sums[name] = tensor_sum(arrays[name])
+            sums[name] = summation(arrays[name])
         seconds = time.perf_counter() - started
         result = {
             "reader": reader,
@@ -139,7 +164,8 @@ def run_child(reader: str, path: str) -> dict[str, Any]:
             "import_seconds": import_s,
             "tensors": len(arrays),
             "bytes": sum(int(array.nbytes) for array in arrays.values()),
-            "sum": math.fsum(sums[name] for name in sorted(sums)),
+            "sum": add_sums(sum_kind, sums),
+            "sum_kind": sum_kind,
             "rss_anon_before_kib": anon_before,
             "rss_anon_kib": _proc_status_kib("RssAnon"),  # with every tensor still held
             "rss_file_kib": _proc_status_kib("RssFile"),
@@ -181,8 +207,8 @@ def _prepare_cache(mode: str, paths: list[str]) -> dict[str, Any]:
     return {"resident_fraction": fraction, "ok": ok}
 
 
-def _measure(reader: str, path: str) -> dict[str, Any]:
-    command = [sys.executable, "-m", "weightmap.bench", "--child", reader, path]
+def _measure(reader: str, path: str, sum_kind: str) -> dict[str, Any]:
+    command = [sys.executable, "-m", "weightmap.bench", "--child", reader, path, "--sum", sum_kind]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{reader} run on {path} failed (exit {done.returncode}):\n{done.stderr.strip()}")
@@ -268,7 +294,7 @@ def _ratios(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def run_bench(model: str, runs: int, log: Any) -> dict[str, Any]:
+def run_bench(model: str, runs: int, log: Any, sum_kind: str = "bytes") -> dict[str, Any]:
     model = os.path.abspath(model)
     load_before = os.getloadavg()[0]
     readers = ["weightmap"]
@@ -294,7 +320,7 @@ def run_bench(model: str, runs: int, log: Any) -> dict[str, Any]:
                     if not cache["ok"]:
                         log(f"warning: {mode} run {run + 1} of {reader}: {cache['resident_fraction']:.1%} of the "
                             f"file cached before the run ({'eviction' if mode == 'cold' else 'warm-up'} did not work)")
-                    measured.setdefault((mode, reader), []).append(_measure(reader, paths[reader]))
+                    measured.setdefault((mode, reader), []).append(_measure(reader, paths[reader], sum_kind))
                     caches.setdefault((mode, reader), []).append(cache)
     rows = [_median_row(mode, reader, measured[(mode, reader)], caches[(mode, reader)])
             for mode in MODES for reader in readers]
@@ -303,6 +329,7 @@ def run_bench(model: str, runs: int, log: Any) -> dict[str, Any]:
         "model": model,
         "model_bytes": os.path.getsize(model) if os.path.isfile(model) else None,
         "runs": runs,
+        "sum": sum_kind,
         "python": sys.version.split()[0],
         "cpus": os.cpu_count(),
         "load_average": [load_before, os.getloadavg()[0]],  # 1-minute, before and after: others' work skews times
@@ -318,7 +345,7 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         f"Model: `{os.path.basename(result['model'])}`{size}; median of {result['runs']} run(s), "
         f"each in a fresh process; {result['cpus']} CPUs, load average {result['load_average'][0]:.1f} "
-        f"before and {result['load_average'][1]:.1f} after.",
+        f"before and {result['load_average'][1]:.1f} after; sum of each tensor's {result['sum']}.",
         "",
         "| cache | reader | time (s) | of which open + take (s) | peak RSS (MiB) | RssAnon (MiB) "
         "| RssAnon growth (MiB) | sum |",
@@ -326,7 +353,7 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     for row in result["rows"]:
         note = "" if row["page_cache_ok"] else " (page cache not as asked)"
-        sums = ", ".join(f"{s:.9g}" for s in row["sums"])
+        sums = ", ".join(f"{s:.9g}" if isinstance(s, float) else str(s) for s in row["sums"])
         lines.append(f"| {row['mode']}{note} | {row['reader']} | {row['seconds']:.3f} | {row['take_seconds']:.3f} "
                      f"| {row['peak_rss_mib']:.0f} "
                      f"| {row['rss_anon_mib']:.0f} | {row['rss_anon_growth_mib']:.1f} | {sums} |")
@@ -399,10 +426,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of Markdown")
     parser.add_argument("--make", metavar="PATH", help="write a test model (safetensors, F16/F32) to PATH and exit")
     parser.add_argument("--size-mib", type=int, default=512, help="size of the --make model")
+    parser.add_argument("--sum", choices=tuple(SUMS), default="bytes",
+                        help="bytes: 64-bit words mod 2**64 (memory speed); values: float64 sum of the values")
     parser.add_argument("--child", choices=READERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(run_child(args.child, args.model)))
+        print(json.dumps(run_child(args.child, args.model, args.sum)))
         return 0
     if args.make:
         made = make_model(args.make, args.size_mib)
@@ -412,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("MODEL is required (or --make PATH)")
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    result = run_bench(args.model, args.runs, lambda line: print(line, file=sys.stderr))
+    result = run_bench(args.model, args.runs, lambda line: print(line, file=sys.stderr), args.sum)
     print(json.dumps(result, indent=2) if args.json else markdown(result))
     return 0
 

@@ -16,7 +16,7 @@ import pytest
 from safetensors import safe_open as st_safe_open
 
 import weightmap
-from weightmap.bench import model_shapes, tensor_sum
+from weightmap.bench import model_shapes, tensor_checksum, tensor_sum
 
 
 def _run_bench(*args):
@@ -59,12 +59,29 @@ def test_model_shapes_scale_with_the_size():
         assert 0.99 * size <= total <= size
 
 
-def test_bench_json_and_sums_agree_with_safetensors_reference(made):
+def _reference_checksum(tensors):
+    """The bytes as little-endian uint64 words summed mod 2**64, from the reference's bytes
+    (Python integers, independent of the bench's numpy code)."""
+    total = 0
+    for array in tensors.values():
+        raw = array.tobytes()
+        whole = len(raw) // 8 * 8
+        total += sum(int.from_bytes(raw[i:i + 8], "little") for i in range(0, whole, 8))
+        total += sum(raw[whole:])
+    return total % 2**64
+
+
+@pytest.mark.parametrize("sum_kind", ["bytes", "values"])
+def test_bench_json_and_sums_agree_with_safetensors_reference(made, sum_kind):
     path, _ = made
-    result = json.loads(_run_bench(path, "--runs", "1", "--json").stdout)
+    result = json.loads(_run_bench(path, "--runs", "1", "--json", "--sum", sum_kind).stdout)
     with st_safe_open(path, framework="np") as ref:
         tensors = {name: ref.get_tensor(name) for name in ref.keys()}
-    expected_sum = math.fsum(float(np.sum(tensors[name], dtype=np.float64)) for name in sorted(tensors))
+    if sum_kind == "values":
+        expected_sum = math.fsum(float(np.sum(tensors[name], dtype=np.float64)) for name in sorted(tensors))
+    else:
+        expected_sum = _reference_checksum(tensors)
+    assert result["sum"] == sum_kind
     expected_bytes = sum(array.nbytes for array in tensors.values())
 
     assert result["model"] == os.path.abspath(path)
@@ -85,7 +102,8 @@ def test_bench_json_and_sums_agree_with_safetensors_reference(made):
     by = {(row["mode"], row["reader"]): row for row in result["rows"]}
     # Zero copy is visible even on a tiny file: safetensors' anonymous memory grows by the
     # tensors' size, weightmap's by far less.
-    assert by[("warm", "safetensors")]["rss_anon_growth_mib"] >= 0.9 * expected_bytes / 2**20
+    # (0.75, not 1: malloc reuses heap the process had freed before the measurement began.)
+    assert by[("warm", "safetensors")]["rss_anon_growth_mib"] >= 0.75 * expected_bytes / 2**20
     assert by[("warm", "weightmap")]["rss_anon_growth_mib"] < 0.25 * expected_bytes / 2**20
     ratios = result["ratios"]
     assert ratios["warm_time_weightmap_over_safetensors"] > 0
@@ -111,6 +129,17 @@ def test_tensor_sum_is_the_same_for_every_dtype_kind():
     assert tensor_sum(np.array([0.5, 0.25], dtype=ml_dtypes.bfloat16)) == 0.75
 
 
+def test_tensor_checksum_adds_little_endian_words_and_the_tail():
+    data = bytes(range(1, 12))  # one whole word and a 3-byte tail
+    word = int.from_bytes(data[:8], "little")
+    assert tensor_checksum(np.frombuffer(data, dtype=np.uint8)) == word + 9 + 10 + 11
+    # The same bytes viewed as another dtype give the same checksum.
+    assert tensor_checksum(np.frombuffer(data[:8], dtype=np.float16)) == word
+    # Wraps modulo 2**64.
+    top = np.array([2**64 - 1, 2], dtype="<u8")
+    assert tensor_checksum(top) == 1
+
+
 def test_bench_refuses_bad_arguments():
     env = dict(os.environ)
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(weightmap.__file__)))
@@ -126,7 +155,7 @@ def test_bench_on_gguf_measures_weightmap_alone_and_sums_what_gguf_reads(tmp_pat
     from gguf import GGUFReader
 
     path = write_gguf(str(tmp_path / "model.gguf"))
-    result = json.loads(_run_bench(path, "--runs", "1", "--json").stdout)
+    result = json.loads(_run_bench(path, "--runs", "1", "--json", "--sum", "values").stdout)
     reader = GGUFReader(path)
     # Quantised tensors are summed as their raw blocks (uint8), as gguf-py returns them.
     expected = math.fsum(tensor_sum(t.data) for t in sorted(reader.tensors, key=lambda t: t.name))
