@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
   status = wm_model_open((const char* const*)(argv + 1), (size_t)(argc - 1), &options, &model);
   if (status != WM_OK) return failed("open", status);
 
-  wm_model_tensor_count(model, &count);
+  wm_model_tensor_count(model, &count); /* cannot fail on an open model */
   printf("weightmap %s: %zu tensors\n", wm_version(), count);
   for (i = 0; i < count; ++i) {
     wm_tensor_info info;
@@ -54,5 +54,6 @@ int main(int argc, char** argv) {
     printf("report: %.200s...\n", report);
     wm_free(report);
   }
-  return wm_model_release(model, 0) == WM_OK ? 0 : failed("release", status);
+  status = wm_model_release(model, 0); /* frees everything; every pointer above dies here */
+  return status == WM_OK ? 0 : failed("release", status);
 }
