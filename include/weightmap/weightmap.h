@@ -155,8 +155,10 @@ typedef void (*wm_upload_done_fn)(void* done_context, wm_status status, const ch
  * several loader threads at once, synchronize/download from the loading
  * thread or the engine's. The library copies this struct (and `name`,
  * `dtypes`) at open; `user_data` and the functions must stay usable until
- * every model opened with the device is released, and `release` (optional)
- * is called once when the last one is. */
+ * every model opened with the device is released. `release` (optional) is
+ * called once per wm_model_open given the device: when that model is
+ * released, or before a failed open returns. Every buffer allocate gave is
+ * freed (free) before that. */
 typedef struct wm_device {
   size_t struct_size;        /* sizeof(wm_device) */
   void* user_data;
