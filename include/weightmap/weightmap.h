@@ -264,6 +264,8 @@ WM_C_API wm_status wm_model_open(const char* const* paths, size_t n_paths, const
  * eviction failure. Every pointer the model gave out dies here. */
 WM_C_API wm_status wm_model_release(wm_model* model, int evict);
 
+/* Tensors are numbered 0 .. count-1; an index past them is
+ * WM_ERR_INVALID_ARGUMENT (as in wm::Model). */
 WM_C_API wm_status wm_model_tensor_count(const wm_model* model, size_t* count);
 WM_C_API wm_status wm_model_find(const wm_model* model, const char* name, size_t* index);
 /* Blocks until tensor `index` can be read (a background prefetch may still

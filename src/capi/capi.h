@@ -46,6 +46,9 @@ wm_status fail(const Error& error);
 wm_status fail(wm_status status, std::string message);
 // Forgets the last error (a call that succeeds).
 void clear_error();
+// fail() that cannot throw (the message may be lost when memory is out,
+// never the status): for the exception handlers.
+wm_status fail_noexcept(wm_status status, const char* message, const char* detail) noexcept;
 
 // Runs `body` (returning wm_status) with the last error cleared first, and
 // turns any exception into a status: std::bad_alloc -> out of memory,
@@ -56,15 +59,11 @@ wm_status guarded(F&& body) noexcept {
     clear_error();
     return body();
   } catch (const std::bad_alloc&) {
-    return fail(WM_ERR_OUT_OF_MEMORY, "out of memory (std::bad_alloc) inside weightmap");
+    return fail_noexcept(WM_ERR_OUT_OF_MEMORY, "out of memory (std::bad_alloc) inside weightmap", "");
   } catch (const std::exception& e) {
-    try {
-      return fail(WM_ERR_UNKNOWN, std::string("internal error: ") + e.what());
-    } catch (...) {
-      return WM_ERR_UNKNOWN;
-    }
+    return fail_noexcept(WM_ERR_UNKNOWN, "internal error: ", e.what());
   } catch (...) {
-    return fail(WM_ERR_UNKNOWN, "internal error: an unknown exception");
+    return fail_noexcept(WM_ERR_UNKNOWN, "internal error: an unknown exception", "");
   }
 }
 

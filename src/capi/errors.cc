@@ -58,6 +58,20 @@ wm_status fail(wm_status status, std::string message) {
   return status;
 }
 
+wm_status fail_noexcept(wm_status status, const char* message, const char* detail) noexcept {
+  try {
+    return fail(status, std::string(message) + detail);
+  } catch (...) {
+    LastError& l = last_error;
+    l.code = status;
+    l.message.clear();  // no memory for the text: the status still says it
+    l.file.clear();
+    l.tensor.clear();
+    l.has_offset = false;
+    return status;
+  }
+}
+
 void clear_error() {
   LastError& l = last_error;
   if (l.code == WM_OK) return;

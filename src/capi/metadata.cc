@@ -71,7 +71,7 @@ wm_status wm_model_metadata_key(const wm_model* model, size_t index, const char*
     if (wm_status s = check_model(model, "wm_model_metadata_key"); s != WM_OK) return s;
     if (!key) return null_argument("wm_model_metadata_key", "key");
     if (index >= model->metadata_keys.size())
-      return fail(WM_ERR_NOT_FOUND, fmt::format("wm_model_metadata_key: index {} is out of range ({} keys)", index,
+      return fail(WM_ERR_INVALID_ARGUMENT, fmt::format("wm_model_metadata_key: index {} is out of range ({} keys)", index,
                                                 model->metadata_keys.size()));
     *key = model->metadata_keys[index].c_str();
     return WM_OK;

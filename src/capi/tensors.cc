@@ -51,7 +51,7 @@ wm_status wm_model_tensor_info(const wm_model* model, size_t index, wm_tensor_in
     if (!info) return null_argument("wm_model_tensor_info", "info");
     if (wm_status s = wm::capi::check_out_struct(info, "wm_tensor_info"); s != WM_OK) return s;
     if (index >= model->model.size())
-      return fail(WM_ERR_NOT_FOUND,
+      return fail(WM_ERR_INVALID_ARGUMENT,
                   fmt::format("wm_model_tensor_info: index {} is out of range ({} tensors)", index, model->model.size()));
     return fill_info(model, index, info);
   });
