@@ -521,11 +521,13 @@ static void test_lora(const char* path, const char* lora_path, long data_start) 
 typedef struct {
   int allocations, frees, uploads, releases, syncs;
   uint64_t uploaded_bytes;
+  int fail_allocations, fail_uploads; /* to test the failure paths */
 } c_device_state;
 
 static wm_status c_allocate(void* user, uint64_t nbytes, uint32_t alignment, wm_device_buffer* out) {
   c_device_state* st = (c_device_state*)user;
   void* p = NULL;
+  if (st->fail_allocations) return WM_ERR_OUT_OF_MEMORY;
   if (posix_memalign(&p, alignment < sizeof(void*) ? sizeof(void*) : alignment, nbytes ? nbytes : 1) != 0)
     return WM_ERR_OUT_OF_MEMORY;
   out->handle = p;
@@ -542,6 +544,10 @@ static void c_upload(void* user, const wm_device_buffer* buffer, uint64_t offset
                      wm_upload_done_fn done, void* done_context) {
   c_device_state* st = (c_device_state*)user;
   CHECK(offset + n <= buffer->nbytes);
+  if (st->fail_uploads) {
+    done(done_context, WM_ERR_DEVICE, "the DMA engine is on fire");
+    return;
+  }
   memcpy((unsigned char*)buffer->handle + offset, src, n);
   ++st->uploads;
   st->uploaded_bytes += n;
@@ -599,6 +605,19 @@ static void test_c_device(const char* path, const bytes* file) {
   CHECK(st.releases == 0);
   CHECK_OK(wm_model_release(model, 0));
   CHECK(st.frees == st.allocations && st.releases == 1);
+
+  /* the device's failures fail the open, with its status and message,
+   * and everything it allocated is freed */
+  memset(&st, 0, sizeof st);
+  st.fail_allocations = 1;
+  CHECK(wm_model_open(&path, 1, &options, &model) == WM_ERR_OUT_OF_MEMORY);
+  CHECK(model == NULL && strstr(wm_last_error(), "cdev") != NULL);
+  CHECK(st.releases == 1 && st.frees == st.allocations);
+  memset(&st, 0, sizeof st);
+  st.fail_uploads = 1;
+  CHECK(wm_model_open(&path, 1, &options, &model) == WM_ERR_DEVICE);
+  CHECK(strstr(wm_last_error(), "the DMA engine is on fire") != NULL && strstr(wm_last_error(), "cdev") != NULL);
+  CHECK(st.releases == 1 && st.frees == st.allocations && st.allocations > 0);
 
   /* a device without its required callbacks is refused, by index */
   dev.upload = NULL;

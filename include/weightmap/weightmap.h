@@ -194,7 +194,10 @@ typedef enum wm_lora_mode { WM_LORA_AUTO, WM_LORA_IMMEDIATELY, WM_LORA_AT_RUNTIM
 typedef enum wm_log_level { WM_LOG_DEBUG, WM_LOG_INFO, WM_LOG_WARN, WM_LOG_ERROR } wm_log_level;
 
 /* May be called from the loader's threads at once: must be thread-safe.
- * `message` is valid during the call only. */
+ * `message` is valid during the call only. The log callback (and its
+ * user_data) must stay valid until the model is released: a background
+ * prefetch and LoRA calls log after open returns. The progress callback is
+ * called during wm_model_open only. */
 typedef void (*wm_log_fn)(void* user_data, wm_log_level level, const char* message);
 typedef void (*wm_progress_fn)(void* user_data, uint64_t done_bytes, uint64_t total_bytes);
 
@@ -207,7 +210,7 @@ typedef struct wm_lora_spec {
 /* Every field as wm::Options (weightmap/options.hpp says what each does);
  * NULL strings and 0-length arrays mean "none"; ints are booleans.
  * Everything is copied during wm_model_open: nothing needs to outlive it
- * except the devices' user_data and the callbacks' user_data. */
+ * except the devices (their callbacks and user_data) and the log callback. */
 typedef struct wm_options {
   size_t struct_size;
   /* what to parse */
