@@ -1,6 +1,7 @@
-// The C API's header compiled as C++ (first include: it stands alone, and
-// -Wpedantic -Werror apply), and its defaults against the C++ API's: the C
-// face must not drift from what it wraps.
+// The C API's header compiled as C++ (-Wpedantic, and -Werror with
+// WM_WERROR), and its defaults, names and numbers against the C++ API's: the
+// C face must not drift from what it wraps. (That it compiles alone, as C99
+// and as C++17, the consumer test "interface" checks on the installed copy.)
 #include "weightmap/weightmap.h"
 
 #include <gtest/gtest.h>
