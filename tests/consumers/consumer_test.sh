@@ -164,7 +164,7 @@ case "$step" in
     count="$(wc -l <<<"$symbols")"
     stripped="$work/libweightmap.stripped.so"
     strip --strip-unneeded -o "$stripped" "$so"
-    echo "exported symbols: $count (namespace wm only)"
+    echo "exported symbols: $count (namespace wm and the C API's wm_* only)"
     echo "$(basename "$so"): $(stat -c %s "$so") bytes, $(stat -c %s "$stripped") stripped"
     echo "NEEDED: $(readelf -d "$so" | sed -n 's/.*Shared library: \[\(.*\)\].*/\1/p' | tr '\n' ' ')"
     # Package files; a shared library's CMake package asks for none of its private dependencies.
