@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -687,6 +688,59 @@ static void test_errors(const char* gguf_path, const bytes* gguf) {
   free(copy);
 }
 
+/* ---- several threads reading one model at once ------------------------- */
+
+typedef struct {
+  const wm_model* model;
+  const char* arch; /* the pointer the main thread got */
+  int ok;
+} reader_args;
+
+/* Metadata (cached in the handle on first use) and tensor info from many
+ * threads: the same pointers and values everywhere, and each thread's own
+ * last error. */
+static void* reader(void* arg) {
+  reader_args* r = (reader_args*)arg;
+  int i, ok = 1;
+  for (i = 0; i < 200 && ok; ++i) {
+    const char* s = NULL;
+    const int64_t* ints = NULL;
+    size_t n = 0;
+    wm_tensor_info info;
+    char key[32];
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    ok &= wm_model_metadata_string(r->model, "general.architecture", &s) == WM_OK && s == r->arch;
+    ok &= wm_model_metadata_int_array(r->model, "test.ints", &ints, &n) == WM_OK && n == 3 && ints[1] == -2;
+    ok &= wm_model_tensor_info_by_name(r->model, "a", &info) == WM_OK && f32_at(info.host_data, 7) == kA[7];
+    sprintf(key, "absent.%d", i); /* a new key each time: a miss is never cached */
+    ok &= wm_model_metadata_string(r->model, key, &s) == WM_ERR_NOT_FOUND && strstr(wm_last_error(), key) != NULL;
+  }
+  r->ok = ok;
+  return NULL;
+}
+
+static void test_threads(const char* path) {
+  wm_model* model = open_one(path, NULL);
+  pthread_t threads[4];
+  reader_args args[4];
+  const char* arch = NULL;
+  int i;
+  CHECK_OK(wm_model_metadata_string(model, "general.architecture", &arch));
+  for (i = 0; i < 4; ++i) {
+    args[i].model = model;
+    args[i].arch = arch;
+    args[i].ok = 0;
+    CHECK(pthread_create(&threads[i], NULL, reader, &args[i]) == 0);
+  }
+  for (i = 0; i < 4; ++i) {
+    CHECK(pthread_join(threads[i], NULL) == 0);
+    CHECK(args[i].ok);
+  }
+  CHECK(strcmp(wm_last_error(), "") == 0); /* the threads' failures are theirs */
+  CHECK_OK(wm_model_release(model, 0));
+}
+
 /* ---- types, conversion, version ----------------------------------------- */
 
 static void test_dtypes(const bytes* gguf) {
@@ -761,6 +815,7 @@ int main(int argc, char** argv) {
   test_safetensors(st_path, st_start);
   test_lora(st_path, lora_path, st_start);
   test_c_device(gguf_path, &gguf);
+  test_threads(gguf_path);
   test_errors(gguf_path, &gguf);
   free(gguf.p);
   printf("capi_test: all checks passed\n");
