@@ -3,7 +3,7 @@
 # layer (wm_<layer>) linked to exactly these, and cmake/CheckLayers.cmake
 # refuses an #include of any other layer. A new folder under src/ needs a
 # line here. src/cli/ is not a layer: it may include anything.
-set(WM_LAYERS common dtype io format device plan load convert lora compute verify demo api)
+set(WM_LAYERS common dtype io format device plan load convert lora compute verify demo api capi)
 set(WM_LAYER_USES_common  "")
 set(WM_LAYER_USES_dtype   common)
 set(WM_LAYER_USES_io      common)
@@ -17,6 +17,7 @@ set(WM_LAYER_USES_compute common dtype io format device plan load lora)
 set(WM_LAYER_USES_verify  common dtype io format device plan load lora)
 set(WM_LAYER_USES_demo    common dtype io format)
 set(WM_LAYER_USES_api     common dtype io format device plan load lora compute verify demo)
+set(WM_LAYER_USES_capi    common dtype io format device plan load lora compute verify demo api)  # the C API (include/weightmap/weightmap.h): over the public C++ API only
 # Folders under src/ that are faces over the library, not layers: they may
 # include any layer, and nothing may include them.
 set(WM_LAYER_FREE cli)

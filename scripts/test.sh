@@ -7,7 +7,8 @@
 #      `pip install .` would;
 #   2. ASan+UBSan build, every test again;
 #   3. ThreadSanitizer build, the concurrency tests (threads loading,
-#      using and releasing models at once; the prefetcher; the mmap limiter);
+#      using and releasing models at once; the prefetcher; the mmap limiter;
+#      the C API read from several threads);
 #   4. every libFuzzer target for WM_FUZZ_SECONDS (default 15) each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +47,7 @@ stage_done asan
 
 echo "== ThreadSanitizer build and concurrency tests"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE=-O1 -DWM_WERROR=ON -DWM_TSAN=ON \
-  -DWM_TOOLS=OFF -DWM_BENCH=OFF "-DWM_TESTS_ONLY=concurrency_test;prefetch_test;mmap_limits_test" >/dev/null
+  -DWM_TOOLS=OFF -DWM_BENCH=OFF "-DWM_TESTS_ONLY=concurrency_test;prefetch_test;mmap_limits_test;capi_test" >/dev/null
 cmake --build build-tsan -j2
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" WM_STRESS_SECONDS=3 \
   ctest --test-dir build-tsan --output-on-failure -j2 -LE consumer | tee -a "$summary"

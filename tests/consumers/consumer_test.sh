@@ -6,7 +6,7 @@
 #                          or static; Release, library only) into
 #                          $WM_WORK/prefix-KIND: the fixture the others share
 #   find_package KIND      tests/consumers/find_package against prefix-KIND
-#   pkg_config KIND        app.cc built by hand with `pkg-config weightmap`
+#   pkg_config KIND        app.cc (and the C engine c_app.c) built by hand with `pkg-config weightmap`
 #   interface              what the shared prefix installs: headers (standard
 #                          and weightmap/ includes only, each compiles alone as
 #                          C++17), exported symbols (namespace wm only), the
@@ -15,7 +15,7 @@
 #                          in an engine with its own build type
 # Every consumer builds tests/consumers/app.cc and runs it ("consumer ok").
 # Environment (set by CTest): WM_SOURCE_DIR, WM_WORK (scratch root), CMAKE,
-# CXX, WM_GENERATOR, WM_WERROR, WM_CXX_LAUNCHER. The library builds keep their objects between
+# CXX, CC, WM_GENERATOR, WM_WERROR, WM_CXX_LAUNCHER. The library builds keep their objects between
 # runs (the cache is made anew each time); consumers start from nothing.
 set -euo pipefail
 
@@ -25,6 +25,7 @@ src="${WM_SOURCE_DIR:?}"
 work="${WM_WORK:?}"
 cmake="${CMAKE:-cmake}"
 cxx="${CXX:-c++}"
+cc="${CC:-cc}"
 gen="${WM_GENERATOR:-Unix Makefiles}"
 here="$src/tests/consumers"
 mkdir -p "$work"
@@ -116,6 +117,16 @@ case "$step" in
     # shellcheck disable=SC2086
     (set -x && "$cxx" -std=c++17 -Wall -Wextra -Werror "$here/app.cc" -o "$build/app" $flags)
     run_app "$build/app"
+    # A C engine: weightmap.h compiled as C99; linked by the C++ driver when
+    # the library is static (it needs the C++ runtime), by cc when shared.
+    # shellcheck disable=SC2086
+    (set -x && "$cc" -std=c99 -Wall -Wextra -Wpedantic -Werror -c "$here/c_app.c" -o "$build/c_app.o" \
+      $(pkg-config --cflags weightmap))
+    linker="$cc"
+    [ "$kind" = static ] && linker="$cxx"
+    # shellcheck disable=SC2086
+    (set -x && "$linker" "$build/c_app.o" -o "$build/c_app" $flags)
+    run_app "$build/c_app"
     ;;
 
   interface)
@@ -133,7 +144,10 @@ case "$step" in
         "$cxx" -std=c++17 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -x c++ -I"$prefix/include" - ||
         die "$(basename "$h") does not compile alone as C++17"
     done
-    echo "headers: $(find "$inc" -type f | wc -l), standard and weightmap/ includes only, each compiles alone (C++17)"
+    echo "#include <weightmap/weightmap.h>" |
+      "$cc" -std=c99 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -x c -I"$prefix/include" - ||
+      die "weightmap.h does not compile alone as C99"
+    echo "headers: $(find "$inc" -type f | wc -l), standard and weightmap/ includes only, each compiles alone (C++17; weightmap.h as C99 too)"
     # The shared library: soname, and only namespace wm exported.
     so="$(readlink -f "$libdir/libweightmap.so")"
     soname="$(readelf -d "$so" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p')"
@@ -150,7 +164,7 @@ case "$step" in
     count="$(wc -l <<<"$symbols")"
     stripped="$work/libweightmap.stripped.so"
     strip --strip-unneeded -o "$stripped" "$so"
-    echo "exported symbols: $count (namespace wm only)"
+    echo "exported symbols: $count (namespace wm and the C API's wm_* only)"
     echo "$(basename "$so"): $(stat -c %s "$so") bytes, $(stat -c %s "$stripped") stripped"
     echo "NEEDED: $(readelf -d "$so" | sed -n 's/.*Shared library: \[\(.*\)\].*/\1/p' | tr '\n' ' ')"
     # Package files; a shared library's CMake package asks for none of its private dependencies.
