@@ -63,15 +63,9 @@ wm_status wm_model_tensor_info_by_name(const wm_model* model, const char* name, 
     if (!name) return null_argument("wm_model_tensor_info_by_name", "name");
     if (!info) return null_argument("wm_model_tensor_info_by_name", "info");
     if (wm_status s = wm::capi::check_out_struct(info, "wm_tensor_info"); s != WM_OK) return s;
-    auto index = model->model.index_of(name);
-    if (!index) {
-      wm::Error e;
-      e.code = wm::ErrorCode::kNotFound;
-      e.tensor = name;
-      e.message = "no tensor of that name in the model";
-      return fail(e);
-    }
-    return fill_info(model, *index, info);
+    size_t index = 0;
+    if (wm_status s = wm_model_find(model, name, &index); s != WM_OK) return s;  // names the tensor
+    return fill_info(model, index, info);
   });
 }
 
