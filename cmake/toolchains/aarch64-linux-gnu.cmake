@@ -1,5 +1,5 @@
 # Linux arm64 from Debian's cross compiler and multiarch packages
-# (scripts/install-deps.sh --arm64): g++-aarch64-linux-gnu, the :arm64 -dev
+# (scripts/install-deps.sh): g++-aarch64-linux-gnu, the :arm64 -dev
 # packages in /usr/lib/aarch64-linux-gnu, qemu-user to run what is built.
 #   cmake -B build-arm64 -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/aarch64-linux-gnu.cmake
 # ctest then runs every test program under qemu-aarch64 (scripts/test-arm64.sh).
