@@ -18,14 +18,39 @@ packages=(
   python3-dev python3-venv           # the Python package (scripts/python-env.sh makes its venv)
 )
 
+# --- Linux arm64 (scripts/test-arm64.sh) ---------------------------------
+# Debian's cross compiler and multiarch :arm64 libraries; qemu-user runs the
+# arm64 tests (cmake/toolchains/aarch64-linux-gnu.cmake). libsimdjson-dev is
+# not co-installable for two architectures (installing :arm64 removes the
+# host's), so only its shared library is installed for arm64 and the -dev
+# package is unpacked into $arm64_overlay, where the toolchain file looks.
+packages+=(
+  g++-aarch64-linux-gnu qemu-user
+  libfmt-dev:arm64 libgtest-dev:arm64 liburing-dev:arm64 zlib1g-dev:arm64 libxxhash-dev:arm64 libsimdjson14:arm64
+)
+arm64_overlay=/opt/weightmap-arm64
+arm64_unpacked=(libsimdjson-dev:arm64 libsimdjson14:arm64)
+arm64_overlay_ready() { [ -f "$arm64_overlay/usr/lib/aarch64-linux-gnu/cmake/simdjson/simdjson-config.cmake" ]; }
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
+if [ ${#missing[@]} -eq 0 ] && arm64_overlay_ready; then
   exit 0
 fi
-echo "installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! arm64_overlay_ready; then
+  echo "unpacking into $arm64_overlay: ${arm64_unpacked[*]}"
+  debs=$(mktemp -d)
+  chmod 755 "$debs"  # apt-get download runs as _apt
+  (cd "$debs" && apt-get download -qq "${arm64_unpacked[@]}")
+  for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$arm64_overlay"; done
+  rm -rf "$debs"
+fi

@@ -33,6 +33,8 @@ std::string write_model(const TempDir& dir) {
 }
 
 TEST(BenchCli, RunsEveryStrategyColdAndWarmWithAgreeingChecksums) {
+  WM_SKIP_UNDER_EMULATOR("`weightmap bench` starts itself again per strategy (/proc/self/exe), and an arm64 "
+                         "program started from inside qemu-user runs only where binfmt_misc hands it to qemu");
   TempDir dir;
   std::string path = write_model(dir);
   auto r = test::run_cli("bench " + path + " --runs 1 --json");
@@ -73,6 +75,8 @@ TEST(BenchCli, RunsEveryStrategyColdAndWarmWithAgreeingChecksums) {
 }
 
 TEST(BenchCli, StrategySubsetTextAndPlot) {
+  WM_SKIP_UNDER_EMULATOR("`weightmap bench` starts itself again per strategy (/proc/self/exe), and an arm64 "
+                         "program started from inside qemu-user runs only where binfmt_misc hands it to qemu");
   TempDir dir;
   std::string path = write_model(dir);
   std::string png = dir.file("bench.png");

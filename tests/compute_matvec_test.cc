@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -26,11 +27,15 @@ namespace {
 using test::random_weights;
 using test::reference_decode;
 
-const SimdLevel kLevels[] = {SimdLevel::kPortable, SimdLevel::kAvx2, SimdLevel::kAvx512};
+// Every level, those of other architectures too: they skip, saying why.
+const std::span<const SimdLevel> kLevels = all_simd_levels();
 const DType kDTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1,
                          DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K};
 
 #define SKIP_UNLESS_SUPPORTED(level)                                                                   \
+  if (!simd_level_built(level))                                                                         \
+    GTEST_SKIP() << "this build has no " << simd_level_name(level)                                     \
+                 << " kernels (another architecture's; cmake/ArchSources.cmake)";                      \
   if (!simd_level_supported(level))                                                                     \
   GTEST_SKIP() << "this CPU lacks " << simd_level_name(level) << " (best here: "                       \
                << simd_level_name(best_simd_level()) << "); its kernels are compiled but cannot run here"
@@ -301,6 +306,19 @@ TEST(SimdLevel, NamesRoundTripAndPortableIsAlwaysThere) {
   EXPECT_TRUE(simd_level_supported(best_simd_level()));
 }
 
+// A build holds its own architecture's levels (cmake/ArchSources.cmake):
+// x86-64 AVX2 and AVX-512, arm64 NEON (baseline there, so always supported).
+TEST(SimdLevel, BuildHasOneArchitecturesLevels) {
+  EXPECT_TRUE(simd_level_built(SimdLevel::kPortable));
+  EXPECT_EQ(simd_level_built(SimdLevel::kAvx2), simd_level_built(SimdLevel::kAvx512));
+  EXPECT_FALSE(simd_level_built(SimdLevel::kAvx2) && simd_level_built(SimdLevel::kNeon));
+  for (SimdLevel l : kLevels) EXPECT_TRUE(!simd_level_supported(l) || simd_level_built(l)) << simd_level_name(l);
+  if (simd_level_built(SimdLevel::kNeon)) {
+    EXPECT_TRUE(simd_level_supported(SimdLevel::kNeon));
+    EXPECT_EQ(best_simd_level(), SimdLevel::kNeon);
+  }
+}
+
 TEST(SimdLevel, EnvironmentChoosesOrFailsClearly) {
   ASSERT_EQ(setenv("WEIGHTMAP_SIMD", "portable", 1), 0);
   auto p = simd_level_from_env();
@@ -310,11 +328,13 @@ TEST(SimdLevel, EnvironmentChoosesOrFailsClearly) {
   auto bad = simd_level_from_env();
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("unknown level"), std::string::npos) << bad.error().message;
-  if (!simd_level_supported(SimdLevel::kAvx512)) {
-    ASSERT_EQ(setenv("WEIGHTMAP_SIMD", "avx512", 1), 0);
+  for (SimdLevel l : kLevels) {
+    if (simd_level_supported(l)) continue;
+    ASSERT_EQ(setenv("WEIGHTMAP_SIMD", simd_level_name(l), 1), 0);
     auto missing = simd_level_from_env();
     ASSERT_FALSE(missing.ok());
-    EXPECT_NE(missing.error().message.find("does not support"), std::string::npos) << missing.error().message;
+    const char* why = simd_level_built(l) ? "does not support" : "this build has no";
+    EXPECT_NE(missing.error().message.find(why), std::string::npos) << missing.error().message;
   }
   ASSERT_EQ(unsetenv("WEIGHTMAP_SIMD"), 0);
   auto best = simd_level_from_env();

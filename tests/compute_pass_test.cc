@@ -157,7 +157,7 @@ PassResult pass(const LoadedModel& model, SimdLevel level, unsigned threads = 2,
 
 std::vector<SimdLevel> supported_levels() {
   std::vector<SimdLevel> out;
-  for (SimdLevel l : {SimdLevel::kPortable, SimdLevel::kAvx2, SimdLevel::kAvx512})
+  for (SimdLevel l : all_simd_levels())
     if (simd_level_supported(l)) out.push_back(l);
   return out;
 }

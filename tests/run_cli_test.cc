@@ -80,7 +80,7 @@ TEST_F(RunFixture, ChecksumIsTheSameAtEverySimdLevelForEveryKernelDType) {
   g.add_tensor("conv.weight", DType::F16, {16, 8, 3, 3}, TensorData::bytes(test::random_weights(DType::F16, 16, 72, seed++)));
   ASSERT_TRUE(g.write(path).ok());
   std::string portable;
-  for (const char* level : {"portable", "avx2", "avx512"}) {
+  for (const char* level : {"portable", "avx2", "avx512", "neon"}) {
     if (!simd_level_supported(*simd_level_from_name(level))) continue;
     ASSERT_EQ(setenv("WEIGHTMAP_SIMD", level, 1), 0);
     auto doc = run_json(path);

@@ -5,9 +5,17 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace wm::test {
+
+// The emulator a cross build's tests run under ("qemu-aarch64 -L ..."; see
+// tests/CMakeLists.txt), empty for a native build. A test that cannot work
+// under it skips with WM_SKIP_UNDER_EMULATOR(why).
+inline constexpr std::string_view kTestEmulator = WM_TEST_EMULATOR;
+#define WM_SKIP_UNDER_EMULATOR(why) \
+  if (!::wm::test::kTestEmulator.empty()) GTEST_SKIP() << "under " << ::wm::test::kTestEmulator << ": " << why
 
 // A fresh folder under $TMPDIR (or /tmp), removed with its contents.
 class TempDir {

@@ -4,10 +4,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
-#include <immintrin.h>
 #include <thread>
 #include <vector>
 
+#include "compute/simd_levels.h"
 #include "io/memory.h"
 
 namespace wm {
@@ -15,34 +15,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Sums 64-bit words so the loads cannot be optimised away. REQUIRES: n % 64 == 0.
-__attribute__((target("avx2"))) uint64_t read_avx2(const std::byte* p, uint64_t n) {
-  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-  for (uint64_t i = 0; i + 128 <= n; i += 128) {
-    a0 = _mm256_add_epi64(a0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
-    a1 = _mm256_add_epi64(a1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
-    a2 = _mm256_add_epi64(a2, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
-    a3 = _mm256_add_epi64(a3, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
-  }
-  __m256i s = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
-  alignas(32) uint64_t lanes[4];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), s);
-  return lanes[0] + lanes[1] + lanes[2] + lanes[3];
-}
-
-uint64_t read_portable(const std::byte* p, uint64_t n) {
-  uint64_t s[4] = {};
-  for (uint64_t i = 0; i + 32 <= n; i += 32)
-    for (int k = 0; k < 4; ++k) {
-      uint64_t v;
-      std::memcpy(&v, p + i + 8 * k, 8);
-      s[k] += v;
-    }
-  return s[0] + s[1] + s[2] + s[3];
-}
-
+// The level's read loop (bandwidth_kernels.h). REQUIRES: simd_level_supported(simd).
 uint64_t read_range(const std::byte* p, uint64_t n, SimdLevel simd) {
-  return simd == SimdLevel::kPortable ? read_portable(p, n) : read_avx2(p, n);
+  return kernels::built_level_kernels(simd)->read_sum(p, n);
 }
 
 // Runs fn(begin, end) on `threads` threads over equal slices of [0, bytes);

@@ -1,60 +1,58 @@
 #include "compute/cpu_features.h"
 
 #include <cstdlib>
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
+#include <string>
+#include <vector>
+
 #include <fmt/format.h>
 
+#include "compute/simd_levels.h"
+
 namespace wm {
+
+namespace {
+constexpr SimdLevel kAllLevels[] = {SimdLevel::kPortable, SimdLevel::kAvx2, SimdLevel::kAvx512, SimdLevel::kNeon};
+}  // namespace
+
+std::span<const SimdLevel> all_simd_levels() { return kAllLevels; }
 
 const char* simd_level_name(SimdLevel level) {
   switch (level) {
     case SimdLevel::kPortable: return "portable";
     case SimdLevel::kAvx2: return "avx2";
     case SimdLevel::kAvx512: return "avx512";
+    case SimdLevel::kNeon: return "neon";
   }
   return "?";
 }
 
 std::optional<SimdLevel> simd_level_from_name(std::string_view name) {
-  for (SimdLevel l : {SimdLevel::kPortable, SimdLevel::kAvx2, SimdLevel::kAvx512})
+  for (SimdLevel l : kAllLevels)
     if (name == simd_level_name(l)) return l;
   return std::nullopt;
 }
 
-#if defined(__x86_64__) || defined(__i386__)
-namespace {
-// CPUID leaf 1, ECX bit 29. (clang 14's __builtin_cpu_supports does not
-// know "f16c", and the fuzz targets build with clang.)
-bool cpu_has_f16c() {
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
-}
-}  // namespace
-#endif
+bool simd_level_built(SimdLevel level) { return kernels::built_level_kernels(level) != nullptr; }
 
-bool simd_level_supported(SimdLevel level) {
-  switch (level) {
-    case SimdLevel::kPortable: return true;
-#if defined(__x86_64__) || defined(__i386__)
-    case SimdLevel::kAvx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
-    case SimdLevel::kAvx512:
-      return simd_level_supported(SimdLevel::kAvx2) && __builtin_cpu_supports("avx512f");
-#else
-    case SimdLevel::kAvx2:
-    case SimdLevel::kAvx512: return false;
-#endif
-  }
-  return false;
-}
+bool simd_level_supported(SimdLevel level) { return simd_level_built(level) && kernels::cpu_runs_level(level); }
 
 SimdLevel best_simd_level() {
-  for (SimdLevel l : {SimdLevel::kAvx512, SimdLevel::kAvx2})
+  for (SimdLevel l : {SimdLevel::kAvx512, SimdLevel::kAvx2, SimdLevel::kNeon})
     if (simd_level_supported(l)) return l;
   return SimdLevel::kPortable;
 }
+
+namespace {
+// "portable, avx2 or avx512": the levels this build has.
+std::string built_level_names() {
+  std::vector<const char*> names;
+  for (SimdLevel l : kAllLevels)
+    if (simd_level_built(l)) names.push_back(simd_level_name(l));
+  std::string out = names[0];  // portable: always built
+  for (size_t i = 1; i < names.size(); ++i) out += fmt::format("{}{}", i + 1 == names.size() ? " or " : ", ", names[i]);
+  return out;
+}
+}  // namespace
 
 Result<SimdLevel> simd_level_from_env(const Logger& log) {
   const char* env = std::getenv("WEIGHTMAP_SIMD");
@@ -65,7 +63,10 @@ Result<SimdLevel> simd_level_from_env(const Logger& log) {
   }
   auto level = simd_level_from_name(env);
   if (!level)
-    return Error{{}, {}, {}, fmt::format("WEIGHTMAP_SIMD='{}': unknown level (expected portable, avx2 or avx512)", env)};
+    return Error{{}, {}, {}, fmt::format("WEIGHTMAP_SIMD='{}': unknown level (expected {})", env, built_level_names())};
+  if (!simd_level_built(*level))
+    return Error{{}, {}, {}, fmt::format("WEIGHTMAP_SIMD='{}': this build has no {} kernels (built: {})", env, env,
+                                         built_level_names())};
   if (!simd_level_supported(*level))
     return Error{{}, {}, {}, fmt::format("WEIGHTMAP_SIMD='{}': this CPU does not support it (best here: {})", env,
                                          simd_level_name(best_simd_level()))};

@@ -9,8 +9,8 @@
 //
 // Determinism: the integer sums are exact, whatever order a level adds them
 // in, and every level turns them into y[r] with add_block below, blocks in
-// row order. So the portable and AVX2 kernels give bit-identical y; AVX-512
-// runs the AVX2 kernel.
+// row order. So the portable, AVX2 and NEON kernels give bit-identical y;
+// AVX-512 runs the AVX2 kernel.
 #pragma once
 
 #include <cstdint>
@@ -52,5 +52,6 @@ inline void add_block(float& sum, float d_w, float dmin_w, float d_x, int32_t is
 // REQUIRES: is_kquant(w.dtype); x holds w.cols / 256 blocks.
 void kquant_rows_portable(const MatrixView& w, const Q8KBlock* x, float* y, uint64_t row_begin, uint64_t row_end);
 void kquant_rows_avx2(const MatrixView& w, const Q8KBlock* x, float* y, uint64_t row_begin, uint64_t row_end);
+void kquant_rows_neon(const MatrixView& w, const Q8KBlock* x, float* y, uint64_t row_begin, uint64_t row_end);
 
 }  // namespace wm::kernels

@@ -6,6 +6,7 @@
 #include "io/sigbus_guard.h"
 #include "compute/kquant_kernels.h"
 #include "compute/matvec_kernels.h"
+#include "compute/simd_levels.h"
 #include "compute/worker_pool.h"
 
 namespace wm {
@@ -32,13 +33,9 @@ bool matvec_supports(DType dtype) {
 namespace {
 
 // The K-quants' rows against x already quantised to Q8_K (kquant_kernels.h).
-// AVX-512 runs the AVX2 kernel: integer sums, so the same bits.
 void kquant_rows(SimdLevel level, const MatrixView& w, const kernels::Q8KBlock* xq, float* y, uint64_t row_begin,
                  uint64_t row_end) {
-  if (level == SimdLevel::kPortable)
-    kernels::kquant_rows_portable(w, xq, y, row_begin, row_end);
-  else
-    kernels::kquant_rows_avx2(w, xq, y, row_begin, row_end);
+  kernels::built_level_kernels(level)->kquant_rows(w, xq, y, row_begin, row_end);
 }
 
 }  // namespace
@@ -49,11 +46,7 @@ void matvec_rows(SimdLevel level, const MatrixView& w, const float* x, float* y,
     kquant_rows(level, w, kernels::quantize_x_q8k(x, w.cols).data(), y, row_begin, row_end);
     return;
   }
-  switch (level) {
-    case SimdLevel::kPortable: kernels::matvec_rows_portable(w, x, y, row_begin, row_end); break;
-    case SimdLevel::kAvx2: kernels::matvec_rows_avx2(w, x, y, row_begin, row_end); break;
-    case SimdLevel::kAvx512: kernels::matvec_rows_avx512(w, x, y, row_begin, row_end); break;
-  }
+  kernels::built_level_kernels(level)->matvec_rows(w, x, y, row_begin, row_end);
 }
 
 namespace {

@@ -5,8 +5,8 @@
 // through this same schedule, hence bit-identical to F32 and to the other
 // levels. Q4_1, Q5_0 and Q5_1 run the AVX2 kernels: the same schedule, so
 // the same bits (every AVX-512 F CPU has AVX2, FMA and F16C; cpu_features
-// checks); so do the K-quants (matvec.cc routes them to kquant_avx2.cc). Compiled
-// everywhere; run only where the CPU has AVX-512 F.
+// checks); so do the K-quants (simd_levels_x86_64.cc routes them to
+// kquant_avx2.cc). Compiled on x86-64 only; run only where the CPU has AVX-512 F.
 #include <immintrin.h>
 
 // GCC 12's AVX-512 intrinsics build "undefined" vectors by self-assignment

@@ -40,5 +40,6 @@ inline void add_products(float* lanes, const float* w, const float* x, int n) {
 void matvec_rows_portable(const MatrixView& w, const float* x, float* y, uint64_t row_begin, uint64_t row_end);
 void matvec_rows_avx2(const MatrixView& w, const float* x, float* y, uint64_t row_begin, uint64_t row_end);
 void matvec_rows_avx512(const MatrixView& w, const float* x, float* y, uint64_t row_begin, uint64_t row_end);
+void matvec_rows_neon(const MatrixView& w, const float* x, float* y, uint64_t row_begin, uint64_t row_end);
 
 }  // namespace wm::kernels
