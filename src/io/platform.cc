@@ -4,6 +4,7 @@
 
 #include <array>
 #include <iterator>
+#include <mutex>
 
 namespace wm {
 namespace {
@@ -17,19 +18,17 @@ constexpr bool in_enum_order() {
 }
 static_assert(in_enum_order() && kCount == static_cast<size_t>(Capability::kSpawnChild) + 1);
 
+// Each capability is probed on first ask, not all at once: a load asks for
+// a few cheap ones and must not pay for the rest (an io_uring set up and
+// torn down, say).
 struct Answers {
+  std::array<std::once_flag, kCount> once;
   std::array<CapabilityStatus, kCount> status;
-  std::string description;
 };
 
-const Answers& answers() {
-  static const Answers kAnswers = [] {
-    Answers a;
-    for (size_t i = 0; i < kCount; ++i) a.status[i] = probe_capability(kAllCapabilities[i]);
-    a.description = probe_platform_description();
-    return a;
-  }();
-  return kAnswers;
+Answers& answers() {
+  static Answers a;
+  return a;
 }
 
 }  // namespace
@@ -81,7 +80,10 @@ std::string_view capability_description(Capability c) {
 }
 
 const CapabilityStatus& capability_status(Capability c) {
-  return answers().status[static_cast<size_t>(c)];
+  Answers& a = answers();
+  const size_t i = static_cast<size_t>(c);
+  std::call_once(a.once[i], [&] { a.status[i] = probe_capability(c); });
+  return a.status[i];
 }
 
 bool supports(Capability c) { return capability_status(c).supported; }
@@ -91,6 +93,9 @@ std::string unsupported_reason(Capability c) {
   return s.supported ? std::string() : std::string(capability_name(c)) + ": " + s.reason;
 }
 
-std::string platform_description() { return answers().description; }
+std::string platform_description() {
+  static const std::string kDescription = probe_platform_description();
+  return kDescription;
+}
 
 }  // namespace wm

@@ -3,8 +3,9 @@
 // OS has no such thing or this kernel is too old, and the caller logs the
 // fallback it takes with that reason. `weightmap platform` lists them all.
 //
-// Answers are found once per process (some by a harmless probe: a one-page
-// madvise, an io_uring set up and torn down) and cached. Thread-safe.
+// Each answer is found on first ask (some by a harmless probe: a one-page
+// madvise, an io_uring set up and torn down) and cached for the process.
+// Thread-safe.
 #pragma once
 
 #include <cstdint>

@@ -19,7 +19,9 @@ PinnedMemory pin_memory(const std::vector<std::unique_ptr<MappedFile>>& mappings
     refused(Error{{}, {}, {}, unsupported_reason(Capability::kMemoryPinning)});
     return out;
   }
-  if (!supports(Capability::kPinOnFault) && std::any_of(mappings.begin(), mappings.end(), [](const auto& m) { return m != nullptr; }))
+  const bool any_mapped =
+      std::any_of(mappings.begin(), mappings.end(), [](const auto& m) { return m != nullptr; });
+  if (any_mapped && !supports(Capability::kPinOnFault))
     log.info(fmt::format("--mlock: {}; mapped files are pinned whole, which reads them now",
                          unsupported_reason(Capability::kPinOnFault)));
   for (const auto& m : mappings) {
