@@ -1,5 +1,6 @@
-// How much of a file is in the page cache right now (mincore; touches no
-// page, so it changes nothing). Over a temporary mapping of the whole file,
+// How much of a file is in the page cache right now (io/memory.h's
+// resident_pages: mincore, QueryWorkingSetEx on Windows; touches no page,
+// so it changes nothing). Over a temporary mapping of the whole file,
 // or over a range of a mapping the caller already holds (no second mmap).
 #pragma once
 

@@ -10,6 +10,9 @@
 // before the first guard (often none, and the process dies as it would
 // have). The handler is installed once, on first use.
 //
+// POSIX: a SIGBUS handler and siglongjmp (io/posix); Windows: the same
+// contract for EXCEPTION_IN_PAGE_ERROR (io/windows).
+//
 // The guarded function must be a leaf: no allocation, no locks, nothing
 // whose destructor must run, because a fault leaves it by siglongjmp.
 #pragma once
