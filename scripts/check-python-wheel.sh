@@ -21,9 +21,13 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 t0=$SECONDS
 
-# Warnings are errors here as in every CI build; that also gives the
-# library's objects the release build's exact flags, so with ccache (which
-# scripts/test.sh points at its own cache) they come from that build.
+# Warnings are errors here as in every CI build; with the compiler a plain
+# CMake build picks (c++ unless CXX says otherwise: scikit-build-core would
+# pass Python's sysconfig CXX, x86_64-linux-gnu-g++ on Debian, the same GCC
+# under a name ccache counts as another compiler), the library's objects
+# have the release build's exact flags, and with ccache (scripts/test.sh
+# points it at its own cache) they come from that build.
+export CXX="${CXX:-c++}"
 defines=(--config-settings=cmake.define.WM_WERROR=ON)
 if command -v ccache >/dev/null; then
   defines+=(--config-settings=cmake.define.CMAKE_CXX_COMPILER_LAUNCHER=ccache)

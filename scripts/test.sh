@@ -49,8 +49,9 @@ ccache_stats() {  # one line: this stage's compilations, and how many came from 
   ccache --print-stats | awk -F'\t' -v stage="$1" '
     {v[$1] = $2}
     END {hits = v["direct_cache_hit"] + v["preprocessed_cache_hit"]; n = hits + v["cache_miss"]
-         printf "== %s: ccache %d of %d compilations from the cache (%d direct, %d preprocessed), %d compiled\n",
-                stage, hits, n, v["direct_cache_hit"], v["preprocessed_cache_hit"], v["cache_miss"]}'
+         printf "== %s: ccache %d of %d compilations from the cache (%d direct, %d preprocessed), %d compiled;" \
+                " %d with a precompiled header (tests) not cacheable\n", stage, hits, n, v["direct_cache_hit"],
+                v["preprocessed_cache_hit"], v["cache_miss"], v["could_not_use_precompiled_header"]}'
   ccache --zero-stats >/dev/null
 }
 ccache --zero-stats >/dev/null
@@ -69,7 +70,7 @@ if wanted release; then
   # -LE python: the pytest suite runs next, on its own, so its own count shows.
   ctest --test-dir build --output-on-failure -j2 -LE python | tee -a "$summary"
   # The consumer tests' own times (each library build is one of them).
-  grep -E 'Test +#[0-9]+: consumer_' "$summary" | awk '{s += $(NF - 1)} END {printf "== consumer tests: %.0f s in all\n", s}'
+  awk '/Test +#[0-9]+: consumer_/ {s += $(NF - 1); n++} END {printf "== consumer tests: %d, %.0f s in all\n", n, s}' "$summary"
   ccache_stats release
   stage_done release
 fi
