@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Python wheel the way a user's `pip wheel .` does (with the
-# venv's pip, no build isolation so nothing is downloaded for the build),
+# venv's pip, no build isolation so nothing is downloaded for the build;
+# warnings as errors),
 # installs it into a fresh virtual environment with only its runtime
 # dependencies (numpy, ml_dtypes at the versions of
 # scripts/python-requirements.txt), and runs a smoke check there: import,
@@ -20,12 +21,19 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 t0=$SECONDS
 
-launcher=()
+# Warnings are errors here as in every CI build; with the compiler a plain
+# CMake build picks (c++ unless CXX says otherwise: scikit-build-core would
+# pass Python's sysconfig CXX, x86_64-linux-gnu-g++ on Debian, the same GCC
+# under a name ccache counts as another compiler), the library's objects
+# have the release build's exact flags, and with ccache (scripts/test.sh
+# points it at its own cache) they come from that build.
+export CXX="${CXX:-c++}"
+defines=(--config-settings=cmake.define.WM_WERROR=ON)
 if command -v ccache >/dev/null; then
-  launcher=(--config-settings=cmake.define.CMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  defines+=(--config-settings=cmake.define.CMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
 "$python" -m pip wheel --disable-pip-version-check --no-build-isolation --no-deps -q \
-  "${launcher[@]}" -w "$work/wheels" "$root"
+  "${defines[@]}" -w "$work/wheels" "$root"
 wheel=$(ls "$work"/wheels/weightmap-*.whl)
 echo "built $(basename "$wheel") in $((SECONDS - t0)) s"
 

@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config   # toolchain
+  ccache                             # scripts/test.sh: the library compiled once for the release, consumer and wheel builds
   clang libclang-rt-14-dev           # libFuzzer targets and sanitizer runtimes
   libsimdjson-dev                    # safetensors headers and index files
   libcli11-dev                       # command line
