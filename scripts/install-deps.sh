@@ -26,7 +26,7 @@ packages=(
 # host's), so only its shared library is installed for arm64 and the -dev
 # package is unpacked into $arm64_overlay, where the toolchain file looks.
 packages+=(
-  g++-aarch64-linux-gnu qemu-user
+  g++-aarch64-linux-gnu qemu-user libc6:arm64
   libfmt-dev:arm64 libgtest-dev:arm64 liburing-dev:arm64 zlib1g-dev:arm64 libxxhash-dev:arm64 libsimdjson14:arm64
 )
 arm64_overlay=/opt/weightmap-arm64

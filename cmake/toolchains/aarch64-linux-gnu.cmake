@@ -24,6 +24,16 @@ set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 
-# add_test, gtest_discover_tests and try_run prefix every arm64 program with this.
+# add_test, gtest_discover_tests and try_run prefix every arm64 program with
+# this. The dynamic loader and the C library must come from one package:
+# the multiarch libc6:arm64 (/lib/ld-linux-aarch64.so.1, pulled in by the
+# :arm64 -dev packages) when it is there. `-L /usr/aarch64-linux-gnu` would
+# pair the cross package's loader with libc6:arm64's libc.so.6 (qemu falls
+# back to / for what the prefix lacks), and when their versions differ every
+# pthread_create hangs.
 find_program(WM_QEMU_AARCH64 qemu-aarch64 REQUIRED)
-set(CMAKE_CROSSCOMPILING_EMULATOR ${WM_QEMU_AARCH64} -L /usr/aarch64-linux-gnu)
+if(EXISTS /lib/ld-linux-aarch64.so.1)
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${WM_QEMU_AARCH64} -L /)
+else()
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${WM_QEMU_AARCH64} -L /usr/aarch64-linux-gnu)
+endif()
