@@ -27,6 +27,7 @@ uint64_t anon_bytes() {
 }
 
 TEST(LoraMemory, CopyOnWriteCostsOnlyThePatchedTensorsAndRemoveGivesThemBack) {
+  WM_SKIP_UNDER_EMULATOR("the process's memory figures include the emulator's own memory");
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "ASan's allocator and shadow memory make RssAnon meaningless here";
 #endif
