@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README command 2 (and CI): install what is needed, then run the stages
-# named in WM_STAGES (default, in this order: "release python asan tsan fuzz";
+# named in WM_STAGES (default, in this order:
+# "release python asan tsan arm64 windows fuzz";
 # an unknown name is an error):
 #   release  Release build with warnings as errors, every test through CTest
 #            (the consumer tests included: weightmap installed shared and
@@ -13,13 +14,17 @@
 #   tsan     ThreadSanitizer build, the concurrency tests (threads loading,
 #            using and releasing models at once; the prefetcher; the mmap
 #            limiter; the C API read from several threads);
+#   arm64    Linux arm64: cross build, every test under qemu-aarch64
+#            (scripts/test-arm64.sh);
+#   windows  Windows x86-64: mingw-w64 cross build, every test under wine
+#            (scripts/test-windows.sh);
 #   fuzz     every libFuzzer target for WM_FUZZ_SECONDS (default 15) each.
 # Each stage prints its time; the release and python stages also ccache's hits.
 #   WM_STAGES="release python" scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_stages="release python asan tsan fuzz"
+all_stages="release python asan tsan arm64 windows fuzz"
 stages="${WM_STAGES-$all_stages}"
 [ -n "${stages// /}" ] || { echo "WM_STAGES is empty (stages: $all_stages)" >&2; exit 2; }
 for s in $stages; do
@@ -107,6 +112,16 @@ if wanted tsan; then
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" WM_STRESS_SECONDS=3 \
     ctest --test-dir build-tsan --output-on-failure -j2 -LE consumer | tee -a "$summary"
   stage_done tsan
+fi
+
+if wanted arm64; then
+  scripts/test-arm64.sh | tee -a "$summary"
+  stage_done arm64
+fi
+
+if wanted windows; then
+  scripts/test-windows.sh | tee -a "$summary"
+  stage_done windows
 fi
 
 if wanted fuzz; then
