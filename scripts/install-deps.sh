@@ -18,6 +18,17 @@ packages=(
   python3-dev python3-venv           # the Python package (scripts/python-env.sh makes its venv)
 )
 
+# Windows x86-64: cross build with mingw-w64, tests under wine
+# (scripts/test-windows.sh). GoogleTest, simdjson, fmt, CLI11 and xxhash for
+# mingw are built or used header-only by scripts/build-mingw-deps.sh from the
+# Debian packages above and simdjson's Debian source package.
+packages+=(
+  mingw-w64 g++-mingw-w64-x86-64-posix   # the posix-thread g++ (std::thread)
+  libz-mingw-w64-dev                     # zlib for mingw
+  wine64                                 # runs the test programs
+  googletest dpkg-dev                    # GoogleTest's source; dpkg-source unpacks simdjson's
+)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
