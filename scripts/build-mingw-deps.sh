@@ -3,7 +3,8 @@
 # ship for mingw, into one prefix:
 #   GoogleTest  from Debian's own source (/usr/src/googletest, package googletest)
 #   simdjson    from Debian's source package (apt-get source --download-only)
-#   fmt         header-only (FMT_HEADER_ONLY) from Debian's libfmt-dev headers
+#   fmt         from Debian's source package (a static library: header-only
+#               fmt compiles its whole implementation into every file)
 #   CLI11       header-only, Debian's libcli11-dev
 #   xxhash      Debian's header compiled once (XXH_IMPLEMENTATION) into libxxhash.a
 # zlib comes from Debian's libz-mingw-w64-dev. The prefix is kept: a second
@@ -42,41 +43,42 @@ cross_cmake() {  # SOURCE BUILD [cmake args...]
 echo "mingw deps: GoogleTest from /usr/src/googletest"
 cross_cmake /usr/src/googletest "$work/gtest-build" -DBUILD_GMOCK=ON -Dgtest_disable_pthreads=OFF
 
-echo "mingw deps: simdjson from Debian's source package"
-simdjson_version=$(dpkg-query -W -f='${Version}' libsimdjson-dev)
-mkdir -p "$work/simdjson-src"
-(
-  cd "$work/simdjson-src"
-  if ! apt-get source --download-only "simdjson=$simdjson_version" >/dev/null 2>&1; then
-    # No deb-src entry yet: add one beside Debian's own (same archive, same key)
-    # in a file of its own, so the binary entries others use stay as they are.
-    src_list=/etc/apt/sources.list.d/debian-src-weightmap.sources
-    sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources >"$src_list"
-    apt-get update -qq >/dev/null
-    apt-get source --download-only "simdjson=$simdjson_version" >/dev/null
-  fi
-  # apt-get checked the files against the signed archive index; the .dsc
-  # signer key is not in the keyring here, so dpkg-source need not check again.
-  dpkg-source --no-check -x simdjson_*.dsc simdjson >/dev/null  # upstream source with Debian's patches
-)
-simdjson_dir="$work/simdjson-src/simdjson"
-cross_cmake "$simdjson_dir" "$work/simdjson-build" -DSIMDJSON_DEVELOPER_MODE=OFF -DBUILD_SHARED_LIBS=OFF \
-  -DSIMDJSON_ENABLE_THREADS=ON
+# Debian's source package NAME at the version installed for the host
+# (PACKAGE), unpacked with Debian's patches into $work/NAME; prints the folder.
+debian_source() {
+  local name=$1 package=$2 version
+  version=$(dpkg-query -W -f='${source:Version}\n' "$package" | head -1)  # one line per installed architecture
+  mkdir -p "$work/$name-src"
+  (
+    cd "$work/$name-src"
+    if ! apt-get source --download-only "$name=$version" >/dev/null 2>&1; then
+      # No deb-src entry yet: add one beside Debian's own (same archive, same
+      # key) in a file of its own, so the binary entries others use stay as
+      # they are.
+      sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
+        >/etc/apt/sources.list.d/debian-src-weightmap.sources
+      apt-get update -qq >/dev/null
+      apt-get source --download-only "$name=$version" >/dev/null
+    fi
+    # apt-get checked the files against the signed archive index; the .dsc
+    # signer's key is not in the keyring here, so dpkg-source need not check again.
+    dpkg-source --no-check -x "${name}"_*.dsc "$name" >/dev/null
+  )
+  echo "$work/$name-src/$name"
+}
 
-echo "mingw deps: fmt, CLI11, xxhash headers"
-cp -r /usr/include/fmt "$prefix/include/"
+echo "mingw deps: simdjson from Debian's source package"
+cross_cmake "$(debian_source simdjson libsimdjson-dev)" "$work/simdjson-build" -DSIMDJSON_DEVELOPER_MODE=OFF \
+  -DBUILD_SHARED_LIBS=OFF -DSIMDJSON_ENABLE_THREADS=ON
+
+echo "mingw deps: fmt from Debian's source package"
+cross_cmake "$(debian_source fmtlib libfmt-dev)" "$work/fmt-build" -DFMT_DOC=OFF -DFMT_TEST=OFF \
+  -DBUILD_SHARED_LIBS=OFF
+
+echo "mingw deps: CLI11, xxhash headers"
 cp -r /usr/include/CLI "$prefix/include/"
 cp /usr/include/xxhash.h /usr/include/xxh3.h "$prefix/include/" 2>/dev/null || cp /usr/include/xxhash.h "$prefix/include/"
-mkdir -p "$prefix/lib/cmake/fmt" "$prefix/lib/cmake/CLI11"
-cat >"$prefix/lib/cmake/fmt/fmt-config.cmake" <<'EOF'
-# fmt header-only (FMT_HEADER_ONLY): Debian ships no mingw build of libfmt.
-if(NOT TARGET fmt::fmt)
-  add_library(fmt::fmt INTERFACE IMPORTED)
-  set_target_properties(fmt::fmt PROPERTIES
-    INTERFACE_INCLUDE_DIRECTORIES "${CMAKE_CURRENT_LIST_DIR}/../../../include"
-    INTERFACE_COMPILE_DEFINITIONS FMT_HEADER_ONLY=1)
-endif()
-EOF
+mkdir -p "$prefix/lib/cmake/CLI11"
 cat >"$prefix/lib/cmake/CLI11/CLI11Config.cmake" <<'EOF'
 # CLI11 is header-only.
 if(NOT TARGET CLI11::CLI11)
