@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
   auto file = File::open(base);
   if (!file) return fmt::print(stderr, "{}\n", file.error().to_string()), 1;
   before = Snapshot::now();
-  void* p = ::mmap(nullptr, file->size(), PROT_READ | PROT_WRITE, MAP_PRIVATE, file->fd(), 0);
+  void* p = ::mmap(nullptr, file->size(), PROT_READ | PROT_WRITE, MAP_PRIVATE, static_cast<int>(file->native_handle().value), 0);
   if (p == MAP_FAILED) return fmt::print(stderr, "mmap: {}\n", std::strerror(errno)), 1;
   auto t2 = open_model({base});
   if (!t2) return 1;

@@ -87,7 +87,8 @@ class ChoppyReads : public FaultInjector {
   ChoppyReads(const std::string& path, bool tiny_only, uint64_t align = 4096)
       : file_(path), tiny_only_(tiny_only), align_(align) {}
 
-  std::optional<ssize_t> pread(int fd, void* buf, size_t n, off_t offset) override {
+  std::optional<int64_t> pread(NativeHandle h, void* buf, size_t n, uint64_t offset) override {
+    const int fd = static_cast<int>(h.value);
     if (!file_(fd)) return std::nullopt;
     uint64_t k = calls_++;
     if (k % 2 == 0) {
@@ -98,7 +99,8 @@ class ChoppyReads : public FaultInjector {
     return ::pread(fd, buf, shortened(fd, n, k / 2), offset);
   }
 
-  int uring_read_result(int fd, uint64_t, size_t, int res) override {
+  int uring_read_result(NativeHandle h, uint64_t, size_t, int res) override {
+    const int fd = static_cast<int>(h.value);
     if (!file_(fd) || res <= 0) return res;  // errors and end of file pass as they are
     uint64_t k = calls_++;
     if (k % 2 == 0) {
@@ -136,7 +138,8 @@ class BadSector : public FaultInjector {
  public:
   BadSector(const std::string& path, uint64_t bad) : file_(path), bad_(bad) {}
 
-  std::optional<ssize_t> pread(int fd, void* buf, size_t n, off_t offset) override {
+  std::optional<int64_t> pread(NativeHandle h, void* buf, size_t n, uint64_t offset) override {
+    const int fd = static_cast<int>(h.value);
     const auto off = static_cast<uint64_t>(offset);
     if (!file_(fd) || bad_ < off || bad_ >= off + n) return std::nullopt;
     ++hits_;
@@ -145,7 +148,8 @@ class BadSector : public FaultInjector {
     return -1;
   }
 
-  int uring_read_result(int fd, uint64_t off, size_t n, int res) override {
+  int uring_read_result(NativeHandle h, uint64_t off, size_t n, int res) override {
+    const int fd = static_cast<int>(h.value);
     if (!file_(fd) || res < 0 || bad_ < off || bad_ >= off + n) return res;
     ++hits_;
     if (off < bad_) return static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(res), bad_ - off));
@@ -165,7 +169,8 @@ class BadSector : public FaultInjector {
 class UnalignedDirectShorts : public FaultInjector {
  public:
   explicit UnalignedDirectShorts(const std::string& path) : file_(path) {}
-  std::optional<ssize_t> pread(int fd, void* buf, size_t n, off_t offset) override {
+  std::optional<int64_t> pread(NativeHandle h, void* buf, size_t n, uint64_t offset) override {
+    const int fd = static_cast<int>(h.value);
     if (!file_(fd) || !is_direct(fd)) return std::nullopt;
     ssize_t r = ::pread(fd, buf, n, offset);
     if (r <= 2) return r;
@@ -189,7 +194,8 @@ class FaultyWrites : public FaultInjector {
   bool shorten = false;
   bool zero = false;  // write() returns 0: no progress and no error
 
-  std::optional<ssize_t> write(int fd, const void* buf, size_t n) override {
+  std::optional<int64_t> write(NativeHandle h, const void* buf, size_t n) override {
+    const int fd = static_cast<int>(h.value);
     if (!in_folder(fd, dir_)) return std::nullopt;
     uint64_t k = calls_++;
     if (fail_errno != 0) {
@@ -426,7 +432,7 @@ TEST(FaultInjection, UringRetriesEintrAndShortsAndNamesEio) {
     ChoppyReads inj(path, false);
     ScopedFaultInjector scoped(&inj);
     std::vector<std::byte> out(data.size() - 123);
-    Status s = u->read(file->fd(), path, 123, out);
+    Status s = u->read(file->native_handle(), path, 123, out);
     ASSERT_TRUE(s.ok()) << s.error().to_string();
     EXPECT_TRUE(std::equal(out.begin(), out.end(), data.begin() + 123));
     EXPECT_GT(inj.shorts(), 0u);
@@ -435,7 +441,7 @@ TEST(FaultInjection, UringRetriesEintrAndShortsAndNamesEio) {
   BadSector inj(path, 1'234'567);
   ScopedFaultInjector scoped(&inj);
   std::vector<std::byte> out(data.size());
-  Status s = u->read(file->fd(), path, 0, out);
+  Status s = u->read(file->native_handle(), path, 0, out);
   EXPECT_GT(inj.hits(), 0u);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().file, path);
@@ -445,7 +451,7 @@ TEST(FaultInjection, UringRetriesEintrAndShortsAndNamesEio) {
   // The reader is still usable after a failed read (everything in flight was drained).
   set_fault_injector(nullptr);
   std::vector<std::byte> again(4096);
-  ASSERT_TRUE(u->read(file->fd(), path, 4096, again).ok());
+  ASSERT_TRUE(u->read(file->native_handle(), path, 4096, again).ok());
   EXPECT_TRUE(std::equal(again.begin(), again.end(), data.begin() + 4096));
 }
 
@@ -482,7 +488,7 @@ TEST(FaultInjection, UringSubmitBusyIsWaitedOutAndOtherFailuresFailCleanly) {
     SubmitFails busy(EAGAIN, 3);
     ScopedFaultInjector scoped(&busy);
     std::vector<std::byte> out(data.size());
-    Status s = u->read(file->fd(), path, 0, out);
+    Status s = u->read(file->native_handle(), path, 0, out);
     ASSERT_TRUE(s.ok()) << s.error().to_string();
     EXPECT_EQ(busy.hits(), 3);
     EXPECT_EQ(out, data);
@@ -490,11 +496,11 @@ TEST(FaultInjection, UringSubmitBusyIsWaitedOutAndOtherFailuresFailCleanly) {
   SubmitFails broken(EIO, 1);
   ScopedFaultInjector scoped(&broken);
   std::vector<std::byte> out(data.size());
-  Status s = u->read(file->fd(), path, 0, out);  // the first submit fails, with four entries prepared
+  Status s = u->read(file->native_handle(), path, 0, out);  // the first submit fails, with four entries prepared
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().file, path);
   EXPECT_TRUE(contains(s.error().message, "submit failed")) << s.error().message;
-  Status again = u->read(file->fd(), path, 0, out);
+  Status again = u->read(file->native_handle(), path, 0, out);
   ASSERT_FALSE(again.ok());
   EXPECT_TRUE(contains(again.error().message, "unusable")) << again.error().message;
 }

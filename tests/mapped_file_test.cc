@@ -57,8 +57,8 @@ TEST(MappedFile, KeepsTheFileOpenForItsLife) {
   ASSERT_TRUE(m.ok());
   // The caller's reference is gone; the mapping holds the File (and its fd).
   EXPECT_EQ(&m->file(), raw);
-  EXPECT_GE(m->file().fd(), 0);
-  EXPECT_NE(::fcntl(m->file().fd(), F_GETFD), -1);
+  EXPECT_GE(static_cast<int>(m->file().native_handle().value), 0);
+  EXPECT_NE(::fcntl(static_cast<int>(m->file().native_handle().value), F_GETFD), -1);
   std::filesystem::remove(path);  // unlinking does not disturb the mapping
   EXPECT_EQ(std::memcmp(m->data(), bytes.data(), bytes.size()), 0);
 }
@@ -218,7 +218,7 @@ TEST(MappedFileResidency, NeverMoreThanTheFile) {
   const std::string path = dir.file("r.bin");
   write_file(path, pattern(3 * kPage + 1, 10));
   auto file = open_shared(path);
-  ASSERT_EQ(::posix_fadvise(file->fd(), 0, 0, POSIX_FADV_DONTNEED), 0);
+  ASSERT_EQ(::posix_fadvise(static_cast<int>(file->native_handle().value), 0, 0, POSIX_FADV_DONTNEED), 0);
   auto r = page_cache_residency(*file);
   ASSERT_TRUE(r.ok());
   EXPECT_LE(r->resident_bytes, r->file_bytes);

@@ -50,7 +50,7 @@ TEST(Residency, SampledAgreesWithExactOnAFileHalfCached) {
   SKIP_UNLESS_COLD_POSSIBLE(fx.dir.path());
   ASSERT_TRUE(test::make_cold(fx.path));
   // No read-ahead: exactly the half read gets cached.
-  ASSERT_EQ(::posix_fadvise(fx.file->fd(), 0, 0, POSIX_FADV_RANDOM), 0);
+  ASSERT_EQ(::posix_fadvise(static_cast<int>(fx.file->native_handle().value), 0, 0, POSIX_FADV_RANDOM), 0);
   std::vector<std::byte> first_half(kSize / 2);
   ASSERT_TRUE(fx.file->read_exact(0, first_half).ok());
   auto m = MappedFile::map(fx.file);
@@ -177,10 +177,10 @@ TEST(UringReader, ReadsWithSeveralInFlight) {
   auto u = UringReader::create(4, 64 << 10);
   if (!u.ok()) GTEST_SKIP() << "io_uring unavailable here: " << u.error().message;
   std::vector<std::byte> out(kSize - 1000);
-  ASSERT_TRUE(u->read(fx.file->fd(), fx.path, 1000, out).ok());
+  ASSERT_TRUE(u->read(fx.file->native_handle(), fx.path, 1000, out).ok());
   EXPECT_EQ(std::memcmp(out.data(), fx.bytes.data() + 1000, out.size()), 0);
   std::vector<std::byte> past(2000);
-  Status s = u->read(fx.file->fd(), fx.path, kSize - 1000, past);
+  Status s = u->read(fx.file->native_handle(), fx.path, kSize - 1000, past);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().file, fx.path);
 }

@@ -4,18 +4,19 @@
 // files in the same run.
 #include <cstdio>
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include "cli/bench_output.h"
 #include "cli/bench_runner.h"
 #include "cli/commands.h"
+#include "io/child_process.h"
 
 namespace wm::cli {
 
 std::string self_executable() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("weightmap");
+  // Where the path cannot be found, the children are started by name, which
+  // works when weightmap is on PATH.
+  auto path = this_executable_path();
+  return path ? *path : std::string("weightmap");
 }
 
 void add_bench_command(CLI::App& app, Context& ctx) {

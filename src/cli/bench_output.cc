@@ -3,12 +3,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fmt/format.h>
+#include <filesystem>
 #include <fstream>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <random>
 
 #include "cli/output_units.h"
 #include "common/json_writer.h"
+#include "io/child_process.h"
 
 namespace wm::cli {
 namespace {
@@ -80,9 +81,18 @@ std::string bench_json(const BenchReport& r) {
 }
 
 Status bench_plot(const BenchReport& r, const std::string& png_path) {
-  char dir[] = "/tmp/weightmap-plot-XXXXXX";
-  if (!::mkdtemp(dir)) return Error{png_path, {}, {}, "cannot create a temporary folder for the plot"};
-  std::string data = std::string(dir) + "/data.txt", script = std::string(dir) + "/plot.gp";
+  // A folder of our own for gnuplot's input (made by create_directory, which
+  // fails rather than reuse one that exists).
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path dir;
+  for (unsigned attempt = 0; dir.empty() && attempt < 100; ++attempt) {
+    fs::path candidate = fs::temp_directory_path(ec) /
+                         fmt::format("weightmap-plot-{:x}", std::random_device{}() ^ (attempt * 0x9e3779b9u));
+    if (!ec && fs::create_directory(candidate, ec) && !ec) dir = candidate;
+  }
+  if (dir.empty()) return Error{png_path, {}, {}, "cannot create a temporary folder for the plot"};
+  std::string data = (dir / "data.txt").string(), script = (dir / "plot.gp").string();
   {
     // One row per strategy: cold TTFR, warm TTFR, cold bound, warm bound (s).
     std::ofstream d(data);
@@ -111,24 +121,15 @@ Status bench_plot(const BenchReport& r, const std::string& png_path) {
       << "'' using ($0-0.2):4 with points pt 7 ps 2 title 'cold bound (O_DIRECT read)', "
       << "'' using ($0+0.2):5 with points pt 5 ps 2 title 'warm bound (memory read / first-touch write)'\n";
   }
-  std::string cmd = "gnuplot " + script + " 2>" + dir + "/err.txt";
-  int status = std::system(cmd.c_str());
-  std::string err;
-  if (std::FILE* f = std::fopen((std::string(dir) + "/err.txt").c_str(), "r")) {
-    char buf[512];
-    size_t n = std::fread(buf, 1, sizeof buf, f);
-    err.assign(buf, n);
-    std::fclose(f);
-  }
-  std::remove(data.c_str());
-  std::remove(script.c_str());
-  std::remove((std::string(dir) + "/err.txt").c_str());
-  ::rmdir(dir);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+  auto gnuplot = run_child({"gnuplot", script}, {.search_path = true, .capture_stderr = true});
+  fs::remove_all(dir, ec);
+  if (!gnuplot)
     return Error{png_path, {}, {},
-                 fmt::format("gnuplot failed{} (install it: apt-get install gnuplot-nox){}",
-                             WIFEXITED(status) && WEXITSTATUS(status) == 127 ? ": not found" : "",
-                             err.empty() ? "" : ": " + err)};
+                 fmt::format("gnuplot failed{} (install it: apt-get install gnuplot-nox)",
+                             gnuplot.error().code == ErrorCode::kNotFound ? ": not found" : ": " + gnuplot.error().message)};
+  if (!gnuplot->ok())
+    return Error{png_path, {}, {},
+                 fmt::format("gnuplot failed{}", gnuplot->err.empty() ? "" : ": " + gnuplot->err.substr(0, 512))};
   return {};
 }
 

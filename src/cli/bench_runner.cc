@@ -1,23 +1,16 @@
 #include "cli/bench_runner.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <simdjson.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "compute/bandwidth.h"
 #include "format/model_path.h"
+#include "io/child_process.h"
 #include "io/file.h"
 #include "io/page_cache.h"
 #include "io/read_bandwidth.h"
 #include "io/residency.h"
-
-extern char** environ;
 
 namespace wm::cli {
 namespace {
@@ -50,42 +43,15 @@ Result<Sample> run_child(const BenchOptions& o, const Strategy& s) {
   for (const auto& p : o.paths) argv.push_back(p);
   for (const auto& a : s.args) argv.push_back(a);
   argv.insert(argv.end(), {"--json", "--no-evict", "-t", std::to_string(o.threads)});
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-
-  char out_path[] = "/tmp/weightmap-bench-XXXXXX";
-  int out_fd = ::mkstemp(out_path);
-  if (out_fd < 0) return Error{{}, {}, {}, "cannot create a temporary file for the child's output"};
-  ::unlink(out_path);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, o.self.c_str(), &fa, nullptr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) {
-    ::close(out_fd);
-    return Error{o.self, {}, {}, fmt::format("cannot start the child: {}", std::strerror(rc))};
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  std::string json;
-  char buf[65536];
-  for (off_t off = 0;;) {
-    ssize_t n = ::pread(out_fd, buf, sizeof buf, off);
-    if (n <= 0) break;
-    json.append(buf, static_cast<size_t>(n));
-    off += n;
-  }
-  ::close(out_fd);
+  auto child = wm::run_child(argv);
+  if (!child) return Error{o.self, {}, {}, child.error().message};
+  const std::string& json = child->out;
   std::string cmdline;
   for (size_t i = 1; i < argv.size(); ++i) cmdline += " " + argv[i];
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return Error{{}, {}, {}, fmt::format("strategy {}: `weightmap{}` failed (status {})", s.name, cmdline, status)};
+  if (!child->ok())
+    return Error{{}, {}, {},
+                 fmt::format("strategy {}: `weightmap{}` failed ({})", s.name, cmdline,
+                             child->exited ? fmt::format("exit code {}", child->exit_code) : std::string("killed"))};
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   if (parser.parse(json).get(doc) != simdjson::SUCCESS)

@@ -62,6 +62,7 @@ void add_run_command(CLI::App& app, Context& ctx);
 void add_cache_command(CLI::App& app, Context& ctx);
 void add_bench_command(CLI::App& app, Context& ctx);
 void add_convert_command(CLI::App& app, Context& ctx);
+void add_platform_command(CLI::App& app, Context& ctx);
 
 // This executable's path (bench runs it again in child processes).
 std::string self_executable();

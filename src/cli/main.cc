@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   wm::cli::add_cache_command(app, ctx);
   wm::cli::add_bench_command(app, ctx);
   wm::cli::add_convert_command(app, ctx);
+  wm::cli::add_platform_command(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -2,14 +2,14 @@
 
 #include <cstdio>
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include "cli/output_units.h"
+#include "io/terminal.h"
 
 namespace wm::cli {
 
 ProgressBar::ProgressBar(const char* label)
-    : label_(label), tty_(::isatty(STDERR_FILENO) == 1), start_(std::chrono::steady_clock::now()) {}
+    : label_(label), tty_(stderr_is_terminal()), start_(std::chrono::steady_clock::now()) {}
 
 ProgressBar::~ProgressBar() {
   if (shown_) fmt::print(stderr, "\r\033[K");

@@ -5,9 +5,10 @@
 #include <chrono>
 #include <cstring>
 #include <immintrin.h>
-#include <sys/mman.h>
 #include <thread>
 #include <vector>
+
+#include "io/memory.h"
 
 namespace wm {
 namespace {
@@ -81,11 +82,10 @@ double memory_read_gbps(const ReadBandwidthOptions& options) {
 }
 
 double fresh_write_gbps(uint64_t bytes, unsigned threads) {
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return 0;
-  auto* b = static_cast<std::byte*>(p);
+  auto fresh = AnonymousMemory::allocate(bytes);  // pages never touched, as a copy's destination
+  if (!fresh) return 0;
+  std::byte* b = fresh->data();
   double s = timed_split(bytes, threads, [&](uint64_t begin, uint64_t end) { std::memset(b + begin, 1, end - begin); });
-  munmap(p, bytes);
   return s > 0 ? static_cast<double>(bytes) / s / 1e9 : 0;
 }
 

@@ -20,7 +20,7 @@ Result<DeviceBuffer> CpuDevice::allocate(uint64_t nbytes, uint32_t alignment) {
   return DeviceBuffer{bytes, 0, bytes, nbytes};
 }
 
-void CpuDevice::free(const DeviceBuffer& buffer) { std::free(buffer.handle); }
+void CpuDevice::free(const DeviceBuffer& buffer) { sys::aligned_free(buffer.handle); }
 
 void CpuDevice::upload(const DeviceBuffer& buffer, uint64_t offset, const std::byte* src, uint64_t n,
                        UploadDone done) {

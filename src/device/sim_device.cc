@@ -6,6 +6,8 @@
 #include <cstring>
 #include <fmt/format.h>
 
+#include "io/fault_injection.h"
+
 namespace wm {
 
 SimDevice::SimDevice() : caps_(sim_device_caps()) {}
@@ -17,12 +19,12 @@ SimDevice::~SimDevice() {
   }
   work_.notify_all();
   if (thread_.joinable()) thread_.join();  // drains the queue first
-  for (void* p : live_) std::free(p);
+  for (void* p : live_) sys::aligned_free(p);
 }
 
 Result<DeviceBuffer> SimDevice::allocate(uint64_t nbytes, uint32_t alignment) {
   const uint64_t align = std::max<uint64_t>(256, alignment);
-  void* p = std::aligned_alloc(align, std::max<uint64_t>(align, (nbytes + align - 1) / align * align));
+  void* p = sys::native_aligned_alloc(align, std::max<uint64_t>(align, (nbytes + align - 1) / align * align));
   if (!p)
     return Error{{}, {}, {}, fmt::format("sim device: out of memory allocating {} bytes", nbytes),
                  ErrorCode::kOutOfMemory};
@@ -35,7 +37,7 @@ Result<DeviceBuffer> SimDevice::allocate(uint64_t nbytes, uint32_t alignment) {
 void SimDevice::free(const DeviceBuffer& buffer) {
   std::lock_guard lock(mu_);
   if (live_.erase(buffer.handle) == 0) return;  // not ours, or freed already
-  std::free(buffer.handle);
+  sys::aligned_free(buffer.handle);
   allocated_ -= std::min(allocated_, buffer.nbytes);
 }
 

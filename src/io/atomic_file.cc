@@ -1,12 +1,12 @@
+// The platform-neutral part of AtomicFileWriter: buffering and the write
+// loop. Creating, syncing and renaming the temporary are per platform
+// (io/posix/atomic_file_posix.cc, io/windows/).
 #include "io/atomic_file.h"
 
+#include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "io/fault_injection.h"
 
@@ -15,39 +15,34 @@ namespace {
 constexpr size_t kBufferBytes = 4 << 20;
 }
 
-AtomicFileWriter::AtomicFileWriter(std::string path, std::string tmp, int fd)
-    : path_(std::move(path)), tmp_path_(std::move(tmp)), fd_(fd) {
+AtomicFileWriter::AtomicFileWriter(std::string path, std::string tmp, NativeHandle handle)
+    : path_(std::move(path)), tmp_path_(std::move(tmp)), handle_(handle) {
   buf_.reserve(kBufferBytes);
 }
 
 Result<AtomicFileWriter> AtomicFileWriter::create(const std::string& path) {
-  std::string tmp = path + ".tmp.XXXXXX";
-  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-  if (fd < 0) return Error{path, {}, {}, fmt::format("cannot create a temporary file beside it: {}", std::strerror(errno))};
-  ::fchmod(fd, 0644);  // mkstemp makes 0600; a model file is for everyone to read
-  return AtomicFileWriter(path, tmp, fd);
+  auto tmp = create_temporary(path);
+  if (!tmp) return tmp.error();
+  return AtomicFileWriter(path, std::move(tmp->first), tmp->second);
 }
 
 AtomicFileWriter::AtomicFileWriter(AtomicFileWriter&& other) noexcept
     : path_(std::move(other.path_)),
       tmp_path_(std::move(other.tmp_path_)),
-      fd_(other.fd_),
+      handle_(other.handle_),
       buf_(std::move(other.buf_)),
       written_(other.written_) {
-  other.fd_ = -1;
+  other.handle_ = {};
 }
 
 AtomicFileWriter::~AtomicFileWriter() {
-  if (fd_ >= 0) {
-    ::close(fd_);
-    ::unlink(tmp_path_.c_str());
-  }
+  if (handle_.valid()) close_and_remove_temporary();
 }
 
 Status AtomicFileWriter::flush() {
   size_t done = 0;
   while (done < buf_.size()) {
-    ssize_t n = sys::write(fd_, buf_.data() + done, buf_.size() - done);
+    int64_t n = sys::write(handle_, buf_.data() + done, buf_.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
       return Error{path_, {}, written_ - buf_.size() + done,
@@ -85,21 +80,9 @@ Status AtomicFileWriter::write_zeros(size_t n) {
 }
 
 Status AtomicFileWriter::commit() {
-  if (fd_ < 0) return Error{path_, {}, {}, "already committed"};
+  if (!handle_.valid()) return Error{path_, {}, {}, "already committed"};
   if (Status s = flush(); !s) return s;
-  if (::fsync(fd_) != 0) return Error{path_, {}, {}, fmt::format("fsync failed: {}", std::strerror(errno))};
-  if (::close(fd_) != 0) {
-    fd_ = -1;
-    ::unlink(tmp_path_.c_str());
-    return Error{path_, {}, {}, fmt::format("close failed: {}", std::strerror(errno))};
-  }
-  fd_ = -1;
-  if (::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp_path_.c_str());
-    return Error{path_, {}, {}, fmt::format("cannot rename the temporary file into place: {}", std::strerror(err))};
-  }
-  return {};
+  return sync_close_and_rename();
 }
 
 }  // namespace wm

@@ -8,9 +8,11 @@
 #include <cstddef>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
+#include "io/native_handle.h"
 
 namespace wm {
 
@@ -31,12 +33,17 @@ class AtomicFileWriter {
   Status commit();
 
  private:
-  AtomicFileWriter(std::string path, std::string tmp, int fd);
+  AtomicFileWriter(std::string path, std::string tmp, NativeHandle handle);
   Status flush();
+  // Platform parts: make the temporary (readable by all, as a model file
+  // should be), make it durable and put it in place, drop it.
+  static Result<std::pair<std::string, NativeHandle>> create_temporary(const std::string& path);
+  Status sync_close_and_rename();
+  void close_and_remove_temporary();
 
   std::string path_;
   std::string tmp_path_;
-  int fd_ = -1;
+  NativeHandle handle_;
   std::vector<std::byte> buf_;
   uint64_t written_ = 0;
 };

@@ -2,8 +2,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstdlib>
-#include <unistd.h>
 
 namespace wm {
 namespace {
@@ -13,9 +11,9 @@ std::atomic<FaultInjector*> g_injector{nullptr};
 FaultInjector* injector() { return g_injector.load(std::memory_order_relaxed); }
 }  // namespace
 
-std::optional<ssize_t> FaultInjector::pread(int, void*, size_t, off_t) { return std::nullopt; }
-std::optional<ssize_t> FaultInjector::write(int, const void*, size_t) { return std::nullopt; }
-int FaultInjector::uring_read_result(int, uint64_t, size_t, int res) { return res; }
+std::optional<int64_t> FaultInjector::pread(NativeHandle, void*, size_t, uint64_t) { return std::nullopt; }
+std::optional<int64_t> FaultInjector::write(NativeHandle, const void*, size_t) { return std::nullopt; }
+int FaultInjector::uring_read_result(NativeHandle, uint64_t, size_t, int res) { return res; }
 std::optional<int> FaultInjector::uring_submit() { return std::nullopt; }
 bool FaultInjector::fail_alloc(size_t) { return false; }
 
@@ -23,20 +21,20 @@ void set_fault_injector(FaultInjector* i) { g_injector.store(i, std::memory_orde
 
 namespace sys {
 
-ssize_t pread(int fd, void* buf, size_t n, off_t offset) {
+int64_t pread(NativeHandle file, void* buf, size_t n, uint64_t offset) {
   if (FaultInjector* i = injector())
-    if (auto r = i->pread(fd, buf, n, offset)) return *r;
-  return ::pread(fd, buf, n, offset);
+    if (auto r = i->pread(file, buf, n, offset)) return *r;
+  return native_pread(file, buf, n, offset);
 }
 
-ssize_t write(int fd, const void* buf, size_t n) {
+int64_t write(NativeHandle file, const void* buf, size_t n) {
   if (FaultInjector* i = injector())
-    if (auto r = i->write(fd, buf, n)) return *r;
-  return ::write(fd, buf, n);
+    if (auto r = i->write(file, buf, n)) return *r;
+  return native_write(file, buf, n);
 }
 
-int uring_read_result(int fd, uint64_t offset, size_t n, int res) {
-  if (FaultInjector* i = injector()) return i->uring_read_result(fd, offset, n, res);
+int uring_read_result(NativeHandle file, uint64_t offset, size_t n, int res) {
+  if (FaultInjector* i = injector()) return i->uring_read_result(file, offset, n, res);
   return res;
 }
 
@@ -51,7 +49,7 @@ void* aligned_alloc(size_t alignment, size_t bytes) {
       errno = ENOMEM;  // as the real allocation would
       return nullptr;
     }
-  return std::aligned_alloc(alignment, bytes);
+  return native_aligned_alloc(alignment, bytes);
 }
 
 }  // namespace sys

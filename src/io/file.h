@@ -1,9 +1,10 @@
-// The one place that opens model files. A File is a read-only descriptor
-// with its identity recorded at open (size, mtime, inode, device), so later
-// stages can tell whether the file changed under them.
+// The one place that opens model files. A File is a read-only handle (a
+// descriptor on POSIX, a HANDLE on Windows) with its identity recorded at
+// open (size, mtime, file id, device), so later stages can tell whether the
+// file changed under them.
 //
-// Thread-safe: all methods are const and use pread, which has no shared
-// file position.
+// Thread-safe: all methods are const and read at explicit offsets (pread,
+// overlapped ReadFile), which share no file position.
 #pragma once
 
 #include <cstddef>
@@ -14,13 +15,14 @@
 #include <string>
 
 #include "common/error.h"
+#include "io/native_handle.h"
 
 namespace wm {
 
 struct FileIdentity {
   uint64_t size = 0;
-  uint64_t device = 0;
-  uint64_t inode = 0;
+  uint64_t device = 0;  // st_dev; Windows: the volume serial number
+  uint64_t inode = 0;   // st_ino; Windows: the file index
   int64_t mtime_ns = 0;
   bool operator==(const FileIdentity&) const = default;
 };
@@ -40,7 +42,8 @@ class File {
   ~File();
 
   const std::string& path() const { return path_; }
-  int fd() const { return fd_; }
+  // The OS handle, for io's own platform code (mappings, locks, readers).
+  NativeHandle native_handle() const { return handle_; }
   uint64_t size() const { return identity_.size; }
   const FileIdentity& identity() const { return identity_; }
 
@@ -55,10 +58,10 @@ class File {
   Status check_unchanged() const;
 
  private:
-  File(std::string path, int fd, FileIdentity identity)
-      : path_(std::move(path)), fd_(fd), identity_(identity) {}
+  File(std::string path, NativeHandle handle, FileIdentity identity)
+      : path_(std::move(path)), handle_(handle), identity_(identity) {}
   std::string path_;
-  int fd_ = -1;
+  NativeHandle handle_;
   FileIdentity identity_;
 };
 

@@ -7,7 +7,9 @@
 // kernel refuses a lease (the file belongs to another user and the process
 // lacks CAP_LEASE, or the file is open for writing somewhere), a shared
 // flock(2) instead, which holds off only writers that take flock too. Both
-// end when the descriptor is closed (LoadedModel::release).
+// end when the descriptor is closed (LoadedModel::release). Leases are
+// Linux-only (Capability::kFileLease): elsewhere POSIX takes the flock
+// (why_not_lease says so), Windows a shared LockFileEx on the handle.
 #pragma once
 
 #include <string>

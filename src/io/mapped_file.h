@@ -1,6 +1,7 @@
-// A read-only shared memory mapping of a whole model file. The File (and so
-// its descriptor) is kept for the mapping's life: eviction needs it later
-// (posix_fadvise on the descriptor is what really drops the page cache).
+// A read-only shared memory mapping of a whole model file (mmap MAP_SHARED;
+// Windows: CreateFileMapping + MapViewOfFile). The File (and so its handle)
+// is kept for the mapping's life: eviction needs it later (posix_fadvise on
+// the descriptor is what really drops the page cache).
 //
 // Thread-safe: immutable after construction.
 #pragma once
@@ -38,8 +39,9 @@ class MappedFile {
   std::span<const std::byte> range(uint64_t offset, uint64_t len) const { return {data_ + offset, len}; }
 
   // Pins the mapping's pages in memory as they are faulted in or prefetched
-  // (mlock2 MLOCK_ONFAULT: nothing is read now). Fails with the reason
-  // (RLIMIT_MEMLOCK, privileges) for the caller to log.
+  // (Linux: mlock2 MLOCK_ONFAULT, nothing is read now; other POSIX: mlock,
+  // which reads the whole file now; Windows: VirtualLock). Fails with the
+  // reason (RLIMIT_MEMLOCK, privileges) for the caller to log.
   Status lock_in_memory() const;
 
  private:
@@ -53,15 +55,33 @@ class MappedFile {
   MmapPermit permit_;  // returned after the unmap, in the destructor
 };
 
-// Why mlock failed with `err`, with what to do about the usual causes
-// (RLIMIT_MEMLOCK, missing CAP_IPC_LOCK): for mappings and copies alike.
-std::string mlock_error_text(int err);
+// A short-lived read-only view of a whole file, for a query that needs
+// addresses (page-cache residency): it takes no MmapPermit, since it lives
+// only for the query. The file must outlive it.
+class MappedView {
+ public:
+  static Result<MappedView> map(const File& file);
+
+  MappedView(MappedView&& other) noexcept : data_(other.data_), size_(other.size_) { other.data_ = nullptr; }
+  MappedView& operator=(MappedView&&) = delete;
+  MappedView(const MappedView&) = delete;
+  MappedView& operator=(const MappedView&) = delete;
+  ~MappedView();
+
+  const std::byte* data() const { return data_; }
+
+ private:
+  MappedView(const std::byte* data, uint64_t size) : data_(data), size_(size) {}
+  const std::byte* data_ = nullptr;
+  uint64_t size_ = 0;
+};
 
 // A byte range of a file mapped privately writable (copy-on-write): writes
 // become anonymous pages charged to this range only, never to the file and
-// never to the rest of the model. This is how LoRA patches tensors in place.
-// The mapping starts on a page boundary at or before `offset`; data() points
-// at `offset` itself.
+// never to the rest of the model. This is how LoRA patches tensors in place
+// (MAP_PRIVATE; Windows: a FILE_MAP_COPY view). The mapping starts on a
+// page boundary (Windows: allocation granularity) at or before `offset`;
+// data() points at `offset` itself.
 //
 // Not thread-safe for concurrent writes to the same bytes.
 class PrivateRange {
@@ -80,12 +100,13 @@ class PrivateRange {
   Status revert();
 
  private:
-  PrivateRange(void* base, uint64_t map_len, std::byte* data, uint64_t len)
-      : base_(base), map_len_(map_len), data_(data), len_(len) {}
+  PrivateRange(void* base, uint64_t map_len, std::byte* data, uint64_t len, NativeHandle section = {})
+      : base_(base), map_len_(map_len), data_(data), len_(len), section_(section) {}
   void* base_ = nullptr;
   uint64_t map_len_ = 0;
   std::byte* data_ = nullptr;
   uint64_t len_ = 0;
+  NativeHandle section_;  // Windows: the file-mapping object of the view (revert remaps it); unused on POSIX
 };
 
 }  // namespace wm

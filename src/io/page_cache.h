@@ -1,7 +1,9 @@
-// Dropping a file's pages from the page cache, through its descriptor.
+// Dropping a file's pages from the page cache, through its handle.
 // posix_fadvise(POSIX_FADV_DONTNEED) is what really drops them; unmapping
 // (or MADV_DONTNEED) only removes this process's view of them. Pages still
-// mapped or dirty elsewhere stay: the kernel never drops those.
+// mapped or dirty elsewhere stay: the kernel never drops those. Where the
+// OS has no such call (macOS, Windows) these fail with
+// ErrorCode::kUnsupported (Capability::kPageCacheEviction).
 #pragma once
 
 #include <cstdint>
@@ -16,7 +18,8 @@ namespace wm {
 Status evict_range(const File& file, uint64_t offset, uint64_t len);
 Status evict_file(const File& file);
 
-// POSIX_FADV_SEQUENTIAL: the kernel doubles read-ahead for the descriptor.
+// POSIX_FADV_SEQUENTIAL: the kernel doubles read-ahead for the descriptor
+// (ErrorCode::kUnsupported where the OS has no such advice).
 Status advise_sequential(const File& file);
 
 }  // namespace wm

@@ -1,17 +1,10 @@
 #include "io/prefetch.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <fmt/format.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "io/page_size.h"
-
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22  // Linux 5.14; older headers lack the name
-#endif
+#include "io/platform.h"
 
 namespace wm {
 
@@ -63,17 +56,23 @@ Prefetcher::Prefetcher(std::vector<PrefetchSpan> spans, PrefetchOptions options)
     seconds_ = 0;
     return;
   }
-  advise_regions(MADV_SEQUENTIAL);
+  advise_regions(AccessAdvice::kSequential);
   for (unsigned w = 0; w < n; ++w) threads_.emplace_back([this] { work(); });
 }
 
 Prefetcher::~Prefetcher() { stop(); }
 
-void Prefetcher::advise_regions(int advice) {
+void Prefetcher::advise_regions(AccessAdvice advice) {
   // A hint only: a failure costs speed, never correctness, so it is logged.
+  if (options_.sequential_regions.empty()) return;
+  if (!supports(Capability::kAccessHints)) {
+    if (advice != AccessAdvice::kNormal)
+      options_.log.debug(fmt::format("prefetch: no read-ahead advice ({}); the OS's default read-ahead applies",
+                                     unsupported_reason(Capability::kAccessHints)));
+    return;
+  }
   for (auto [addr, len] : options_.sequential_regions)
-    if (::madvise(const_cast<std::byte*>(addr), len, advice) != 0)
-      options_.log.debug(fmt::format("prefetch: madvise({}) failed: {}", advice, std::strerror(errno)));
+    if (Status s = advise_memory(addr, len, advice); !s) options_.log.debug("prefetch: " + s.error().message);
 }
 
 void Prefetcher::stop() {
@@ -84,7 +83,7 @@ void Prefetcher::stop() {
       t.join();
       joined = true;
     }
-  if (joined && finished_.load() != chunks_.size()) advise_regions(MADV_NORMAL);  // stopped early
+  if (joined && finished_.load() != chunks_.size()) advise_regions(AccessAdvice::kNormal);  // stopped early
   std::lock_guard lock(mu_);
   cv_.notify_all();
 }
@@ -98,7 +97,7 @@ void Prefetcher::work() {
     if (!s) chunk_error_[k] = s.error();
     if (++finished_ == chunks_.size()) {
       seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-      advise_regions(MADV_NORMAL);
+      advise_regions(AccessAdvice::kNormal);
     }
     cv_.notify_all();
   }
@@ -106,21 +105,21 @@ void Prefetcher::work() {
 
 Status Prefetcher::populate(const Chunk& c, std::vector<std::byte>& scratch) {
   if (use_pread_) return read_in(c, scratch);
-  for (;;) {
-    if (::madvise(const_cast<std::byte*>(c.addr), c.len, MADV_POPULATE_READ) == 0) return {};
-    int err = errno;
-    if (err == EINTR || err == EAGAIN) continue;
-    if (err == EINVAL) {  // kernel without MADV_POPULATE_READ
+  Status s = populate_read(c.addr, c.len);
+  if (s) return {};
+  switch (s.error().code) {
+    case ErrorCode::kUnsupported:  // kernel or OS without it
       if (!use_pread_.exchange(true))
-        options_.log.info("prefetch: this kernel has no MADV_POPULATE_READ; reading into the page cache instead");
+        options_.log.info(fmt::format("prefetch: {}; reading into the page cache instead", s.error().message));
       return read_in(c, scratch);
-    }
-    if (err == EFAULT)
+    case ErrorCode::kChangedOnDisk:
       return Error{c.file->path(), {}, c.file_offset,
                    fmt::format("cannot read {} bytes of the mapping: the file is shorter than when it was mapped "
                                "(truncated or replaced while in use?)",
-                               c.len)};
-    return Error{c.file->path(), {}, c.file_offset, fmt::format("madvise(MADV_POPULATE_READ) failed: {}", std::strerror(err))};
+                               c.len),
+                   ErrorCode::kChangedOnDisk};
+    default:
+      return Error{c.file->path(), {}, c.file_offset, s.error().message};
   }
 }
 

@@ -5,11 +5,11 @@
 // one read-ahead window at a time; this is what makes a cold mapped load
 // run at the disk's speed while staying zero-copy.
 //
-// Pages are brought in with madvise(MADV_POPULATE_READ) (Linux 5.14+): it
-// maps them too, and reports an unreadable page (a file truncated under
-// the mapping) as an error instead of SIGBUS. Where the kernel lacks it,
-// workers pread into a scratch buffer, which fills the page cache; that
-// fallback is logged.
+// Pages are brought in with io/memory.h's populate_read
+// (madvise(MADV_POPULATE_READ), Linux 5.14+): it maps them too, and reports
+// an unreadable page (a file truncated under the mapping) as an error
+// instead of SIGBUS. Where the kernel or OS lacks it, workers pread into a
+// scratch buffer, which fills the page cache; that fallback is logged.
 //
 // Thread-safe. The mapping must outlive the Prefetcher (destroy it, or
 // call stop(), before unmapping).
@@ -30,6 +30,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "io/file.h"
+#include "io/memory.h"
 
 namespace wm {
 
@@ -97,7 +98,7 @@ class Prefetcher {
   Status populate(const Chunk& c, std::vector<std::byte>& scratch);
   Status read_in(const Chunk& c, std::vector<std::byte>& scratch);
   Status wait_chunks(size_t first, size_t last);
-  void advise_regions(int advice);
+  void advise_regions(AccessAdvice advice);
 
   PrefetchOptions options_;
   std::vector<Chunk> chunks_;

@@ -1,28 +1,21 @@
 #include "io/residency.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <fmt/format.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
+#include "io/mapped_file.h"
+#include "io/memory.h"
 #include "io/page_size.h"
 
 namespace wm {
 namespace {
 
-// mincore over the pages covering [addr, addr + len): one flag per page.
+// One flag per page of the pages covering [addr, addr + len).
 Status page_flags(const std::byte* addr, uint64_t len, std::vector<unsigned char>& flags, uint64_t& first_page_addr) {
-  const uint64_t page = page_size();
-  uint64_t start = reinterpret_cast<uintptr_t>(addr) / page * page;
-  uint64_t end = (reinterpret_cast<uintptr_t>(addr) + len + page - 1) / page * page;
-  flags.assign((end - start) / page, 0);
-  first_page_addr = start;
-  if (flags.empty()) return {};
-  if (::mincore(reinterpret_cast<void*>(start), end - start, flags.data()) != 0)
-    return Error{{}, {}, {}, fmt::format("mincore failed: {}", std::strerror(errno))};
-  return {};
+  uintptr_t first = 0;
+  Status s = resident_pages(addr, len, flags, first);
+  first_page_addr = first;
+  return s;
 }
 
 // Bytes of [lo, hi) that fall in page k (which starts at page_addr).
@@ -37,12 +30,10 @@ Result<Residency> page_cache_residency(const File& file, bool exact) {
   Residency r;
   r.file_bytes = file.size();
   if (file.size() == 0) return r;
-  void* p = ::mmap(nullptr, file.size(), PROT_READ, MAP_SHARED, file.fd(), 0);
-  if (p == MAP_FAILED) return Error{file.path(), {}, {}, fmt::format("mmap for mincore failed: {}", std::strerror(errno))};
-  auto res = exact ? mapped_residency(static_cast<const std::byte*>(p), file.size())
-                   : sampled_residency(static_cast<const std::byte*>(p), file.size());
-  ::munmap(p, file.size());
-  if (!res) return Error{file.path(), {}, {}, res.error().message};
+  auto view = MappedView::map(file);
+  if (!view) return Error{file.path(), {}, {}, "mapping for the residency query failed: " + view.error().message};
+  auto res = exact ? mapped_residency(view->data(), file.size()) : sampled_residency(view->data(), file.size());
+  if (!res) return Error{file.path(), {}, {}, res.error().message, res.error().code};
   if (!exact)  // scale the sampled fraction to the whole file
     res->resident_bytes = static_cast<uint64_t>(res->fraction() * static_cast<double>(file.size()));
   res->file_bytes = file.size();

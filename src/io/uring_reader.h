@@ -1,7 +1,9 @@
-// Reads through io_uring with several reads in flight: a range is split
-// into pieces and up to `depth` of them are queued at once, so one thread
-// keeps the device's queue full (pread keeps one read in flight per
-// thread). One reader per thread: a ring is not shared.
+// Asynchronous reads with several in flight: a range is split into pieces
+// and up to `depth` of them are queued at once, so one thread keeps the
+// device's queue full (pread keeps one read in flight per thread). Linux:
+// io_uring; Windows: overlapped ReadFile; elsewhere create() fails with
+// ErrorCode::kUnsupported (Capability::kAsyncIo). One reader per thread:
+// a ring is not shared.
 #pragma once
 
 #include <cstddef>
@@ -11,13 +13,14 @@
 #include <string>
 
 #include "common/error.h"
+#include "io/native_handle.h"
 
 namespace wm {
 
 class UringReader {
  public:
   // Fails (with the reason, for the caller to log before falling back to
-  // pread) where io_uring is unavailable or disabled.
+  // pread) where io_uring is unavailable or disabled, or the OS has none.
   static Result<UringReader> create(unsigned depth = 4, uint64_t piece_bytes = 1ull << 20);
 
   UringReader(UringReader&&) noexcept;
@@ -27,14 +30,14 @@ class UringReader {
   unsigned depth() const { return depth_; }
   uint64_t piece_bytes() const { return piece_; }
 
-  // Reads exactly dst.size() bytes of `fd` at `offset` (`path` names it in
+  // Reads exactly dst.size() bytes of `file` at `offset` (`path` names it in
   // errors). Short reads are continued, EINTR/EAGAIN retried; end of file
-  // before dst is full is an error. With an O_DIRECT descriptor, offset,
-  // dst and piece_bytes must be aligned as it requires.
-  Status read(int fd, const std::string& path, uint64_t offset, std::span<std::byte> dst);
+  // before dst is full is an error. With a direct (DirectFile) handle,
+  // offset, dst and piece_bytes must be aligned as it requires.
+  Status read(NativeHandle file, const std::string& path, uint64_t offset, std::span<std::byte> dst);
 
  private:
-  struct Ring;
+  struct Ring;  // the platform's queue (io_uring; overlapped I/O state on Windows)
   UringReader(std::unique_ptr<Ring> ring, unsigned depth, uint64_t piece);
   std::unique_ptr<Ring> ring_;
   bool broken_ = false;  // a failed submit left entries in the ring: no more reads

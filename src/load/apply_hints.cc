@@ -1,13 +1,11 @@
 #include "load/apply_hints.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <fmt/format.h>
-#include <sys/mman.h>
 
+#include "io/memory.h"
 #include "io/page_cache.h"
-#include "io/page_size.h"
+#include "io/platform.h"
 #include "io/residency.h"
 
 namespace wm {
@@ -32,14 +30,21 @@ void append(std::string& out, const std::string& what) {
   out += what;
 }
 
-Status madvise_all(const HintInputs& in, int advice, const char* name) {
+Status advise_all(const HintInputs& in, AccessAdvice advice) {
   for (size_t f = 0; f < in.mappings->size(); ++f) {
     const auto& m = (*in.mappings)[f];
     if (!m) continue;
-    if (::madvise(const_cast<std::byte*>(m->data()), m->size(), advice) != 0)
-      return Error{m->file().path(), {}, {}, fmt::format("madvise({}) failed: {}", name, std::strerror(errno))};
+    if (Status s = advise_memory(m->data(), m->size(), advice); !s)
+      return Error{m->file().path(), {}, {}, s.error().message};
   }
   return {};
+}
+
+// Whether `c` is here; if not, logs that hint `hint` is skipped and why.
+bool have(Capability c, const char* hint, const Logger& log) {
+  if (supports(c)) return true;
+  log.info(fmt::format("hint '{}' skipped: {}", hint, unsupported_reason(c)));
+  return false;
 }
 
 }  // namespace
@@ -54,23 +59,28 @@ Result<HintOutcome> apply_hints(HintInputs in) {
   // Descriptor hints help the copy path's reads too.
   if (in.hints.has(MmapHint::kSequential)) {
     for (const auto& f : *in.files)
-      if (Status s = advise_sequential(*f); !s) return s.error();
-    if (Status s = madvise_all(in, MADV_SEQUENTIAL, "MADV_SEQUENTIAL"); !s) return s.error();
-    append(out.applied, "sequential");
+      if (Status s = advise_sequential(*f); !s) {
+        if (s.error().code != ErrorCode::kUnsupported) return s.error();
+        in.log.info(fmt::format("hint 'sequential': no descriptor read-ahead advice ({}); mapping advice only",
+                                s.error().message));
+        break;
+      }
+    if (have(Capability::kAccessHints, "sequential", in.log)) {
+      if (Status s = advise_all(in, AccessAdvice::kSequential); !s) return s.error();
+      append(out.applied, "sequential");
+    }
   }
-  if (in.hints.has(MmapHint::kRandom)) {
-    if (Status s = madvise_all(in, MADV_RANDOM, "MADV_RANDOM"); !s) return s.error();
+  if (in.hints.has(MmapHint::kRandom) && have(Capability::kAccessHints, "random", in.log)) {
+    if (Status s = advise_all(in, AccessAdvice::kRandom); !s) return s.error();
     append(out.applied, "random");
   }
-  if (in.hints.has(MmapHint::kWillneed) && any_mapped) {
+  if (in.hints.has(MmapHint::kWillneed) && any_mapped && have(Capability::kPrefetch, "willneed", in.log)) {
     for (size_t f = 0; f < in.mappings->size(); ++f) {
       const auto& m = (*in.mappings)[f];
       if (!m) continue;
       auto [addr, len] = data_region(table.files()[f], *m);
-      uintptr_t page_start = reinterpret_cast<uintptr_t>(addr) / page_size() * page_size();
-      if (len && ::madvise(reinterpret_cast<void*>(page_start), len + (reinterpret_cast<uintptr_t>(addr) - page_start),
-                           MADV_WILLNEED) != 0)
-        return Error{m->file().path(), {}, {}, fmt::format("madvise(MADV_WILLNEED) failed: {}", std::strerror(errno))};
+      if (Status s = advise_memory(addr, len, AccessAdvice::kWillNeed); !s)
+        return Error{m->file().path(), {}, {}, s.error().message};
     }
     append(out.applied, "willneed");
   }
@@ -78,7 +88,14 @@ Result<HintOutcome> apply_hints(HintInputs in) {
   // Which mapped tensors to prefetch: all of them (populate), or those not
   // yet cached (auto, when not warm), or none.
   std::vector<size_t> to_prefetch;
-  if (any_mapped && in.hints.has(MmapHint::kAuto)) {
+  if (any_mapped && in.hints.has(MmapHint::kAuto) && !supports(Capability::kResidencyQuery)) {
+    // Without a residency query auto cannot tell warm from cold: it
+    // prefetches everything, which costs a warm load little.
+    in.log.info(fmt::format("hint 'auto': cannot measure residency ({}); populating every mapped tensor",
+                            unsupported_reason(Capability::kResidencyQuery)));
+    to_prefetch = in.mapped_tensors;
+    append(out.applied, "populate (auto: residency unknown)");
+  } else if (any_mapped && in.hints.has(MmapHint::kAuto)) {
     Residency sampled;
     for (size_t f = 0; f < in.mappings->size(); ++f) {
       const auto& m = (*in.mappings)[f];
@@ -136,6 +153,11 @@ Result<HintOutcome> apply_hints(HintInputs in) {
     out.prefetcher = std::make_unique<Prefetcher>(std::move(spans), po);
     if (in.prefetch == PrefetchMode::kWait)
       if (Status s = out.prefetcher->wait_all(); !s) return s.error();
+  }
+  if (out.evict_on_release && !supports(Capability::kPageCacheEviction)) {
+    in.log.info(fmt::format("hint 'dontneed' skipped: {}; the files stay cached after release",
+                            unsupported_reason(Capability::kPageCacheEviction)));
+    out.evict_on_release = false;
   }
   if (out.evict_on_release) append(out.applied, "dontneed (evict on release)");
   if (out.applied.empty()) out.applied = "none";

@@ -11,6 +11,7 @@
 
 #include "dtype/convert.h"
 #include "io/page_size.h"
+#include "io/platform.h"
 #include "load/cache_window.h"
 #include "load/staging_pool.h"
 #include "load/tensor_source.h"
@@ -111,7 +112,13 @@ class CopyExecutor {
 
     const IoMode io = io_for_slots(pool.slot_bytes());
     std::unique_ptr<TensorSource> source = make_source(io, pool.slot_bytes());
-    CacheWindow window(io == IoMode::kDirect ? 0 : options_.cache_window_bytes);
+    uint64_t window_bytes = io == IoMode::kDirect ? 0 : options_.cache_window_bytes;
+    if (window_bytes > 0 && !supports(Capability::kPageCacheEviction)) {
+      options_.log.info(fmt::format("cache window off: {}; consumed ranges stay cached",
+                                    unsupported_reason(Capability::kPageCacheEviction)));
+      window_bytes = 0;
+    }
+    CacheWindow window(window_bytes);
     CopyReport report;
     report.io_mode = io_mode_name(source->mode());
     report.cache_window_bytes = options_.cache_window_bytes;

@@ -2,8 +2,8 @@
 
 #include <cstring>
 #include <fmt/format.h>
-#include <sys/mman.h>
 
+#include "io/memory.h"
 #include "io/page_cache.h"
 #include "io/process_memory.h"
 
@@ -107,7 +107,7 @@ Status LoadedModel::release(bool evict) {
   tensors_.clear();
   by_name_.clear();
   // free() may keep small buffers in the heap: unpin them first.
-  for (auto [addr, len] : pinned_copies_) ::munlock(addr, len);
+  for (auto [addr, len] : pinned_copies_) unpin_pages(addr, len);
   pinned_copies_.clear();
   // Uploads still queued read from buffers about to go: wait for them.
   for (const auto& d : device_objects_)

@@ -1,9 +1,10 @@
 #include "load/memory_pin.h"
 
-#include <cerrno>
+#include <algorithm>
 #include <fmt/format.h>
-#include <sys/mman.h>
 
+#include "io/memory.h"
+#include "io/platform.h"
 
 namespace wm {
 
@@ -14,6 +15,15 @@ PinnedMemory pin_memory(const std::vector<std::unique_ptr<MappedFile>>& mappings
     log.warn(fmt::format("--mlock: {}; that memory stays unpinned", e.to_string()));
     if (out.first_refusal.empty()) out.first_refusal = e.to_string();
   };
+  if (!supports(Capability::kMemoryPinning)) {
+    refused(Error{{}, {}, {}, unsupported_reason(Capability::kMemoryPinning)});
+    return out;
+  }
+  const bool any_mapped =
+      std::any_of(mappings.begin(), mappings.end(), [](const auto& m) { return m != nullptr; });
+  if (any_mapped && !supports(Capability::kPinOnFault))
+    log.info(fmt::format("--mlock: {}; mapped files are pinned whole, which reads them now",
+                         unsupported_reason(Capability::kPinOnFault)));
   for (const auto& m : mappings) {
     if (!m) continue;
     if (Status s = m->lock_in_memory(); !s) refused(s.error());
@@ -21,8 +31,8 @@ PinnedMemory pin_memory(const std::vector<std::unique_ptr<MappedFile>>& mappings
   }
   for (const Tensor& t : tensors) {
     if (t.placement == Placement::kMap || t.on_device || t.nbytes == 0) continue;
-    if (::mlock(t.host_data, t.nbytes) != 0) {
-      refused(Error{table.files()[t.file].path, t.name, {}, "mlock of the copy failed: " + mlock_error_text(errno)});
+    if (Status s = pin_pages(t.host_data, t.nbytes); !s) {
+      refused(Error{table.files()[t.file].path, t.name, {}, "pinning the copy failed: " + s.error().message});
       break;  // the rest would be refused alike: one warning
     }
     out.copies.emplace_back(t.host_data, t.nbytes);

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "io/fault_injection.h"
 #include "io/page_size.h"
 
 namespace wm {
@@ -16,7 +17,7 @@ StagingPool::StagingPool(uint64_t budget_bytes, uint64_t slot_bytes, SlotMemory 
 StagingPool::~StagingPool() {
   for (auto [p, from_memory] : all_) {
     if (from_memory) memory_.free(p, slot_bytes_);
-    else std::free(p);
+    else sys::aligned_free(p);
   }
 }
 
@@ -45,7 +46,7 @@ StagingPool::Slot StagingPool::acquire() {
       p = nullptr;
     }
     const bool from_memory = p != nullptr;
-    if (!p) p = static_cast<std::byte*>(std::aligned_alloc(page_size(), slot_bytes_));
+    if (!p) p = static_cast<std::byte*>(sys::native_aligned_alloc(page_size(), slot_bytes_));
     if (!p) throw std::bad_alloc();
     all_.emplace_back(p, from_memory);
     return Slot(this, p);

@@ -79,7 +79,7 @@ Result<const std::byte*> TensorSource::read_source(Worker& w, size_t i, uint64_t
   } else {
     const File& file = *files_[t.file];
     UringReader* ring = w.uring();
-    Status s = ring ? ring->read(file.fd(), file.path(), offset, room.first(len))
+    Status s = ring ? ring->read(file.native_handle(), file.path(), offset, room.first(len))
                     : file.read_exact(offset, room.first(len));
     if (!s) at = s.error();
   }

@@ -1,3 +1,4 @@
+// Process memory on Linux: /proc/self/status.
 #include "io/process_memory.h"
 
 #include <cstdio>

@@ -1,3 +1,4 @@
+// UringReader on Linux: io_uring (liburing).
 #include "io/uring_reader.h"
 
 #include <algorithm>
@@ -35,13 +36,14 @@ UringReader::UringReader(UringReader&&) noexcept = default;
 UringReader& UringReader::operator=(UringReader&&) noexcept = default;
 UringReader::~UringReader() = default;
 
-Status UringReader::read(int fd, const std::string& path, uint64_t offset, std::span<std::byte> dst) {
+Status UringReader::read(NativeHandle file, const std::string& path, uint64_t offset, std::span<std::byte> dst) {
   // Each piece is [start, end) of dst; `done` counts bytes of it already in.
   struct Piece {
     uint64_t start, end, done;
   };
   std::vector<Piece> pieces;
   for (uint64_t s = 0; s < dst.size(); s += piece_) pieces.push_back({s, std::min<uint64_t>(s + piece_, dst.size()), 0});
+  const int fd = static_cast<int>(file.value);
   io_uring* ring = &ring_->ring;
   if (broken_) return Error{path, {}, offset, "io_uring reader unusable after an earlier submit failure"};
   size_t next = 0, finished = 0;
@@ -103,7 +105,7 @@ Status UringReader::read(int fd, const std::string& path, uint64_t offset, std::
       --in_flight;
       size_t k = static_cast<size_t>(io_uring_cqe_get_data64(cqe));
       Piece& p = pieces[k];
-      const int res = sys::uring_read_result(fd, offset + p.start + p.done, p.end - p.start - p.done, cqe->res);
+      const int res = sys::uring_read_result(file, offset + p.start + p.done, p.end - p.start - p.done, cqe->res);
       if (res == -EINTR || res == -EAGAIN) {
         requeue.push_back(k);
       } else if (res < 0) {

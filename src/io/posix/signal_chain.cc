@@ -1,4 +1,4 @@
-#include "io/signal_chain.h"
+#include "io/posix/signal_chain.h"
 
 namespace wm {
 

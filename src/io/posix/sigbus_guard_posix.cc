@@ -1,3 +1,4 @@
+// The fault guard on POSIX: a SIGBUS handler and sigsetjmp/siglongjmp.
 #include "io/sigbus_guard.h"
 
 #include <atomic>
@@ -6,7 +7,7 @@
 #include <cstring>
 #include <mutex>
 
-#include "io/signal_chain.h"
+#include "io/posix/signal_chain.h"
 
 namespace wm {
 namespace {

@@ -1,3 +1,4 @@
+// The cold bound on Linux: O_DIRECT reads, several in flight through io_uring.
 #include "io/read_bandwidth.h"
 
 #include <cerrno>
