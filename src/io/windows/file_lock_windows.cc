@@ -2,7 +2,8 @@
 // off every writer (Windows locks are mandatory: WriteFile into a locked
 // range fails), a stronger promise than flock's. There is no lease (no
 // notice before another process writes), so lease_break_pending is false.
-// Truncating a file with a mapped view is refused by Windows itself.
+// Truncating a file with a mapped view is refused by Windows itself. The
+// kind is reported as kFlock (a shared lock), named "flock" in reports.
 #include "io/file_lock.h"
 
 #include <fmt/format.h>
@@ -10,15 +11,6 @@
 #include "io/windows/win32.h"
 
 namespace wm {
-
-const char* file_lock_name(FileLockKind kind) {
-  switch (kind) {
-    case FileLockKind::kNone: return "none";
-    case FileLockKind::kLease: return "lease";
-    case FileLockKind::kFlock: return "LockFileEx";
-  }
-  return "?";
-}
 
 Result<FileLockResult> lock_file(const File& file) {
   FileLockResult r;
