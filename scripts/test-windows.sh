@@ -33,12 +33,14 @@ trap 'wineserver -k >/dev/null 2>&1 || true' EXIT
 stage_done wine
 
 echo "== windows: cross build"
+# WM_BENCH=OFF: the benchmark tools (bench/) call mmap directly; they are
+# Linux measurements, not part of the test suite.
 launcher=()
 if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 fi
 cmake -S . -B "$build" -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/mingw-w64-x86_64.cmake \
-  -DWM_MINGW_DEPS_PREFIX="$build/deps" -DCMAKE_BUILD_TYPE=Release -DWM_WERROR=ON -DWM_PYTHON=OFF \
+  -DWM_MINGW_DEPS_PREFIX="$build/deps" -DCMAKE_BUILD_TYPE=Release -DWM_WERROR=ON -DWM_PYTHON=OFF -DWM_BENCH=OFF \
   "${launcher[@]}" >/dev/null
 cmake --build "$build" -j"$jobs"
 stage_done build
