@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <new>
 
 #include <weightmap/weightmap.hpp>
 
@@ -17,11 +18,14 @@ class MyGpu : public wm::Device {
   MyGpu() { caps_ = {"mygpu", /*reads_host_memory=*/false, /*alignment=*/256, {}}; }
   const wm::DeviceCaps& caps() const override { return caps_; }
   wm::Result<wm::DeviceBuffer> allocate(uint64_t n, uint32_t align) override {
-    void* p = std::aligned_alloc(align < 256 ? 256 : align, (n + 255) / 256 * 256 + 256);
+    // Aligned new (C++17) rather than std::aligned_alloc, which Windows' C
+    // library lacks; one alignment for every buffer, so free() knows it.
+    if (align > kAlign) return wm::Error{{}, {}, {}, "mygpu: alignment over 4096", wm::ErrorCode::kInvalidArgument};
+    void* p = ::operator new((n + 255) / 256 * 256 + 256, std::align_val_t{kAlign}, std::nothrow);
     if (!p) return wm::Error{{}, {}, {}, "mygpu: out of memory", wm::ErrorCode::kOutOfMemory};
     return wm::DeviceBuffer{p, 0, nullptr, n};
   }
-  void free(const wm::DeviceBuffer& b) override { std::free(b.handle); }
+  void free(const wm::DeviceBuffer& b) override { ::operator delete(b.handle, std::align_val_t{kAlign}); }
   void upload(const wm::DeviceBuffer& b, uint64_t off, const std::byte* src, uint64_t n, wm::UploadDone done) override {
     std::memcpy(static_cast<std::byte*>(b.handle) + off, src, n);
     done(wm::Status());
@@ -33,6 +37,7 @@ class MyGpu : public wm::Device {
   }
 
  private:
+  static constexpr std::size_t kAlign = 4096;
   wm::DeviceCaps caps_;
 };
 

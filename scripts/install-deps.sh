@@ -33,6 +33,17 @@ arm64_overlay=/opt/weightmap-arm64
 arm64_unpacked=(libsimdjson-dev:arm64 libsimdjson14:arm64)
 arm64_overlay_ready() { [ -f "$arm64_overlay/usr/lib/aarch64-linux-gnu/cmake/simdjson/simdjson-config.cmake" ]; }
 
+# Windows x86-64: cross build with mingw-w64, tests under wine
+# (scripts/test-windows.sh). GoogleTest, simdjson, fmt, CLI11 and xxhash for
+# mingw are built or used header-only by scripts/build-mingw-deps.sh from the
+# Debian packages above and simdjson's Debian source package.
+packages+=(
+  mingw-w64 g++-mingw-w64-x86-64-posix   # the posix-thread g++ (std::thread)
+  libz-mingw-w64-dev                     # zlib for mingw
+  wine64                                 # runs the test programs
+  googletest dpkg-dev                    # GoogleTest's source; dpkg-source unpacks simdjson's
+)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,16 +7,27 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <random>
+
+#include "io/child_process.h"
 
 namespace wm::test {
 
+// temp_directory_path: $TMPDIR (or /tmp) on POSIX, %TEMP% on Windows. A new
+// random name each try; create_directory says whether it was ours.
 TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/wmtest.XXXXXX";
-  if (!::mkdtemp(tmpl.data())) std::abort();
-  path_ = tmpl;
+  std::error_code ec;
+  std::filesystem::path base = std::filesystem::temp_directory_path(ec);
+  if (ec) base = ".";
+  std::random_device rd;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::filesystem::path dir = base / ("wmtest." + std::to_string(rd()));
+    if (std::filesystem::create_directory(dir, ec)) {
+      path_ = dir.generic_string();
+      return;
+    }
+  }
+  std::abort();
 }
 
 TempDir::~TempDir() {
@@ -65,21 +76,49 @@ std::vector<std::byte> pattern(size_t n, uint32_t seed) {
 }
 
 namespace {
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+// `args` split as a POSIX shell splits words: blanks separate, '...' and
+// "..." quote (no expansion). The CLI is run directly (no shell), the same
+// way on every OS.
+std::vector<std::string> split_words(const std::string& args) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  char quote = 0;
+  for (char c : args) {
+    if (quote) {
+      if (c == quote) quote = 0;
+      else word.push_back(c);
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+      in_word = true;
+    } else if (c == ' ' || c == '\t' || c == '\n') {
+      if (in_word) words.push_back(word);
+      word.clear();
+      in_word = false;
+    } else {
+      word.push_back(c);
+      in_word = true;
+    }
+  }
+  if (in_word) words.push_back(word);
+  return words;
 }
 }  // namespace
 
 CommandResult run_cli(const std::string& args) {
-  TempDir dir;
-  std::string out = dir.file("out"), err = dir.file("err");
-  std::string cmd = std::string(WM_CLI_PATH) + " " + args + " >" + out + " 2>" + err + " </dev/null";
-  int status = std::system(cmd.c_str());
+  std::vector<std::string> argv = split_words(args);
+  argv.insert(argv.begin(), WM_CLI_PATH);
+  ChildOptions options;
+  options.capture_stderr = true;
   CommandResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
+  auto child = run_child(argv, options);
+  if (!child) {
+    r.err = child.error().message;
+    return r;
+  }
+  r.exit_code = child->exited ? child->exit_code : -1;
+  r.out = std::move(child->out);
+  r.err = std::move(child->err);
   return r;
 }
 

@@ -100,13 +100,15 @@ class PrivateRange {
   Status revert();
 
  private:
-  PrivateRange(void* base, uint64_t map_len, std::byte* data, uint64_t len, NativeHandle section = {})
-      : base_(base), map_len_(map_len), data_(data), len_(len), section_(section) {}
+  PrivateRange(void* base, uint64_t map_len, std::byte* data, uint64_t len, NativeHandle section = {},
+               uint64_t view_offset = 0)
+      : base_(base), map_len_(map_len), data_(data), len_(len), section_(section), view_offset_(view_offset) {}
   void* base_ = nullptr;
   uint64_t map_len_ = 0;
   std::byte* data_ = nullptr;
   uint64_t len_ = 0;
   NativeHandle section_;  // Windows: the file-mapping object of the view (revert remaps it); unused on POSIX
+  uint64_t view_offset_ = 0;  // Windows: the view's file offset (revert maps it again there); unused on POSIX
 };
 
 }  // namespace wm

@@ -1,0 +1,132 @@
+// File on Windows: CreateFileW (UTF-8 path widened, \\?\ long form), shared
+// for reading, writing and deletion so a file another process has open (or
+// renames) can still be loaded, as on POSIX. Identity from
+// GetFileInformationByHandle: volume serial and file index play st_dev and
+// st_ino.
+#include "io/file.h"
+
+#include <fmt/format.h>
+
+#include "io/windows/win32.h"
+
+namespace wm {
+
+namespace {
+
+constexpr DWORD kShareAll = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
+
+// FILETIME counts 100 ns since 1601; only equality matters, so no epoch shift.
+FileIdentity identity_of(const BY_HANDLE_FILE_INFORMATION& info) {
+  FileIdentity id;
+  id.size = (static_cast<uint64_t>(info.nFileSizeHigh) << 32) | info.nFileSizeLow;
+  id.device = info.dwVolumeSerialNumber;
+  id.inode = (static_cast<uint64_t>(info.nFileIndexHigh) << 32) | info.nFileIndexLow;
+  uint64_t ticks = (static_cast<uint64_t>(info.ftLastWriteTime.dwHighDateTime) << 32) | info.ftLastWriteTime.dwLowDateTime;
+  id.mtime_ns = static_cast<int64_t>(ticks * 100);
+  return id;
+}
+
+ErrorCode code_of(DWORD err) {
+  switch (err) {
+    case ERROR_FILE_NOT_FOUND: case ERROR_PATH_NOT_FOUND: case ERROR_INVALID_NAME: return ErrorCode::kNotFound;
+    case ERROR_TOO_MANY_OPEN_FILES: return ErrorCode::kLimitReached;
+    case ERROR_NOT_ENOUGH_MEMORY: case ERROR_OUTOFMEMORY: return ErrorCode::kOutOfMemory;
+    default: return ErrorCode::kIo;
+  }
+}
+
+Result<BY_HANDLE_FILE_INFORMATION> info_of(HANDLE h, const std::string& path) {
+  BY_HANDLE_FILE_INFORMATION info{};
+  if (!GetFileInformationByHandle(h, &info)) {
+    DWORD err = GetLastError();
+    return Error{path, {}, {}, fmt::format("cannot read the file's information: {}", win::error_text(err)), code_of(err)};
+  }
+  return info;
+}
+
+}  // namespace
+
+// Windows has no per-process open-file limit to raise (handles are limited
+// only by memory): never raised.
+std::optional<std::pair<uint64_t, uint64_t>> open_file_limit_raised() { return std::nullopt; }
+
+Result<File> File::open(const std::string& path) {
+  std::wstring wide = win::long_path(path);
+  if (wide.empty() && !path.empty()) return Error{path, {}, {}, "cannot open: the path is not valid UTF-8", ErrorCode::kNotFound};
+  HANDLE h = CreateFileW(wide.c_str(), GENERIC_READ, kShareAll, nullptr, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr);
+  if (h == INVALID_HANDLE_VALUE) {
+    DWORD err = GetLastError();
+    DWORD attrs = GetFileAttributesW(wide.c_str());
+    if (attrs != INVALID_FILE_ATTRIBUTES && (attrs & FILE_ATTRIBUTE_DIRECTORY))
+      return Error{path, {}, {}, "not a regular file (a directory); expected a model file", ErrorCode::kBadFormat};
+    return Error{path, {}, {}, fmt::format("cannot open: {}", win::error_text(err)), code_of(err)};
+  }
+  if (GetFileType(h) != FILE_TYPE_DISK) {
+    CloseHandle(h);
+    return Error{path, {}, {}, "not a regular file (a pipe or a device); expected a model file", ErrorCode::kBadFormat};
+  }
+  auto info = info_of(h, path);
+  if (!info) {
+    CloseHandle(h);
+    return info.error();
+  }
+  return File(path, win::native(h), identity_of(*info));
+}
+
+File::File(File&& other) noexcept
+    : path_(std::move(other.path_)), handle_(other.handle_), identity_(other.identity_) {
+  other.handle_ = {};
+}
+
+File& File::operator=(File&& other) noexcept {
+  if (this != &other) {
+    if (handle_.valid()) CloseHandle(win::handle_of(handle_));
+    path_ = std::move(other.path_);
+    handle_ = other.handle_;
+    identity_ = other.identity_;
+    other.handle_ = {};
+  }
+  return *this;
+}
+
+File::~File() {
+  if (handle_.valid()) CloseHandle(win::handle_of(handle_));
+}
+
+Status File::check_unchanged() const {
+  auto info = info_of(win::handle_of(handle_), path_);
+  if (!info) return info.error();
+  FileIdentity now = identity_of(*info);
+  if (now.size != identity_.size)
+    return Error{path_, {}, {},
+                 fmt::format("the file changed while in use: {} bytes when opened, {} now (truncated or rewritten); "
+                             "its mapped pages past the new end can no longer be read. Load it again",
+                             identity_.size, now.size),
+                 ErrorCode::kChangedOnDisk};
+  if (now.mtime_ns != identity_.mtime_ns)
+    return Error{path_, {}, {},
+                 "the file was modified in place while in use (its last-write time changed): its bytes may no longer "
+                 "be what was loaded. Load it again",
+                 ErrorCode::kChangedOnDisk};
+  // The path must still name the same file (volume serial + file index).
+  HANDLE by_path = CreateFileW(win::long_path(path_).c_str(), FILE_READ_ATTRIBUTES, kShareAll, nullptr, OPEN_EXISTING,
+                               FILE_ATTRIBUTE_NORMAL, nullptr);
+  if (by_path == INVALID_HANDLE_VALUE)
+    return Error{path_, {}, {},
+                 fmt::format("the file was removed or renamed while in use ({}); the loaded model still reads the "
+                             "old file",
+                             win::error_text(GetLastError())),
+                 ErrorCode::kChangedOnDisk};
+  auto named = info_of(by_path, path_);
+  CloseHandle(by_path);
+  if (!named) return named.error();
+  FileIdentity named_id = identity_of(*named);
+  if (named_id.device != identity_.device || named_id.inode != identity_.inode)
+    return Error{path_, {}, {},
+                 "the file was replaced (saved over: the path names a new file) while in use; the loaded model "
+                 "still reads the old one. Load it again",
+                 ErrorCode::kChangedOnDisk};
+  return {};
+}
+
+}  // namespace wm
