@@ -20,6 +20,7 @@
 #include "compute/worker_pool.h"
 #include "compute_reference.h"
 #include "dtype/convert.h"
+#include "test_support.h"
 
 namespace wm {
 namespace {
@@ -152,15 +153,15 @@ TEST_P(MatvecTest, ThreadCountAndRowSplitDoNotChangeY) {
   auto y1 = run_matvec(level, dtype, w, rows, cols, x, &one);
   auto y2 = run_matvec(level, dtype, w, rows, cols, x, &two);
   auto y3 = run_matvec(level, dtype, w, rows, cols, x, &three);
-  EXPECT_EQ(std::memcmp(y1.data(), y2.data(), rows * 4), 0);
-  EXPECT_EQ(std::memcmp(y1.data(), y3.data(), rows * 4), 0);
+  EXPECT_EQ(std::memcmp(y1.data(), y2.data(), rows * 4));
+  EXPECT_EQ(std::memcmp(y1.data(), y3.data(), rows * 4));
   // Row ranges computed separately give the same bits as the whole.
   std::vector<float> parts(rows);
   MatrixView view{dtype, w.data(), rows, cols};
   matvec_rows(level, view, x.data(), parts.data(), 0, 1);
   matvec_rows(level, view, x.data(), parts.data(), 1, 500);
   matvec_rows(level, view, x.data(), parts.data(), 500, rows);
-  EXPECT_EQ(std::memcmp(y1.data(), parts.data(), rows * 4), 0);
+  EXPECT_EQ(std::memcmp(y1.data(), parts.data(), rows * 4));
   expect_matches_reference(dtype, w, rows, cols, x, y2);
 }
 
@@ -176,7 +177,7 @@ TEST_P(MatvecTest, BitIdenticalToThePortableKernel) {
     auto x = seeded_input(13, cols);
     auto y = run_matvec(level, dtype, w, rows, cols, x, nullptr);
     auto y_portable = run_matvec(SimdLevel::kPortable, dtype, w, rows, cols, x, nullptr);
-    EXPECT_EQ(std::memcmp(y.data(), y_portable.data(), rows * 4), 0);
+    EXPECT_EQ(std::memcmp(y.data(), y_portable.data(), rows * 4));
   }
 }
 
@@ -203,7 +204,7 @@ TEST_P(MatvecConvertedTest, BitIdenticalToTheSameMatrixConvertedToF32) {
     auto x = seeded_input(11, cols);
     auto y = run_matvec(level, dtype, w, rows, cols, x, nullptr);
     auto y_f32 = run_matvec(level, DType::F32, f32, rows, cols, x, nullptr);
-    EXPECT_EQ(std::memcmp(y.data(), y_f32.data(), rows * 4), 0);
+    EXPECT_EQ(std::memcmp(y.data(), y_f32.data(), rows * 4));
   }
 }
 
@@ -320,23 +321,23 @@ TEST(SimdLevel, BuildHasOneArchitecturesLevels) {
 }
 
 TEST(SimdLevel, EnvironmentChoosesOrFailsClearly) {
-  ASSERT_EQ(setenv("WEIGHTMAP_SIMD", "portable", 1), 0);
+  ASSERT_TRUE(wm::test::set_env("WEIGHTMAP_SIMD", "portable"));
   auto p = simd_level_from_env();
   ASSERT_TRUE(p.ok()) << p.error().to_string();
   EXPECT_EQ(*p, SimdLevel::kPortable);
-  ASSERT_EQ(setenv("WEIGHTMAP_SIMD", "sse9", 1), 0);
+  ASSERT_TRUE(wm::test::set_env("WEIGHTMAP_SIMD", "sse9"));
   auto bad = simd_level_from_env();
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("unknown level"), std::string::npos) << bad.error().message;
   for (SimdLevel l : kLevels) {
     if (simd_level_supported(l)) continue;
-    ASSERT_EQ(setenv("WEIGHTMAP_SIMD", simd_level_name(l), 1), 0);
+    ASSERT_TRUE(wm::test::set_env("WEIGHTMAP_SIMD", simd_level_name(l)));
     auto missing = simd_level_from_env();
     ASSERT_FALSE(missing.ok());
     const char* why = simd_level_built(l) ? "does not support" : "this build has no";
     EXPECT_NE(missing.error().message.find(why), std::string::npos) << missing.error().message;
   }
-  ASSERT_EQ(unsetenv("WEIGHTMAP_SIMD"), 0);
+  ASSERT_TRUE(wm::test::set_env("WEIGHTMAP_SIMD", nullptr));
   auto best = simd_level_from_env();
   ASSERT_TRUE(best.ok());
   EXPECT_EQ(*best, best_simd_level());

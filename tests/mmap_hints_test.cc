@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "io/mmap_hints.h"
+#include "test_support.h"
 
 namespace wm {
 namespace {
@@ -46,12 +47,12 @@ TEST(MmapHints, ContradictionsAreErrors) {
 }
 
 TEST(MmapHints, FlagWinsOverEnvironmentWhichWinsOverAuto) {
-  ::unsetenv("WEIGHTMAP_MMAP_HINTS");
+  wm::test::set_env("WEIGHTMAP_MMAP_HINTS", nullptr);
   auto def = resolve_mmap_hints(nullptr);
   ASSERT_TRUE(def.ok());
   EXPECT_EQ(*def, MmapHints::automatic());
 
-  ::setenv("WEIGHTMAP_MMAP_HINTS", "random", 1);
+  wm::test::set_env("WEIGHTMAP_MMAP_HINTS", "random");
   auto env = resolve_mmap_hints(nullptr);
   ASSERT_TRUE(env.ok());
   EXPECT_TRUE(env->has(MmapHint::kRandom));
@@ -62,10 +63,10 @@ TEST(MmapHints, FlagWinsOverEnvironmentWhichWinsOverAuto) {
   EXPECT_TRUE(f->has(MmapHint::kPopulate));
   EXPECT_FALSE(f->has(MmapHint::kRandom));
 
-  ::setenv("WEIGHTMAP_MMAP_HINTS", "bogus", 1);
+  wm::test::set_env("WEIGHTMAP_MMAP_HINTS", "bogus");
   EXPECT_FALSE(resolve_mmap_hints(nullptr).ok());
   EXPECT_TRUE(resolve_mmap_hints(&flag).ok());  // the flag wins: the variable is not even read
-  ::unsetenv("WEIGHTMAP_MMAP_HINTS");
+  wm::test::set_env("WEIGHTMAP_MMAP_HINTS", nullptr);
 }
 
 }  // namespace

@@ -117,23 +117,23 @@ TEST(MmapLimits, PermitsCountAndComeBackAcrossThreads) {
 }
 
 TEST(MmapLimits, EnvironmentVariablesParseOrFailNamingTheVariable) {
-  ::setenv("WEIGHTMAP_MAX_MAPPED_FILES", "12", 1);
-  ::setenv("WEIGHTMAP_MAX_MAPPED_BYTES", "1.5G", 1);
+  wm::test::set_env("WEIGHTMAP_MAX_MAPPED_FILES", "12");
+  wm::test::set_env("WEIGHTMAP_MAX_MAPPED_BYTES", "1.5G");
   auto l = mmap_limits_from_env({});
   ASSERT_TRUE(l.ok()) << l.error().to_string();
   EXPECT_EQ(l->max_files, 12u);
   EXPECT_EQ(l->max_bytes, 3ull << 29);
-  ::setenv("WEIGHTMAP_MAX_MAPPED_FILES", "12x", 1);
+  wm::test::set_env("WEIGHTMAP_MAX_MAPPED_FILES", "12x");
   auto bad = mmap_limits_from_env({});
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("WEIGHTMAP_MAX_MAPPED_FILES"), std::string::npos);
-  ::setenv("WEIGHTMAP_MAX_MAPPED_FILES", "", 1);
-  ::setenv("WEIGHTMAP_MAX_MAPPED_BYTES", "lots", 1);
+  wm::test::set_env("WEIGHTMAP_MAX_MAPPED_FILES", "");
+  wm::test::set_env("WEIGHTMAP_MAX_MAPPED_BYTES", "lots");
   bad = mmap_limits_from_env({});
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("WEIGHTMAP_MAX_MAPPED_BYTES"), std::string::npos);
-  ::unsetenv("WEIGHTMAP_MAX_MAPPED_FILES");
-  ::unsetenv("WEIGHTMAP_MAX_MAPPED_BYTES");
+  wm::test::set_env("WEIGHTMAP_MAX_MAPPED_FILES", nullptr);
+  wm::test::set_env("WEIGHTMAP_MAX_MAPPED_BYTES", nullptr);
   auto defaults = mmap_limits_from_env({});
   ASSERT_TRUE(defaults.ok());
   EXPECT_EQ(defaults->max_files, MmapLimits{}.max_files);

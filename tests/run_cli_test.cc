@@ -82,9 +82,9 @@ TEST_F(RunFixture, ChecksumIsTheSameAtEverySimdLevelForEveryKernelDType) {
   std::string portable;
   for (const char* level : {"portable", "avx2", "avx512", "neon"}) {
     if (!simd_level_supported(*simd_level_from_name(level))) continue;
-    ASSERT_EQ(setenv("WEIGHTMAP_SIMD", level, 1), 0);
+    ASSERT_TRUE(wm::test::set_env("WEIGHTMAP_SIMD", level));
     auto doc = run_json(path);
-    ASSERT_EQ(unsetenv("WEIGHTMAP_SIMD"), 0);
+    ASSERT_TRUE(wm::test::set_env("WEIGHTMAP_SIMD", nullptr));
     simdjson::dom::element stage = doc["stages"].get_array().at(0);
     EXPECT_EQ(std::string_view(stage["simd"]), level);
     EXPECT_EQ(uint64_t(stage["tensors"]), 12u);
@@ -126,7 +126,7 @@ TEST_F(RunFixture, ChecksumIsTheSameWhateverTheStrategy) {
     EXPECT_EQ(checksum(s), reference) << strategy;
     EXPECT_EQ(uint64_t(s["tensors"]), 6u);
     EXPECT_GE(double(s["ttfr_ms"]), double(s["load_ms"])) << strategy;
-    EXPECT_GT(double(s["ttfr_ms"]), 0);
+    EXPECT_GT(double(s["ttfr_ms"]));
   }
 }
 

@@ -122,4 +122,12 @@ CommandResult run_cli(const std::string& args) {
   return r;
 }
 
+bool set_env(const char* name, const char* value) {
+#ifdef _WIN32
+  return _putenv_s(name, value ? value : "") == 0;  // "" removes it on Windows
+#else
+  return value ? ::setenv(name, value, 1) == 0 : ::unsetenv(name) == 0;
+#endif
+}
+
 }  // namespace wm::test

@@ -54,4 +54,8 @@ struct CommandResult {
 // Runs the weightmap CLI with `args` (already shell-quoted where needed).
 CommandResult run_cli(const std::string& args);
 
+// Sets (or, with nullptr, removes) an environment variable for this process:
+// setenv/unsetenv where POSIX has them, _putenv_s on Windows. True on success.
+bool set_env(const char* name, const char* value);
+
 }  // namespace wm::test
