@@ -153,15 +153,15 @@ TEST_P(MatvecTest, ThreadCountAndRowSplitDoNotChangeY) {
   auto y1 = run_matvec(level, dtype, w, rows, cols, x, &one);
   auto y2 = run_matvec(level, dtype, w, rows, cols, x, &two);
   auto y3 = run_matvec(level, dtype, w, rows, cols, x, &three);
-  EXPECT_EQ(std::memcmp(y1.data(), y2.data(), rows * 4));
-  EXPECT_EQ(std::memcmp(y1.data(), y3.data(), rows * 4));
+  EXPECT_EQ(std::memcmp(y1.data(), y2.data(), rows * 4), 0);
+  EXPECT_EQ(std::memcmp(y1.data(), y3.data(), rows * 4), 0);
   // Row ranges computed separately give the same bits as the whole.
   std::vector<float> parts(rows);
   MatrixView view{dtype, w.data(), rows, cols};
   matvec_rows(level, view, x.data(), parts.data(), 0, 1);
   matvec_rows(level, view, x.data(), parts.data(), 1, 500);
   matvec_rows(level, view, x.data(), parts.data(), 500, rows);
-  EXPECT_EQ(std::memcmp(y1.data(), parts.data(), rows * 4));
+  EXPECT_EQ(std::memcmp(y1.data(), parts.data(), rows * 4), 0);
   expect_matches_reference(dtype, w, rows, cols, x, y2);
 }
 
@@ -177,7 +177,7 @@ TEST_P(MatvecTest, BitIdenticalToThePortableKernel) {
     auto x = seeded_input(13, cols);
     auto y = run_matvec(level, dtype, w, rows, cols, x, nullptr);
     auto y_portable = run_matvec(SimdLevel::kPortable, dtype, w, rows, cols, x, nullptr);
-    EXPECT_EQ(std::memcmp(y.data(), y_portable.data(), rows * 4));
+    EXPECT_EQ(std::memcmp(y.data(), y_portable.data(), rows * 4), 0);
   }
 }
 
@@ -204,7 +204,7 @@ TEST_P(MatvecConvertedTest, BitIdenticalToTheSameMatrixConvertedToF32) {
     auto x = seeded_input(11, cols);
     auto y = run_matvec(level, dtype, w, rows, cols, x, nullptr);
     auto y_f32 = run_matvec(level, DType::F32, f32, rows, cols, x, nullptr);
-    EXPECT_EQ(std::memcmp(y.data(), y_f32.data(), rows * 4));
+    EXPECT_EQ(std::memcmp(y.data(), y_f32.data(), rows * 4), 0);
   }
 }
 
