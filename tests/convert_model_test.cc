@@ -313,7 +313,7 @@ TEST(ConvertModel, FailuresLeaveNoOutputAndNameTheTensor) {
   auto before = read_file(dir.file("in.safetensors"));
   auto only_input_left = [&] {
     std::vector<std::string> names;
-    for (const auto& e : std::filesystem::directory_iterator(dir.path())) names.push_back(e.path().filename());
+    for (const auto& e : std::filesystem::directory_iterator(dir.path())) names.push_back(e.path().filename().string());
     return names == std::vector<std::string>{"in.safetensors"};
   };
 
