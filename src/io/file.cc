@@ -1,5 +1,6 @@
 // The platform-neutral part of File: reads through the fault-injection
-// seam. Opening, identity and closing are per platform (io/posix/file_posix.cc).
+// seam. Opening, identity and closing a handle are per platform
+// (io/posix/file_posix.cc, io/windows/file_windows.cc).
 #include "io/file.h"
 
 #include <cerrno>
@@ -25,6 +26,27 @@ Status File::read_exact(uint64_t offset, std::span<std::byte> dst) const {
     done += static_cast<size_t>(n);
   }
   return {};
+}
+
+
+File::File(File&& other) noexcept
+    : path_(std::move(other.path_)), handle_(other.handle_), identity_(other.identity_) {
+  other.handle_ = {};
+}
+
+File& File::operator=(File&& other) noexcept {
+  if (this != &other) {
+    close_handle(handle_);
+    path_ = std::move(other.path_);
+    handle_ = other.handle_;
+    identity_ = other.identity_;
+    other.handle_ = {};
+  }
+  return *this;
+}
+
+File::~File() {
+  close_handle(handle_);
 }
 
 }  // namespace wm

@@ -58,6 +58,8 @@ class File {
   Status check_unchanged() const;
 
  private:
+  // Closes a handle File::open made (per platform); none is a no-op.
+  static void close_handle(NativeHandle handle);
   File(std::string path, NativeHandle handle, FileIdentity identity)
       : path_(std::move(path)), handle_(handle), identity_(identity) {}
   std::string path_;

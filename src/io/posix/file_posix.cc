@@ -98,26 +98,6 @@ Result<File> File::open(const std::string& path) {
   return File(path, NativeHandle{fd}, identity_of(st));
 }
 
-File::File(File&& other) noexcept
-    : path_(std::move(other.path_)), handle_(other.handle_), identity_(other.identity_) {
-  other.handle_ = {};
-}
-
-File& File::operator=(File&& other) noexcept {
-  if (this != &other) {
-    if (handle_.valid()) ::close(static_cast<int>(handle_.value));
-    path_ = std::move(other.path_);
-    handle_ = other.handle_;
-    identity_ = other.identity_;
-    other.handle_ = {};
-  }
-  return *this;
-}
-
-File::~File() {
-  if (handle_.valid()) ::close(static_cast<int>(handle_.value));
-}
-
 Status File::check_unchanged() const {
   struct stat st {};
   if (::fstat(static_cast<int>(handle_.value), &st) != 0) return Error{path_, {}, {}, fmt::format("cannot stat: {}", std::strerror(errno))};
@@ -147,6 +127,10 @@ Status File::check_unchanged() const {
                  "still reads the old one. Load it again",
                  ErrorCode::kChangedOnDisk};
   return {};
+}
+
+void File::close_handle(NativeHandle handle) {
+  if (handle.valid()) ::close(static_cast<int>(handle.value));
 }
 
 }  // namespace wm

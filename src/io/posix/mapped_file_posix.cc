@@ -23,27 +23,6 @@ Result<MappedFile> MappedFile::map(std::shared_ptr<const File> file) {
   return MappedFile(std::move(file), static_cast<std::byte*>(p), size, std::move(permit.value()));
 }
 
-MappedFile::MappedFile(MappedFile&& other) noexcept
-    : file_(std::move(other.file_)), data_(other.data_), size_(other.size_), permit_(std::move(other.permit_)) {
-  other.data_ = nullptr;
-  other.size_ = 0;
-}
-
-MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
-  if (this != &other) {
-    unmap();
-    file_ = std::move(other.file_);
-    data_ = other.data_;
-    size_ = other.size_;
-    permit_ = std::move(other.permit_);
-    other.data_ = nullptr;
-    other.size_ = 0;
-  }
-  return *this;
-}
-
-MappedFile::~MappedFile() { unmap(); }
-
 void MappedFile::unmap() {
   if (data_) ::munmap(data_, size_);
   data_ = nullptr;

@@ -73,26 +73,6 @@ Result<File> File::open(const std::string& path) {
   return File(path, win::native(h), identity_of(*info));
 }
 
-File::File(File&& other) noexcept
-    : path_(std::move(other.path_)), handle_(other.handle_), identity_(other.identity_) {
-  other.handle_ = {};
-}
-
-File& File::operator=(File&& other) noexcept {
-  if (this != &other) {
-    if (handle_.valid()) CloseHandle(win::handle_of(handle_));
-    path_ = std::move(other.path_);
-    handle_ = other.handle_;
-    identity_ = other.identity_;
-    other.handle_ = {};
-  }
-  return *this;
-}
-
-File::~File() {
-  if (handle_.valid()) CloseHandle(win::handle_of(handle_));
-}
-
 Status File::check_unchanged() const {
   auto info = info_of(win::handle_of(handle_), path_);
   if (!info) return info.error();
@@ -127,6 +107,10 @@ Status File::check_unchanged() const {
                  "still reads the old one. Load it again",
                  ErrorCode::kChangedOnDisk};
   return {};
+}
+
+void File::close_handle(NativeHandle handle) {
+  if (handle.valid()) CloseHandle(win::handle_of(handle));
 }
 
 }  // namespace wm
