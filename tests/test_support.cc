@@ -107,8 +107,12 @@ std::vector<std::string> split_words(const std::string& args) {
 
 CommandResult run_cli(const std::string& args) {
   std::vector<std::string> argv = split_words(args);
-  argv.insert(argv.begin(), WM_CLI_PATH);
+  // WM_CLI_PATH is the CLI's path, with the emulator and its options in front
+  // in a cross build ("qemu-aarch64 -L / .../weightmap"): looked up in PATH.
+  std::vector<std::string> cli = split_words(WM_CLI_PATH);
+  argv.insert(argv.begin(), cli.begin(), cli.end());
   ChildOptions options;
+  options.search_path = true;
   options.capture_stderr = true;
   CommandResult r;
   auto child = run_child(argv, options);
