@@ -34,6 +34,7 @@ export WINEPREFIX="$build/wineprefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,m
 if [ ! -f "$WINEPREFIX/system.reg" ]; then
   echo "== windows: wine prefix"
   wineboot --init >/dev/null 2>&1
+  wineserver -w  # the server wineboot started lingers: let it go before starting ours
 fi
 wineserver -p
 trap 'wineserver -k >/dev/null 2>&1 || true' EXIT
