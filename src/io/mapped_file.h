@@ -108,7 +108,7 @@ class PrivateRange {
   std::byte* data_ = nullptr;
   uint64_t len_ = 0;
   NativeHandle section_;  // Windows: the file-mapping object of the view (revert remaps it); unused on POSIX
-  uint64_t view_offset_ = 0;  // Windows: the view's file offset (revert maps it again there); unused on POSIX
+  [[maybe_unused]] uint64_t view_offset_ = 0;  // Windows: the view's file offset (revert maps it again there); unused on POSIX
 };
 
 }  // namespace wm
