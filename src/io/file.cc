@@ -1,5 +1,6 @@
 // The platform-neutral part of File: reads through the fault-injection
-// seam. Opening, identity and closing a handle are per platform
+// seam, and what counts as a changed file. Opening, identity and closing a
+// handle are per platform
 // (io/posix/file_posix.cc, io/windows/file_windows.cc).
 #include "io/file.h"
 
@@ -28,6 +29,34 @@ Status File::read_exact(uint64_t offset, std::span<std::byte> dst) const {
   return {};
 }
 
+Status File::check_unchanged() const {
+  auto now = identity_of_handle(handle_, path_);
+  if (!now) return now.error();
+  if (now->size != identity_.size)
+    return Error{path_, {}, {},
+                 fmt::format("the file changed while in use: {} bytes when opened, {} now (truncated or rewritten); "
+                             "its mapped pages past the new end can no longer be read. Load it again",
+                             identity_.size, now->size),
+                 ErrorCode::kChangedOnDisk};
+  if (now->mtime_ns != identity_.mtime_ns)
+    return Error{path_, {}, {},
+                 "the file was modified in place while in use (its modification time changed): its bytes may no "
+                 "longer be what was loaded. Load it again",
+                 ErrorCode::kChangedOnDisk};
+  auto named = identity_of_path(path_);
+  if (!named)
+    return Error{path_, {}, {},
+                 fmt::format("the file was removed or renamed while in use ({}); the loaded model still reads the "
+                             "old file",
+                             named.error().message),
+                 ErrorCode::kChangedOnDisk};
+  if (named->device != identity_.device || named->inode != identity_.inode)
+    return Error{path_, {}, {},
+                 "the file was replaced (saved over: the path names a new file) while in use; the loaded model "
+                 "still reads the old one. Load it again",
+                 ErrorCode::kChangedOnDisk};
+  return {};
+}
 
 File::File(File&& other) noexcept
     : path_(std::move(other.path_)), handle_(other.handle_), identity_(other.identity_) {

@@ -58,8 +58,12 @@ class File {
   Status check_unchanged() const;
 
  private:
-  // Closes a handle File::open made (per platform); none is a no-op.
+  // Per platform: closes a handle File::open made (none is a no-op); the
+  // identity of an open handle; the identity of what a path names now (the
+  // error's message is the OS's reason, for check_unchanged to quote).
   static void close_handle(NativeHandle handle);
+  static Result<FileIdentity> identity_of_handle(NativeHandle handle, const std::string& path);
+  static Result<FileIdentity> identity_of_path(const std::string& path);
   File(std::string path, NativeHandle handle, FileIdentity identity)
       : path_(std::move(path)), handle_(handle), identity_(identity) {}
   std::string path_;

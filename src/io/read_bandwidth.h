@@ -21,4 +21,9 @@ struct ReadBandwidth {
 Result<ReadBandwidth> direct_read_bandwidth(const std::string& path, uint64_t block_bytes = 1ull << 20,
                                             unsigned depth = 4);
 
+// The same figure with one direct read at a time (DirectFile), for
+// platforms without several uncached reads in flight: a lower bound of the
+// device's rate.
+Result<ReadBandwidth> serial_direct_read_bandwidth(const std::string& path, uint64_t block_bytes);
+
 }  // namespace wm

@@ -24,8 +24,12 @@
 namespace wm {
 
 namespace detail {
-// Runs fn(ctx) under the guard; returns the faulting address or nullptr.
+// Runs fn(ctx) under the guard; returns the faulting address or nullptr
+// (per platform).
 const std::byte* run_sigbus_guarded(const std::byte* lo, uint64_t len, void (*fn)(void*), void* ctx);
+// Called by the platform's handler for each fault it catches
+// (async-signal-safe: one lock-free atomic add).
+void count_caught_fault();
 }  // namespace detail
 
 // Runs `fn()`; returns nullptr when it finished, or the address in

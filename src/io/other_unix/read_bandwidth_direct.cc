@@ -1,35 +1,12 @@
 // The cold bound where there is no io_uring (macOS, the BSDs): one direct
-// (uncached) read at a time through DirectFile, so the figure is a lower
-// bound of what the device can do with several reads in flight.
-#include <chrono>
-#include <cstdlib>
-#include <memory>
-
-#include "io/direct_file.h"
-#include "io/fault_injection.h"
+// (uncached) read at a time, a lower bound of what the device can do with
+// several reads in flight.
 #include "io/read_bandwidth.h"
 
 namespace wm {
 
 Result<ReadBandwidth> direct_read_bandwidth(const std::string& path, uint64_t block_bytes, unsigned) {
-  auto file = File::open(path);
-  if (!file) return file.error();
-  auto direct = DirectFile::open(*file);
-  if (!direct) return direct.error();
-  const uint64_t align = direct->memory_align();
-  const uint64_t cover = (block_bytes + 2 * direct->offset_align() + align - 1) / align * align;
-  std::unique_ptr<std::byte, void (*)(void*)> bounce(
-      static_cast<std::byte*>(sys::native_aligned_alloc(align, cover)), &sys::aligned_free);
-  if (!bounce) return Error{path, {}, {}, "out of memory for the read buffer"};
-  auto start = std::chrono::steady_clock::now();
-  for (uint64_t offset = 0; offset < file->size(); offset += block_bytes) {
-    uint64_t len = std::min(block_bytes, file->size() - offset);
-    if (auto r = direct->read(offset, len, {bounce.get(), cover}); !r) return r.error();
-  }
-  ReadBandwidth bw;
-  bw.bytes = file->size();
-  bw.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return bw;
+  return serial_direct_read_bandwidth(path, block_bytes);
 }
 
 }  // namespace wm

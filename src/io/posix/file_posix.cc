@@ -98,35 +98,17 @@ Result<File> File::open(const std::string& path) {
   return File(path, NativeHandle{fd}, identity_of(st));
 }
 
-Status File::check_unchanged() const {
+Result<FileIdentity> File::identity_of_handle(NativeHandle handle, const std::string& path) {
   struct stat st {};
-  if (::fstat(static_cast<int>(handle_.value), &st) != 0) return Error{path_, {}, {}, fmt::format("cannot stat: {}", std::strerror(errno))};
-  FileIdentity now = identity_of(st);
-  if (now.size != identity_.size)
-    return Error{path_, {}, {},
-                 fmt::format("the file changed while in use: {} bytes when opened, {} now (truncated or rewritten); "
-                             "its mapped pages past the new end can no longer be read. Load it again",
-                             identity_.size, now.size),
-                 ErrorCode::kChangedOnDisk};
-  if (now.mtime_ns != identity_.mtime_ns)
-    return Error{path_, {}, {},
-                 "the file was modified in place while in use (its mtime changed): its bytes may no longer be "
-                 "what was loaded. Load it again",
-                 ErrorCode::kChangedOnDisk};
-  struct stat by_path {};
-  if (::stat(path_.c_str(), &by_path) != 0)
-    return Error{path_, {}, {},
-                 fmt::format("the file was removed or renamed while in use ({}); the loaded model still reads the "
-                             "old file",
-                             std::strerror(errno)),
-                 ErrorCode::kChangedOnDisk};
-  FileIdentity named = identity_of(by_path);
-  if (named.device != identity_.device || named.inode != identity_.inode)
-    return Error{path_, {}, {},
-                 "the file was replaced (saved over: the path names a new file) while in use; the loaded model "
-                 "still reads the old one. Load it again",
-                 ErrorCode::kChangedOnDisk};
-  return {};
+  if (::fstat(static_cast<int>(handle.value), &st) != 0)
+    return Error{path, {}, {}, fmt::format("cannot stat: {}", std::strerror(errno)), code_of_errno(errno)};
+  return identity_of(st);
+}
+
+Result<FileIdentity> File::identity_of_path(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Error{path, {}, {}, std::strerror(errno), code_of_errno(errno)};
+  return identity_of(st);
 }
 
 void File::close_handle(NativeHandle handle) {

@@ -4,7 +4,6 @@
 #include <atomic>
 #include <csetjmp>
 #include <csignal>
-#include <cstring>
 #include <mutex>
 
 #include "io/posix/signal_chain.h"
@@ -25,7 +24,6 @@ struct Frame {
 thread_local Frame* t_top __attribute__((tls_model("initial-exec"))) = nullptr;
 
 struct sigaction g_previous;  // the SIGBUS disposition before ours
-std::atomic<uint64_t> g_caught{0};
 std::once_flag g_install_once;
 
 void pass_on(int sig, siginfo_t* info, void* uctx) {
@@ -42,7 +40,7 @@ void on_sigbus(int sig, siginfo_t* info, void* uctx) {
     for (Frame* f = t_top; f != nullptr; f = f->prev)
       if (addr >= f->lo && addr < f->hi) {
         f->fault = addr;
-        g_caught.fetch_add(1, std::memory_order_relaxed);
+        detail::count_caught_fault();
         siglongjmp(f->env, 1);
       }
   pass_on(sig, info, uctx);
@@ -78,11 +76,5 @@ const std::byte* run_sigbus_guarded(const std::byte* lo, uint64_t len, void (*fn
 }
 
 }  // namespace detail
-
-const std::byte* guarded_copy(std::byte* dst, const std::byte* src, uint64_t n) {
-  return guard_sigbus(src, n, [&] { std::memcpy(dst, src, n); });
-}
-
-uint64_t sigbus_faults_caught() { return g_caught.load(std::memory_order_relaxed); }
 
 }  // namespace wm

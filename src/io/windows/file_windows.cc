@@ -73,40 +73,24 @@ Result<File> File::open(const std::string& path) {
   return File(path, win::native(h), identity_of(*info));
 }
 
-Status File::check_unchanged() const {
-  auto info = info_of(win::handle_of(handle_), path_);
+Result<FileIdentity> File::identity_of_handle(NativeHandle handle, const std::string& path) {
+  auto info = info_of(win::handle_of(handle), path);
   if (!info) return info.error();
-  FileIdentity now = identity_of(*info);
-  if (now.size != identity_.size)
-    return Error{path_, {}, {},
-                 fmt::format("the file changed while in use: {} bytes when opened, {} now (truncated or rewritten); "
-                             "its mapped pages past the new end can no longer be read. Load it again",
-                             identity_.size, now.size),
-                 ErrorCode::kChangedOnDisk};
-  if (now.mtime_ns != identity_.mtime_ns)
-    return Error{path_, {}, {},
-                 "the file was modified in place while in use (its last-write time changed): its bytes may no longer "
-                 "be what was loaded. Load it again",
-                 ErrorCode::kChangedOnDisk};
-  // The path must still name the same file (volume serial + file index).
-  HANDLE by_path = CreateFileW(win::long_path(path_).c_str(), FILE_READ_ATTRIBUTES, kShareAll, nullptr, OPEN_EXISTING,
-                               FILE_ATTRIBUTE_NORMAL, nullptr);
-  if (by_path == INVALID_HANDLE_VALUE)
-    return Error{path_, {}, {},
-                 fmt::format("the file was removed or renamed while in use ({}); the loaded model still reads the "
-                             "old file",
-                             win::error_text(GetLastError())),
-                 ErrorCode::kChangedOnDisk};
-  auto named = info_of(by_path, path_);
-  CloseHandle(by_path);
-  if (!named) return named.error();
-  FileIdentity named_id = identity_of(*named);
-  if (named_id.device != identity_.device || named_id.inode != identity_.inode)
-    return Error{path_, {}, {},
-                 "the file was replaced (saved over: the path names a new file) while in use; the loaded model "
-                 "still reads the old one. Load it again",
-                 ErrorCode::kChangedOnDisk};
-  return {};
+  return identity_of(*info);
+}
+
+// The path must still name the same file (volume serial + file index).
+Result<FileIdentity> File::identity_of_path(const std::string& path) {
+  HANDLE h = CreateFileW(win::long_path(path).c_str(), FILE_READ_ATTRIBUTES, kShareAll, nullptr, OPEN_EXISTING,
+                         FILE_ATTRIBUTE_NORMAL, nullptr);
+  if (h == INVALID_HANDLE_VALUE) {
+    DWORD err = GetLastError();
+    return Error{path, {}, {}, win::error_text(err), code_of(err)};
+  }
+  auto info = info_of(h, path);
+  CloseHandle(h);
+  if (!info) return info.error();
+  return identity_of(*info);
 }
 
 void File::close_handle(NativeHandle handle) {

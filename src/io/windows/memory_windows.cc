@@ -13,16 +13,6 @@
 #include <psapi.h>
 
 namespace wm {
-namespace {
-
-std::pair<uintptr_t, uint64_t> page_cover(const void* addr, uint64_t len) {
-  const uint64_t page = page_size();
-  uintptr_t start = reinterpret_cast<uintptr_t>(addr) / page * page;
-  uintptr_t end = (reinterpret_cast<uintptr_t>(addr) + len + page - 1) / page * page;
-  return {start, end - start};
-}
-
-}  // namespace
 
 const char* access_advice_name(AccessAdvice advice) {
   switch (advice) {

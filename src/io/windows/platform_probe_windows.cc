@@ -5,6 +5,7 @@
 
 #include "io/platform.h"
 #include "io/windows/win32.h"
+#include <psapi.h>
 
 namespace wm {
 namespace {
@@ -19,6 +20,26 @@ const char* wine_version() {
   using Fn = const char* (*)();
   auto fn = reinterpret_cast<Fn>(reinterpret_cast<void*>(GetProcAddress(ntdll, "wine_get_version")));
   return fn ? fn() : nullptr;
+}
+
+// Whether the private-bytes figure moves when this process commits and
+// touches memory (wine leaves it at 0): if not, there is no anon figure.
+bool private_bytes_counted() {
+  auto private_bytes = [] {
+    PROCESS_MEMORY_COUNTERS_EX pmc{};
+    pmc.cb = sizeof pmc;
+    if (!K32GetProcessMemoryInfo(GetCurrentProcess(), reinterpret_cast<PROCESS_MEMORY_COUNTERS*>(&pmc), sizeof pmc))
+      return SIZE_T{0};
+    return pmc.PrivateUsage;
+  };
+  constexpr SIZE_T kProbe = 4u << 20;
+  SIZE_T before = private_bytes();
+  auto* p = static_cast<volatile char*>(VirtualAlloc(nullptr, kProbe, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE));
+  if (p == nullptr) return false;
+  for (SIZE_T i = 0; i < kProbe; i += 4096) p[i] = 1;
+  SIZE_T after = private_bytes();
+  VirtualFree(const_cast<char*>(p), 0, MEM_RELEASE);
+  return after >= before + kProbe / 2;
 }
 
 }  // namespace
@@ -49,6 +70,9 @@ CapabilityStatus probe_capability(Capability c) {
     case Capability::kAsyncIo: return yes("overlapped ReadFile (buffered)");
     case Capability::kFaultGuard: return yes("vectored exception handler (EXCEPTION_IN_PAGE_ERROR)");
     case Capability::kProcessMemory:
+      if (!private_bytes_counted())
+        return no("GetProcessMemoryInfo's private bytes do not grow when this process commits memory (wine leaves "
+                  "them at 0): only the working set and its peak are reported; the anonymous/file split reads 0");
       return yes("GetProcessMemoryInfo (working set; private bytes stand in for the anonymous part)");
     case Capability::kCgroupMemoryLimit:
       return no("cgroups are Linux-only; Windows job-object limits are not read");

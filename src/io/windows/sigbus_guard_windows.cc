@@ -10,7 +10,6 @@
 #include "io/sigbus_guard.h"
 
 #include <atomic>
-#include <cstring>
 #include <mutex>
 
 #include "io/windows/win32.h"
@@ -32,7 +31,6 @@ struct Frame {
 
 thread_local Frame* t_top = nullptr;
 thread_local Frame* t_landing = nullptr;  // the frame the landing function jumps to
-std::atomic<uint64_t> g_caught{0};
 std::once_flag g_install_once;
 
 [[noreturn]] void land_after_fault() { __builtin_longjmp(t_landing->env, 1); }
@@ -50,7 +48,7 @@ LONG CALLBACK on_exception(EXCEPTION_POINTERS* ep) {
     if (addr >= f->lo && addr < f->hi) {
       f->fault = addr;
       t_landing = f;
-      g_caught.fetch_add(1, std::memory_order_relaxed);
+      detail::count_caught_fault();
       // Resume in land_after_fault on this thread's stack, below the faulting
       // frame, aligned as at a call (16n + 8).
       CONTEXT* ctx = ep->ContextRecord;
@@ -85,11 +83,5 @@ const std::byte* run_sigbus_guarded(const std::byte* lo, uint64_t len, void (*fn
 }
 
 }  // namespace detail
-
-const std::byte* guarded_copy(std::byte* dst, const std::byte* src, uint64_t n) {
-  return guard_sigbus(src, n, [&] { std::memcpy(dst, src, n); });
-}
-
-uint64_t sigbus_faults_caught() { return g_caught.load(std::memory_order_relaxed); }
 
 }  // namespace wm
