@@ -11,13 +11,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fmt/format.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "common/json_writer.h"
 #include "format/gguf_writer.h"
 #include "format/safetensors_writer.h"
 #include "lora_test_support.h"
+#include "platform_support.h"
 #include "test_support.h"
 
 namespace wm {
@@ -38,7 +37,8 @@ bool strict_json(const std::string& text, std::string* why = nullptr) {
 TEST(Attack, FifoIsRefusedByEveryCommandWithoutHanging) {
   TempDir dir;
   std::string fifo = dir.file("model.safetensors");
-  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::string why;
+  if (!test::make_fifo(fifo, &why)) GTEST_SKIP() << why << " (ADeviceIsRefusedByEveryCommand is the counterpart)";
   for (const char* cmd : {"inspect", "load", "run", "verify", "cache status"}) {
     auto r = test::run_cli(fmt::format("{} {}", cmd, fifo));  // hung forever in open(2) before
     EXPECT_NE(r.exit_code, 0) << cmd;
@@ -50,6 +50,15 @@ TEST(Attack, FifoIsRefusedByEveryCommandWithoutHanging) {
   auto r = test::run_cli("load " + dir.file("model.safetensors.index.json"));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("not a regular file"), std::string::npos) << r.err;
+}
+
+TEST(Attack, ADeviceIsRefusedByEveryCommand) {
+  std::string device = test::device_path();
+  for (const char* cmd : {"inspect", "load", "run", "verify", "cache status"}) {
+    auto r = test::run_cli(fmt::format("{} {}", cmd, device));
+    EXPECT_NE(r.exit_code, 0) << cmd;
+    EXPECT_NE(r.err.find("not a regular file"), std::string::npos) << cmd << ": " << r.err;
+  }
 }
 
 // --- 2. empty tensors with huge dimensions ----------------------------------------
@@ -200,23 +209,6 @@ TEST(Attack, AnIndexWithAnEmptyWeightMapIsRefused) {
 
 // --- more shards than the open-file limit ------------------------------------------------
 
-// Runs the CLI under a shell with `limits` (ulimit commands) first.
-test::CommandResult run_cli_limited(const std::string& limits, const std::string& args) {
-  TempDir dir;
-  std::string out = dir.file("out"), err = dir.file("err");
-  std::string cmd = fmt::format("sh -c '{}; exec {} {}' >{} 2>{} </dev/null", limits, WM_CLI_PATH, args, out, err);
-  int status = std::system(cmd.c_str());
-  test::CommandResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  auto text = [](const std::string& path) {
-    auto b = test::read_file(path);
-    return std::string(reinterpret_cast<const char*>(b.data()), b.size());
-  };
-  r.out = text(out);
-  r.err = text(err);
-  return r;
-}
-
 TEST(Attack, MoreShardsThanTheSoftOpenFileLimitLoad) {
   TempDir dir;
   std::string map;
@@ -229,12 +221,16 @@ TEST(Attack, MoreShardsThanTheSoftOpenFileLimitLoad) {
   }
   test::write_text(dir.file("model.safetensors.index.json"), "{\"weight_map\": {" + map + "}}");
   std::string index = dir.file("model.safetensors.index.json");
+  auto plain = test::run_cli("load " + index);  // 150 files open at once
+  EXPECT_EQ(plain.exit_code, 0) << plain.err;
   // Soft limit 64, hard limit higher: raised, loaded, and said so.
-  auto soft = run_cli_limited("ulimit -Sn 64; ulimit -Hn 1024", "load " + index);
+  test::CommandResult soft, hard;
+  std::string why;
+  if (!test::run_cli_with_open_file_limit(64, 1024, "load " + index, &soft, &why)) GTEST_SKIP() << why;
   EXPECT_EQ(soft.exit_code, 0) << soft.err;
   EXPECT_NE(soft.err.find("raised the soft open-file limit from 64 to 1024"), std::string::npos) << soft.err;
   // Hard limit 64: an error naming the limit and how to raise it.
-  auto hard = run_cli_limited("ulimit -n 64", "load " + index);
+  ASSERT_TRUE(test::run_cli_with_open_file_limit(64, 64, "load " + index, &hard, &why)) << why;
   EXPECT_NE(hard.exit_code, 0);
   EXPECT_NE(hard.err.find("RLIMIT_NOFILE"), std::string::npos) << hard.err;
   EXPECT_NE(hard.err.find("ulimit -n"), std::string::npos) << hard.err;

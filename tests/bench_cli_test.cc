@@ -33,7 +33,7 @@ std::string write_model(const TempDir& dir) {
 }
 
 TEST(BenchCli, RunsEveryStrategyColdAndWarmWithAgreeingChecksums) {
-  WM_SKIP_UNDER_EMULATOR("`weightmap bench` starts itself again per strategy (/proc/self/exe), and an arm64 "
+  WM_SKIP_UNDER_QEMU("`weightmap bench` starts itself again per strategy (/proc/self/exe), and an arm64 "
                          "program started from inside qemu-user runs only where binfmt_misc hands it to qemu");
   TempDir dir;
   std::string path = write_model(dir);
@@ -75,7 +75,7 @@ TEST(BenchCli, RunsEveryStrategyColdAndWarmWithAgreeingChecksums) {
 }
 
 TEST(BenchCli, StrategySubsetTextAndPlot) {
-  WM_SKIP_UNDER_EMULATOR("`weightmap bench` starts itself again per strategy (/proc/self/exe), and an arm64 "
+  WM_SKIP_UNDER_QEMU("`weightmap bench` starts itself again per strategy (/proc/self/exe), and an arm64 "
                          "program started from inside qemu-user runs only where binfmt_misc hands it to qemu");
   TempDir dir;
   std::string path = write_model(dir);

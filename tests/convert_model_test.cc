@@ -373,7 +373,9 @@ TEST(ConvertModel, MemoryStaysWithinAFewStagingBudgets) {
   EXPECT_LE(r->staging_bytes, o.staging_bytes);
   uint64_t growth = (peak - base) << 10;
   // The staging buffer, the output's write buffer (4 MiB), allocator slack.
-  EXPECT_LT(growth, 3 * o.staging_bytes) << "RssAnon grew " << (growth >> 20) << " MiB";
+  if (supports(Capability::kProcessMemory)) {  // else there is no figure to bound (wine)
+    EXPECT_LT(growth, 3 * o.staging_bytes) << "RssAnon grew " << (growth >> 20) << " MiB";
+  }
   auto g = open_model_path(dir.file("big.gguf"));
   ASSERT_TRUE(g);
   EXPECT_EQ(find(*g, "layer0.weight")->dtype, DType::F16);

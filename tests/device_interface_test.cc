@@ -20,6 +20,7 @@
 // Test inputs only: files written by the project's writer, read back by the
 // test itself (read_file) to compare.
 #include "format/safetensors_writer.h"
+#include "io/fault_injection.h"  // sys::native_aligned_alloc: std::aligned_alloc is not in every C runtime
 #include "test_support.h"
 
 namespace {
@@ -45,14 +46,14 @@ class EngineDevice final : public wm::Device {
     }
     cv_.notify_all();
     thread_.join();
-    for (auto& [p, n] : live_) std::free(p);
+    for (auto& [p, n] : live_) wm::sys::aligned_free(p);
   }
   const wm::DeviceCaps& caps() const override { return caps_; }
 
   wm::Result<wm::DeviceBuffer> allocate(uint64_t nbytes, uint32_t alignment) override {
     if (fail_allocate_) return wm::Error{{}, {}, {}, "engine: no memory left", wm::ErrorCode::kOutOfMemory};
     uint64_t align = std::max<uint64_t>(alignment, 128);
-    void* p = std::aligned_alloc(align, std::max<uint64_t>(align, (nbytes + align - 1) / align * align));
+    void* p = wm::sys::native_aligned_alloc(align, std::max<uint64_t>(align, (nbytes + align - 1) / align * align));
     std::lock_guard lock(mu_);
     live_[p] = nbytes;
     ++allocations_;
@@ -60,7 +61,7 @@ class EngineDevice final : public wm::Device {
   }
   void free(const wm::DeviceBuffer& b) override {
     std::lock_guard lock(mu_);
-    if (live_.erase(b.handle)) std::free(b.handle);
+    if (live_.erase(b.handle)) wm::sys::aligned_free(b.handle);
   }
   void upload(const wm::DeviceBuffer& b, uint64_t offset, const std::byte* src, uint64_t n,
               wm::UploadDone done) override {
@@ -89,7 +90,7 @@ class EngineDevice final : public wm::Device {
   // aligned blocks it can recognise in upload() sources.
   std::byte* allocate_staging(uint64_t n) override {
     if (!offer_staging_) return nullptr;
-    auto* p = static_cast<std::byte*>(std::aligned_alloc(4096, n));
+    auto* p = static_cast<std::byte*>(wm::sys::native_aligned_alloc(4096, n));
     std::lock_guard lock(mu_);
     staging_[p] = n;
     staging_bytes_ += n;
@@ -100,7 +101,7 @@ class EngineDevice final : public wm::Device {
     std::lock_guard lock(mu_);
     staging_bytes_ -= staging_[p];
     staging_.erase(p);
-    std::free(p);
+    wm::sys::aligned_free(p);
   }
   bool offer_staging_ = false;
   uint64_t staging_bytes_ = 0;  // guarded by mu_

@@ -144,7 +144,7 @@ uint64_t locked_kib() {
 }
 
 TEST(Mlock, MappedPagesArePinnedAsTheyAreRead) {
-  WM_SKIP_UNDER_EMULATOR("qemu-user's mlock fails with EINVAL");
+  WM_SKIP_UNDER_QEMU("qemu-user's mlock fails with EINVAL");
   TempDir dir;
   std::string path = write_model(dir, 512);  // 512 KiB
   rlimit lim{};
@@ -182,7 +182,7 @@ class WithoutIpcLock {
 };
 
 TEST(Mlock, ARefusalIsReportedAndTheLoadGoesOn) {
-  WM_SKIP_UNDER_EMULATOR("qemu-user's mlock fails with EINVAL");
+  WM_SKIP_UNDER_QEMU("qemu-user's mlock fails with EINVAL");
   TempDir dir;
   std::string path = write_model(dir);
   WithoutIpcLock no_cap;

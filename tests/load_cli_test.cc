@@ -86,8 +86,10 @@ TEST_F(LoadCli, JsonDefaultMapsEveryAlignedTensor) {
   for (const char* phase : {"plan", "map", "read", "convert", "upload"}) EXPECT_GE(double(doc["time_ms"][phase]), 0.0);
   uint64_t peak = doc["rss"]["peak_kib"], anon = doc["rss"]["anon_kib"], file = doc["rss"]["file_kib"];
   EXPECT_GT(peak, 0u);
-  EXPECT_GT(anon, 0u);
-  EXPECT_GT(file, 0u);  // at least the program's own code pages
+  if (supports(Capability::kProcessMemory)) {  // else only the working set is known (wine)
+    EXPECT_GT(anon, 0u);
+    EXPECT_GT(file, 0u);  // at least the program's own code pages
+  }
   EXPECT_GE(peak, anon);
   EXPECT_EQ(uint64_t(doc["file_bytes"]), file_bytes_);
   uint64_t cached = doc["page_cache_bytes"];

@@ -109,7 +109,7 @@ TEST(LoadPageCache, EveryStrategyGivesTheFileBytes) {
 }
 
 TEST(LoadPageCache, AutoPrefetchesACold_FileAndLeavesAWarmOneAlone) {
-  WM_SKIP_UNDER_EMULATOR("qemu-user ignores madvise, and mincore does not show what the host cached");
+  WM_SKIP_UNDER_QEMU("qemu-user ignores madvise, and mincore does not show what the host cached");
   TempDir dir;
   SKIP_UNLESS_COLD_POSSIBLE(dir.path());
   std::string path = write_model(dir, 8, 1024);  // 16 MiB
@@ -147,7 +147,7 @@ TEST(LoadPageCache, ReleaseWithEvictEmptiesTheCache) {
 }
 
 TEST(LoadPageCache, DontneedHintEvictsWhenTheModelGoes) {
-  WM_SKIP_UNDER_EMULATOR("qemu-user ignores madvise, and mincore does not show what the host cached");
+  WM_SKIP_UNDER_QEMU("qemu-user ignores madvise, and mincore does not show what the host cached");
   TempDir dir;
   SKIP_UNLESS_COLD_POSSIBLE(dir.path());
   std::string path = write_model(dir, 4, 1024);

@@ -1,19 +1,19 @@
 // What a LoRA costs in memory on a mapped model (issue 5's figure): with a
 // LoRA touching P bytes of an S-byte model (S = 256 MiB, P = 8 MiB), RssAnon
 // grows by P (+5%), not S, and removing the LoRA gives it back (within 1% of
-// P) along with the file's bytes. In-process; malloc_trim(0) before each
+// P) along with the file's bytes. In-process; the heap trimmed before each
 // reading so that heap pages malloc merely caches are not counted as the
 // LoRA's. Committed_AS is system-wide and noisy: bench/lora_bench.cc.
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
-#include <malloc.h>
 
 #include "format/model_path.h"
 #include "io/file.h"
 #include "io/process_memory.h"
 #include "load/loader.h"
 #include "lora_test_support.h"
+#include "platform_support.h"
 #include "lora/apply.h"
 
 namespace wm {
@@ -22,12 +22,13 @@ namespace {
 using namespace lora_test;
 
 uint64_t anon_bytes() {
-  malloc_trim(0);
+  test::trim_heap();
   return read_process_memory().anon_kib * 1024;
 }
 
 TEST(LoraMemory, CopyOnWriteCostsOnlyThePatchedTensorsAndRemoveGivesThemBack) {
-  WM_SKIP_UNDER_EMULATOR("the process's memory figures include the emulator's own memory");
+  WM_SKIP_UNDER_QEMU("the process's memory figures include the emulator's own memory");
+  WM_SKIP_WITHOUT(Capability::kProcessMemory);
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "ASan's allocator and shadow memory make RssAnon meaningless here";
 #endif

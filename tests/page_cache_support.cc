@@ -35,4 +35,8 @@ bool can_make_cold(const std::string& dir, std::string* why) {
   return ok;
 }
 
+bool advise_no_readahead(const File& file) {
+  return ::posix_fadvise(static_cast<int>(file.native_handle().value), 0, 0, POSIX_FADV_RANDOM) == 0;
+}
+
 }  // namespace wm::test

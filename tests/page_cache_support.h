@@ -6,6 +6,10 @@
 #include <cstdint>
 #include <string>
 
+namespace wm {
+class File;
+}
+
 namespace wm::test {
 
 // Flushes the file's dirty pages (eviction skips dirty pages) and drops it
@@ -15,5 +19,8 @@ bool make_cold(const std::string& path);
 double cached_fraction(const std::string& path);
 // Whether make_cold() works where `dir` lives; `why` says why not.
 bool can_make_cold(const std::string& dir, std::string* why);
+// Turns the kernel's read-ahead off for the file (POSIX_FADV_RANDOM), so a
+// read caches exactly what it read; false where there is no such advice.
+bool advise_no_readahead(const File& file);
 
 }  // namespace wm::test

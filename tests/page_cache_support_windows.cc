@@ -25,4 +25,6 @@ bool can_make_cold(const std::string&, std::string* why) {
   return false;
 }
 
+bool advise_no_readahead(const File&) { return false; }  // Windows has no per-file read-ahead advice
+
 }  // namespace wm::test

@@ -137,7 +137,7 @@ TEST(Platform, ChildOutputAndExitCodeComeBack) {
 
 TEST(Platform, AMissingProgramIsNotFoundNamingIt) {
   if (!supports(Capability::kSpawnChild)) GTEST_SKIP() << unsupported_reason(Capability::kSpawnChild);
-  WM_SKIP_UNDER_EMULATOR("qemu-user's vfork does not pass the exec failure back: the child just exits 127");
+  WM_SKIP_UNDER_QEMU("qemu-user's vfork does not pass the exec failure back: the child just exits 127");
   auto missing = run_child({"weightmap-no-such-program"}, {.search_path = true});
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);

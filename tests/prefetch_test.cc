@@ -5,8 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
-#include <fcntl.h>
-#include <unistd.h>
 
 #include "io/direct_file.h"
 #include "io/mapped_file.h"
@@ -16,6 +14,7 @@
 #include "io/residency.h"
 #include "io/uring_reader.h"
 #include "page_cache_support.h"
+#include "platform_support.h"
 #include "test_support.h"
 
 namespace wm {
@@ -50,7 +49,7 @@ TEST(Residency, SampledAgreesWithExactOnAFileHalfCached) {
   SKIP_UNLESS_COLD_POSSIBLE(fx.dir.path());
   ASSERT_TRUE(test::make_cold(fx.path));
   // No read-ahead: exactly the half read gets cached.
-  ASSERT_EQ(::posix_fadvise(static_cast<int>(fx.file->native_handle().value), 0, 0, POSIX_FADV_RANDOM), 0);
+  ASSERT_TRUE(test::advise_no_readahead(*fx.file));
   std::vector<std::byte> first_half(kSize / 2);
   ASSERT_TRUE(fx.file->read_exact(0, first_half).ok());
   auto m = MappedFile::map(fx.file);
@@ -75,7 +74,7 @@ TEST(Residency, SampledAgreesWithExactOnAFileHalfCached) {
 }
 
 TEST(Prefetcher, PopulatesSpansAndWaitsInOrder) {
-  WM_SKIP_UNDER_EMULATOR("qemu-user ignores madvise, and mincore does not show what the host cached");
+  WM_SKIP_UNDER_QEMU("qemu-user ignores madvise, and mincore does not show what the host cached");
   Fixture fx;
   SKIP_UNLESS_COLD_POSSIBLE(fx.dir.path());
   for (bool force_pread : {false, true}) {
@@ -106,12 +105,13 @@ TEST(Prefetcher, PopulatesSpansAndWaitsInOrder) {
 }
 
 TEST(Prefetcher, TruncatedUnderTheMappingIsAnErrorNotSigbus) {
-  WM_SKIP_UNDER_EMULATOR("qemu-user ignores madvise (the populate never faults)");
+  WM_SKIP_UNDER_QEMU("qemu-user ignores madvise (the populate never faults)");
   Fixture fx;
   auto m = MappedFile::map(fx.file);
   ASSERT_TRUE(m.ok());
   ASSERT_TRUE(test::make_cold(fx.path) || true);
-  ASSERT_EQ(::truncate(fx.path.c_str(), 4096), 0);
+  std::string why;
+  if (!test::shrink_file(fx.path, 4096, &why)) GTEST_SKIP() << why;
   for (bool force_pread : {false, true}) {
     PrefetchOptions po;
     po.workers = 2;

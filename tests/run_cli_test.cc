@@ -8,7 +8,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fmt/format.h>
-#include <sys/wait.h>
 #include <string>
 
 #include "compute/cpu_features.h"
@@ -191,36 +190,32 @@ TEST_F(RunFixture, BadPipelinesAndMemoryLimitsFailWithClearMessages) {
 }
 
 TEST_F(RunFixture, EnvironmentVariableSetsHintsAndTheFlagWins) {
-  // Runs `load --json` with `env` in front; returns the exit code and output.
-  auto load = [&](const std::string& env, const std::string& args) {
-    TempDir out;
-    std::string file = out.file("o.txt");
-    std::string cmd = "env -u WEIGHTMAP_MMAP_HINTS " + env + " " + WM_CLI_PATH + " load " + tr + " --json " + args +
-                      " >" + file + " 2>&1 </dev/null";
-    int rc = std::system(cmd.c_str());
-    std::string text;
-    for (std::byte b : test::read_file(file)) text += static_cast<char>(b);
-    return std::pair<int, std::string>(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, text);
+  // Runs `load --json` with WEIGHTMAP_MMAP_HINTS set to `hints` (unset for
+  // nullptr) in this process's environment, which the CLI inherits.
+  auto load = [&](const char* hints, const std::string& args) {
+    EXPECT_TRUE(test::set_env("WEIGHTMAP_MMAP_HINTS", hints));
+    auto r = test::run_cli("load " + tr + " --json " + args);
+    EXPECT_TRUE(test::set_env("WEIGHTMAP_MMAP_HINTS", nullptr));
+    return r;
   };
-  auto requested = [&](const std::string& text) {
-    size_t brace = text.find('{');  // info lines on stderr come first
+  auto requested = [&](const test::CommandResult& r) {
     simdjson::dom::element doc;
-    EXPECT_EQ(parser.parse(text.substr(brace == std::string::npos ? 0 : brace)).get(doc), simdjson::SUCCESS) << text;
+    EXPECT_EQ(parser.parse(r.out).get(doc), simdjson::SUCCESS) << r.out;
     return std::string(std::string_view(doc["hints"]["requested"]));
   };
-  auto plain = load("", "");
-  ASSERT_EQ(plain.first, 0) << plain.second;
-  EXPECT_EQ(requested(plain.second), "auto");
-  auto env = load("WEIGHTMAP_MMAP_HINTS=' Sequential , WillNeed'", "");
-  ASSERT_EQ(env.first, 0) << env.second;
-  EXPECT_EQ(requested(env.second), "sequential,willneed");
-  auto flag = load("WEIGHTMAP_MMAP_HINTS=sequential", "--hints none");
-  ASSERT_EQ(flag.first, 0) << flag.second;
-  EXPECT_EQ(requested(flag.second), "none");
-  auto bogus = load("WEIGHTMAP_MMAP_HINTS=bogus", "");
-  EXPECT_EQ(bogus.first, 1);
-  EXPECT_NE(bogus.second.find("WEIGHTMAP_MMAP_HINTS: unknown hint 'bogus'"), std::string::npos) << bogus.second;
-  EXPECT_EQ(load("WEIGHTMAP_MMAP_HINTS=bogus", "--hints populate").first, 0);  // the flag wins
+  auto plain = load(nullptr, "");
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(requested(plain), "auto");
+  auto env = load(" Sequential , WillNeed", "");
+  ASSERT_EQ(env.exit_code, 0) << env.err;
+  EXPECT_EQ(requested(env), "sequential,willneed");
+  auto flag = load("sequential", "--hints none");
+  ASSERT_EQ(flag.exit_code, 0) << flag.err;
+  EXPECT_EQ(requested(flag), "none");
+  auto bogus = load("bogus", "");
+  EXPECT_EQ(bogus.exit_code, 1);
+  EXPECT_NE(bogus.err.find("WEIGHTMAP_MMAP_HINTS: unknown hint 'bogus'"), std::string::npos) << bogus.err;
+  EXPECT_EQ(load("bogus", "--hints populate").exit_code, 0);  // the flag wins
 }
 
 TEST_F(RunFixture, RunTimeLoraTermsEnterTheComputePass) {
@@ -249,7 +244,7 @@ TEST_F(RunFixture, RunTimeLoraTermsEnterTheComputePass) {
 }
 
 TEST_F(RunFixture, CacheStatusEvictWarm) {
-  WM_SKIP_UNDER_EMULATOR("qemu-user ignores madvise, and mincore does not show what the host cached");
+  WM_SKIP_UNDER_QEMU("qemu-user ignores madvise, and mincore does not show what the host cached");
   std::string why;
   if (!test::can_make_cold(dir.path(), &why)) GTEST_SKIP() << why;
   auto status = [&](const std::string& action) {

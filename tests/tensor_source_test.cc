@@ -12,6 +12,7 @@
 
 #include "format/model_path.h"
 #include "format/torch_reader.h"
+#include "io/fault_injection.h"
 #include "io/file.h"
 #include "load/tensor_source.h"
 #include "test_support.h"
@@ -189,8 +190,8 @@ TEST_P(PlainSource, ReadSourceLeavesTheFileBytesInTheRoomGiven) {
   auto w = src.make_worker();
   // Page-aligned room, as the staging pool gives (O_DIRECT needs it).
   const uint64_t room_bytes = 64 * 4 + src.bounce_overhead();
-  auto room = std::unique_ptr<std::byte[], decltype(&std::free)>(
-      static_cast<std::byte*>(std::aligned_alloc(4096, (room_bytes + 4095) / 4096 * 4096)), &std::free);
+  auto room = std::unique_ptr<std::byte[], decltype(&sys::aligned_free)>(
+      static_cast<std::byte*>(sys::native_aligned_alloc(4096, (room_bytes + 4095) / 4096 * 4096)), &sys::aligned_free);
   auto at = src.read_source(w, 0, 10, 64, {room.get(), room_bytes});
   ASSERT_TRUE(at.ok()) << at.error().to_string();
   EXPECT_GE(*at, room.get());

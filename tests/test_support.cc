@@ -53,6 +53,15 @@ void write_text(const std::string& path, const std::string& text) {
   out << text;
 }
 
+bool write_at(const std::string& path, uint64_t offset, const std::vector<std::byte>& bytes) {
+  std::fstream out(path, std::ios::binary | std::ios::in | std::ios::out);
+  if (!out) return false;
+  out.seekp(static_cast<std::streamoff>(offset));
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.flush();
+  return static_cast<bool>(out);
+}
+
 void poke_u32(std::vector<std::byte>& bytes, size_t at, uint32_t v) { std::memcpy(bytes.data() + at, &v, 4); }
 void poke_u64(std::vector<std::byte>& bytes, size_t at, uint64_t v) { std::memcpy(bytes.data() + at, &v, 8); }
 

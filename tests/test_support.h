@@ -8,14 +8,25 @@
 #include <string_view>
 #include <vector>
 
+#include "io/platform.h"  // WM_SKIP_WITHOUT
+
 namespace wm::test {
 
-// The emulator a cross build's tests run under ("qemu-aarch64 -L ..."; see
-// tests/CMakeLists.txt), empty for a native build. A test that cannot work
-// under it skips with WM_SKIP_UNDER_EMULATOR(why).
+// The emulator a cross build's tests run under ("qemu-aarch64 -L ..." or
+// wine; see tests/CMakeLists.txt), empty for a native build. A test that
+// cannot work under qemu-user (which emulates one process's CPU and passes
+// its system calls to the host) skips with WM_SKIP_UNDER_QEMU(why). Wine
+// runs the code natively: what it lacks shows as a missing capability
+// (io/platform.h), and tests skip on that (WM_SKIP_WITHOUT).
 inline constexpr std::string_view kTestEmulator = WM_TEST_EMULATOR;
-#define WM_SKIP_UNDER_EMULATOR(why) \
-  if (!::wm::test::kTestEmulator.empty()) GTEST_SKIP() << "under " << ::wm::test::kTestEmulator << ": " << why
+inline constexpr bool kUnderQemu = kTestEmulator.find("qemu") != std::string_view::npos;
+#define WM_SKIP_UNDER_QEMU(why) \
+  if (::wm::test::kUnderQemu) GTEST_SKIP() << "under " << ::wm::test::kTestEmulator << ": " << why
+// Skips unless this platform has `capability` (a wm::Capability), printing
+// the platform's reason.
+#define WM_SKIP_WITHOUT(capability) \
+  if (!::wm::supports(capability)) GTEST_SKIP() << "no " << ::wm::capability_name(capability) << " here: " \
+                                                << ::wm::unsupported_reason(capability)
 
 // A fresh folder under $TMPDIR (or /tmp), removed with its contents.
 class TempDir {
@@ -34,6 +45,9 @@ class TempDir {
 std::vector<std::byte> read_file(const std::string& path);
 void write_file(const std::string& path, const std::vector<std::byte>& bytes);
 void write_text(const std::string& path, const std::string& text);
+// Overwrites bytes in place at `offset` (the file keeps its size, as a
+// pwrite would); false if the file cannot be opened for writing.
+bool write_at(const std::string& path, uint64_t offset, const std::vector<std::byte>& bytes);
 
 // Little-endian integer written into bytes at `at` (for corrupting files).
 void poke_u32(std::vector<std::byte>& bytes, size_t at, uint32_t v);

@@ -6,10 +6,8 @@
 
 #include <cmath>
 #include <cstring>
-#include <fcntl.h>
 #include <limits>
 #include <numeric>
-#include <unistd.h>
 
 #include "compute_reference.h"
 #include "format/gguf_writer.h"
@@ -206,11 +204,7 @@ TEST(Verify, FileRewrittenAfterACopyingLoadIsCaught) {
   LoadedModel model = load(paths, "", "", false);
   const Tensor* t = model.find("w_f16");
   ASSERT_NE(t, nullptr);
-  int fd = ::open(paths[0].c_str(), O_WRONLY);
-  ASSERT_GE(fd, 0);
-  char b = 0x55;
-  ASSERT_EQ(::pwrite(fd, &b, 1, static_cast<off_t>(t->file_offset + 3)), 1);
-  ::close(fd);
+  ASSERT_TRUE(test::write_at(paths[0], t->file_offset + 3, {std::byte{0x55}}));
   VerifyReport r = verify(model);
   EXPECT_EQ(r.failed, 1u);
   EXPECT_FALSE(verdict(r, "w_f16").ok);
