@@ -280,6 +280,7 @@ TEST(Attack, LoadReportMemoryIncludesTheLoraStep) {
 #ifdef WM_SANITIZED
   GTEST_SKIP() << "memory figures mean little under sanitizers";
 #endif
+  WM_SKIP_WITHOUT(Capability::kProcessMemory);
   LoraModel m;
   auto r = test::run_cli(fmt::format("load --json {} --lora {} --lora-apply-mode immediately", m.dir.file("base.gguf"),
                                      m.dir.file("l.safetensors")));

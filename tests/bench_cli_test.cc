@@ -61,7 +61,7 @@ TEST(BenchCli, RunsEveryStrategyColdAndWarmWithAgreeingChecksums) {
     if (cache == "cold" && cold_ok) {
       EXPECT_LT(double(x["residency_before"]), 0.01) << name;
     }
-    if (cache == "warm") {
+    if (cache == "warm" && test::residency_sees_page_cache(nullptr)) {
       EXPECT_GT(double(x["residency_before"]), 0.99) << name;
     }
     if (name == "direct" && cache == "cold" && cold_ok) {
@@ -70,7 +70,14 @@ TEST(BenchCli, RunsEveryStrategyColdAndWarmWithAgreeingChecksums) {
       EXPECT_LT(double(x["page_cache_bytes"]), 0.5 * double(doc["file_bytes"])) << name;
     }
   }
-  EXPECT_EQ(seen.size(), 12u);
+  // Six strategies, cold and warm; warm only where no file can be evicted
+  // (Windows), which the run says.
+  if (supports(Capability::kPageCacheEviction)) {
+    EXPECT_EQ(seen.size(), 12u);
+  } else {
+    EXPECT_EQ(seen.size(), 6u);
+    EXPECT_NE(r.err.find("no cold runs"), std::string::npos) << r.err;
+  }
   EXPECT_TRUE(bool(doc["checksums_agree"]));
 }
 

@@ -2,16 +2,15 @@
  * engine uses it. It writes its own GGUF, safetensors and LoRA files byte by
  * byte (the formats' definitions, not weightmap's writers) and checks every
  * value the library returns against the values it put there.
- * Usage: capi_test DIR (the folder for its files; made if missing). */
+ * Usage: capi_test DIR (an existing folder for its files: CTest makes it,
+ * so the program needs no OS call beyond C99 and threads). */
 #define _POSIX_C_SOURCE 200809L
 
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "weightmap/weightmap.h"
 
@@ -525,12 +524,31 @@ typedef struct {
   int fail_allocations, fail_uploads; /* to test the failure paths */
 } c_device_state;
 
+/* Aligned memory in plain C99 (posix_memalign and aligned_alloc are not in
+ * every C runtime): the block malloc gave is kept just below the aligned one. */
+static void* c_aligned_alloc(uint64_t alignment, uint64_t nbytes) {
+  unsigned char* raw;
+  uintptr_t aligned;
+  if (alignment < sizeof(void*)) alignment = sizeof(void*);
+  raw = (unsigned char*)malloc((size_t)(nbytes + alignment + sizeof(void*)));
+  if (raw == NULL) return NULL;
+  aligned = ((uintptr_t)(raw + sizeof(void*)) + (uintptr_t)alignment - 1) / (uintptr_t)alignment * (uintptr_t)alignment;
+  memcpy((void*)(aligned - sizeof(void*)), &raw, sizeof raw);
+  return (void*)aligned;
+}
+static void c_aligned_free(void* p) {
+  void* raw;
+  if (p == NULL) return;
+  memcpy(&raw, (unsigned char*)p - sizeof(void*), sizeof raw);
+  free(raw);
+}
+
 static wm_status c_allocate(void* user, uint64_t nbytes, uint32_t alignment, wm_device_buffer* out) {
   c_device_state* st = (c_device_state*)user;
   void* p = NULL;
   if (st->fail_allocations) return WM_ERR_OUT_OF_MEMORY;
-  if (posix_memalign(&p, alignment < sizeof(void*) ? sizeof(void*) : alignment, nbytes ? nbytes : 1) != 0)
-    return WM_ERR_OUT_OF_MEMORY;
+  p = c_aligned_alloc(alignment, nbytes ? nbytes : 1);
+  if (p == NULL) return WM_ERR_OUT_OF_MEMORY;
   out->handle = p;
   out->id = (uint64_t)++st->allocations;
   out->host_ptr = NULL; /* a device the host cannot write: everything is uploaded */
@@ -539,7 +557,7 @@ static wm_status c_allocate(void* user, uint64_t nbytes, uint32_t alignment, wm_
 }
 static void c_free(void* user, const wm_device_buffer* buffer) {
   ++((c_device_state*)user)->frees;
-  free(buffer->handle);
+  c_aligned_free(buffer->handle);
 }
 static void c_upload(void* user, const wm_device_buffer* buffer, uint64_t offset, const void* src, uint64_t n,
                      wm_upload_done_fn done, void* done_context) {
@@ -802,7 +820,6 @@ int main(int argc, char** argv) {
   }
   CHECK(strlen(argv[1]) < sizeof dir);
   strcpy(dir, argv[1]);
-  CHECK(mkdir(dir, 0755) == 0 || errno == EEXIST);
 
   gguf = make_gguf();
   write_file(path_of("model.gguf", gguf_path, sizeof gguf_path), gguf.p, gguf.n);

@@ -171,7 +171,10 @@ TEST(Concurrency, LoadsUsesAndReleasesFromManyThreads) {
           break;
         }
       }
-      if (Status s = m->release(rng() % 2 == 0); !s) {
+      // An eviction the platform cannot do (Windows) is reported, and the
+      // release still happens (model.hpp).
+      if (Status s = m->release(rng() % 2 == 0);
+          !s && !(s.error().code == ErrorCode::kUnsupported && !supports(Capability::kPageCacheEviction))) {
         ADD_FAILURE() << s.error().to_string();
         ++failures;
       }

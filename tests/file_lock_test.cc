@@ -1,7 +1,9 @@
-// --lock and --mlock: a lease (or flock) is held while loaded and given
-// back on release; a writer opening the file breaks the lease, which
+// --lock and --mlock on POSIX: a lease (or flock) is held while loaded and
+// given back on release; a writer opening the file breaks the lease, which
 // check_files() reports; --mlock pins mapped pages as they are read, and a
-// refusal (RLIMIT_MEMLOCK) is reported without failing the load.
+// refusal (RLIMIT_MEMLOCK) is reported without failing the load. The lock
+// against other programs' exclusive locks, on every platform:
+// tests/file_lock_exclusive_test.cc.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -120,19 +122,6 @@ TEST(FileLock, AFileOpenForWritingGetsAFlockAndTheReasonIsLogged) {
   ASSERT_TRUE(m->release().ok());
   EXPECT_EQ(::flock(writer, LOCK_EX | LOCK_NB), 0);
   ::close(writer);
-}
-
-TEST(FileLock, AnExclusiveFlockElsewhereFailsTheLoadNamingTheFile) {
-  TempDir dir;
-  std::string path = write_model(dir);
-  int other = ::open(path.c_str(), O_RDWR);
-  ASSERT_GE(other, 0);
-  ASSERT_EQ(::flock(other, LOCK_EX), 0);
-  auto m = load(path, true, false);
-  ASSERT_FALSE(m.ok());
-  EXPECT_EQ(m.error().file, path);
-  EXPECT_NE(m.error().message.find("flock failed"), std::string::npos) << m.error().message;
-  ::close(other);
 }
 
 uint64_t locked_kib() {

@@ -8,6 +8,7 @@
 
 #include "demo/sample_models.h"
 #include "format/model_path.h"
+#include "page_cache_support.h"
 #include "test_support.h"
 
 namespace wm {
@@ -94,12 +95,14 @@ TEST_F(LoadCli, JsonDefaultMapsEveryAlignedTensor) {
   EXPECT_EQ(uint64_t(doc["file_bytes"]), file_bytes_);
   uint64_t cached = doc["page_cache_bytes"];
   EXPECT_LE(cached, file_bytes_);
-  EXPECT_GT(cached, 0u);  // just written and parsed
+  if (test::residency_sees_page_cache(nullptr)) {
+    EXPECT_GT(cached, 0u);  // just written and parsed
+  }
   EXPECT_LE(uint64_t(doc["staging"]["peak_bytes"]), uint64_t(doc["staging"]["budget_bytes"]));
   // The INFO log names each mapped file; nothing of a progress bar when piped.
   EXPECT_TRUE(contains(r.err, "using mmap for '" + paths_.text_encoder + "'")) << r.err;
   EXPECT_TRUE(contains(r.err, "using mmap for '" + paths_.transformer + "'")) << r.err;
-  EXPECT_FALSE(contains(r.err, "\r")) << r.err;
+  EXPECT_FALSE(test::draws_progress(r.err)) << r.err;
   EXPECT_FALSE(contains(r.out, "loading")) << r.out;
 }
 
@@ -186,7 +189,7 @@ TEST_F(LoadCli, TextReportForPeople) {
   EXPECT_TRUE(contains(r.out, "mapped")) << r.out;
   EXPECT_TRUE(contains(r.out, "page cache:")) << r.out;
   EXPECT_TRUE(contains(r.out, "peak RSS")) << r.out;
-  EXPECT_FALSE(contains(r.err, "\r")) << r.err;  // stderr is not a terminal: no progress bar
+  EXPECT_FALSE(test::draws_progress(r.err)) << r.err;  // stderr is not a terminal: no progress bar
 
   auto listed = run_cli("load --no-mmap --tensors" + args_);
   ASSERT_EQ(listed.exit_code, 0) << listed.err;

@@ -19,6 +19,7 @@
 #include "format/model_path.h"
 #include "format/safetensors_writer.h"
 #include "load/loader.h"
+#include "platform_support.h"
 #include "test_support.h"
 #include "sim_of.h"
 #include "io/process_memory.h"
@@ -338,14 +339,6 @@ void expect_report_adds_up(const LoadedModel& model, const TensorTable& table) {
   EXPECT_GE(r.threads, 1u);
 }
 
-bool process_maps_file(const std::string& path) {
-  std::ifstream maps("/proc/self/maps");
-  std::string line;
-  while (std::getline(maps, line))
-    if (line.size() >= path.size() && line.compare(line.size() - path.size(), path.size(), path) == 0) return true;
-  return false;
-}
-
 // --- the tests -------------------------------------------------------------
 
 TEST(Loader, GeneratedModelHasWhatTheTestsNeed) {
@@ -428,7 +421,7 @@ TEST(Loader, AllMappedModelNeedsNoBufferAtAll) {
     EXPECT_EQ(t.placement, Placement::kMap);
     EXPECT_TRUE(t.reason.empty());
   }
-  EXPECT_TRUE(process_maps_file(path));
+  EXPECT_TRUE(test::process_maps_file(path));
 }
 
 TEST(Loader, NoMmapCopiesEveryTensorExactly) {
@@ -454,7 +447,7 @@ TEST(Loader, NoMmapCopiesEveryTensorExactly) {
     EXPECT_EQ(r.threads, threads);
     for (const auto& t : model->tensors()) EXPECT_EQ(t.reason, "mmap disabled");
     EXPECT_EQ(logs.count("using mmap"), 0) << logs.all();
-    EXPECT_FALSE(process_maps_file(f.gguf));
+    EXPECT_FALSE(test::process_maps_file(f.gguf));
   }
 }
 
@@ -713,13 +706,13 @@ TEST(Loader, ReleaseLeavesTheModelEmpty) {
   ASSERT_TRUE(model.ok()) << model.error().to_string();
   SimDevice& sim = test::sim_of(*model);
   EXPECT_GT(sim.bytes_allocated(), 0u);
-  EXPECT_TRUE(process_maps_file(f.gguf));
+  EXPECT_TRUE(test::process_maps_file(f.gguf));
   ASSERT_TRUE(model->release().ok());
   EXPECT_TRUE(model->tensors().empty());
   EXPECT_EQ(model->find("g.f32"), nullptr);
   EXPECT_EQ(model->find("s.f16"), nullptr);
   EXPECT_EQ(sim.bytes_allocated(), 0u);  // release() freed every buffer
-  EXPECT_FALSE(process_maps_file(f.gguf)) << "mapping still present after release()";
+  EXPECT_FALSE(test::process_maps_file(f.gguf)) << "mapping still present after release()";
   EXPECT_TRUE(model->release().ok());  // twice is harmless
   EXPECT_TRUE(model->tensors().empty());
 }
@@ -761,7 +754,8 @@ TEST(Loader, FileReplacedWithTheSameSizeAfterParsingIsAnError) {
   auto bytes = read_file(f.gguf);
   std::string tmp = f.gguf + ".new";
   test::write_file(tmp, bytes);
-  std::filesystem::rename(tmp, f.gguf);
+  std::string why;
+  if (!test::replace_open_file(tmp, f.gguf, &why)) GTEST_SKIP() << why;
   auto model = load_model(table, {});
   ASSERT_FALSE(model.ok());
   EXPECT_EQ(model.error().file, f.gguf);
@@ -775,7 +769,8 @@ TEST(Loader, FileRemovedAfterParsingIsAnErrorNamingIt) {
   TempDir dir;
   Files f = write_model(dir);
   TensorTable table = open_table(f.all());
-  std::filesystem::remove(f.gguf);
+  std::string why;
+  if (!test::remove_open_file(f.gguf, &why)) GTEST_SKIP() << why;
   auto model = load_model(table, {});
   ASSERT_FALSE(model.ok());
   EXPECT_EQ(model.error().file, f.gguf);

@@ -191,6 +191,8 @@ TEST(PrivateRange, MoveTransfersTheMapping) {
 }
 
 TEST(MappedFileResidency, CountsResidentPagesOfAFileJustRead) {
+  std::string why;
+  if (!test::residency_sees_page_cache(&why)) GTEST_SKIP() << why;
   TempDir dir;
   const std::string path = dir.file("r.bin");
   auto bytes = pattern(5 * kPage + 10, 9);

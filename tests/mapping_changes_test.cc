@@ -192,10 +192,15 @@ void apply_change(Change c, const std::string& path) {
     case Change::kSavedOver: {
       auto bytes = test::read_file(path);
       test::write_file(path + ".new", bytes);
-      std::filesystem::rename(path + ".new", path);
+      std::string why;
+      if (!test::replace_open_file(path + ".new", path, &why)) GTEST_SKIP() << why;
       break;
     }
-    case Change::kRemoved: ASSERT_TRUE(std::filesystem::remove(path)); break;
+    case Change::kRemoved: {
+      std::string why;
+      if (!test::remove_open_file(path, &why)) GTEST_SKIP() << why;
+      break;
+    }
   }
 }
 
@@ -208,6 +213,7 @@ TEST_P(FileChanged, PassVerifyAndLoraRefuseNamingTheFile) {
   LoadedModel m = load(path, PrefetchMode::kWait);
   ASSERT_TRUE(m.check_files().ok());
   apply_change(GetParam(), path);
+  if (IsSkipped()) return;
   Status s = m.check_files();
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().file, path);
@@ -259,6 +265,7 @@ TEST(MappingChanges, ANewLoadOfAFileChangedSinceParsingFails) {
   auto table = open_model({path});
   ASSERT_TRUE(table.ok());
   apply_change(Change::kSavedOver, path);
+  if (IsSkipped()) return;
   auto m = load_model(std::move(table.value()), LoadOptions{});
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.error().file, path);

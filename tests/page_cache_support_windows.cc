@@ -25,6 +25,13 @@ bool can_make_cold(const std::string&, std::string* why) {
   return false;
 }
 
+bool residency_sees_page_cache(std::string* why) {
+  if (why)
+    *why = "residency on Windows is this process's working set (QueryWorkingSetEx): a file read with ReadFile is in "
+           "the system cache but in no working set";
+  return false;
+}
+
 bool advise_no_readahead(const File&) { return false; }  // Windows has no per-file read-ahead advice
 
 }  // namespace wm::test

@@ -6,7 +6,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace wm::test {
 
@@ -62,6 +64,36 @@ void raise_fault_without_access();
 // Whether this OS lets a mapped file shrink (what makes its pages fault);
 // false, with the reason, on Windows, which refuses.
 bool mapped_files_can_shrink(std::string* why);
+
+// A command whose process ends by a signal (POSIX: a shell that kills
+// itself with SIGKILL) or an exception (Windows: cmd exiting with
+// STATUS_ACCESS_VIOLATION), for run_child to report as not exited.
+std::vector<std::string> killed_child_command();
+
+// Whether this process has `path` mapped (POSIX: a line of
+// /proc/self/maps ends with it; Windows: a mapped view's file name,
+// GetMappedFileNameW, ends with its file name). nullopt, with the reason,
+// where that cannot be seen (macOS, the BSDs: no /proc).
+std::optional<bool> maps_file(const std::string& path, std::string* why);
+// As maps_file, for an assertion: true when it cannot be seen.
+inline bool process_maps_file(const std::string& path) { return maps_file(path, nullptr).value_or(true); }
+
+// An exclusive lock on a file from its own handle, as another program
+// that writes the file would take (POSIX: flock LOCK_EX; Windows:
+// LockFileEx exclusive), held until destroyed.
+class ExclusiveLock {
+ public:
+  // Non-blocking: held() says whether it was granted.
+  explicit ExclusiveLock(const std::string& path);
+  ~ExclusiveLock();
+  ExclusiveLock(const ExclusiveLock&) = delete;
+  ExclusiveLock& operator=(const ExclusiveLock&) = delete;
+  bool held() const { return held_; }
+
+ private:
+  intptr_t handle_ = -1;
+  bool held_ = false;
+};
 
 // A path that names a device, not a file ("/dev/null", "NUL"): opening it
 // as a model must fail cleanly.

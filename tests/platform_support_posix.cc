@@ -6,7 +6,10 @@
 #include <fmt/format.h>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <csignal>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -83,6 +86,35 @@ bool died_of_fault(int status) {
 void raise_fault_without_access() { ::raise(SIGBUS); }
 
 bool mapped_files_can_shrink(std::string*) { return true; }
+
+bool set_env(const char* name, const char* value) {
+  return value ? ::setenv(name, value, 1) == 0 : ::unsetenv(name) == 0;
+}
+
+std::vector<std::string> killed_child_command() { return {"/bin/sh", "-c", "kill -9 $$"}; }
+
+std::optional<bool> maps_file(const std::string& path, std::string* why) {
+  std::ifstream maps("/proc/self/maps");
+  if (!maps) {
+    if (why) *why = "no /proc/self/maps here";
+    return std::nullopt;
+  }
+  std::string line;
+  while (std::getline(maps, line))
+    if (line.size() >= path.size() && line.compare(line.size() - path.size(), path.size(), path) == 0) return true;
+  return false;
+}
+
+ExclusiveLock::ExclusiveLock(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return;
+  handle_ = fd;
+  held_ = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+}
+
+ExclusiveLock::~ExclusiveLock() {
+  if (handle_ >= 0) ::close(static_cast<int>(handle_));  // closing gives the flock back
+}
 
 std::string device_path() { return "/dev/null"; }
 

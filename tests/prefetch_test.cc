@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "io/direct_file.h"
+#include "io/fault_injection.h"
 #include "io/mapped_file.h"
 #include "io/page_cache.h"
 #include "io/prefetch.h"
@@ -146,8 +147,8 @@ TEST(DirectFile, ReadsUnalignedRangesExactly) {
   auto d = DirectFile::open(*fx.file);
   if (!d.ok()) GTEST_SKIP() << "O_DIRECT unavailable here: " << d.error().message;
   EXPECT_GE(d->offset_align(), 1u);
-  void* mem = std::aligned_alloc(4096, 4u << 20);
-  std::unique_ptr<std::byte, void (*)(void*)> bounce(static_cast<std::byte*>(mem), &std::free);
+  void* mem = sys::native_aligned_alloc(4096, 4u << 20);
+  std::unique_ptr<std::byte, void (*)(void*)> bounce(static_cast<std::byte*>(mem), &sys::aligned_free);
   for (auto [off, len] : std::vector<std::pair<uint64_t, uint64_t>>{{0, 1}, {1, 4095}, {4095, 2}, {12345, 3000000},
                                                                      {kSize - 77, 77}}) {
     ASSERT_LE(d->cover_bytes(off, len), 4u << 20);
@@ -167,8 +168,8 @@ TEST(DirectFile, LeavesAColdFileCold) {
   auto d = DirectFile::open(*fx.file);
   if (!d.ok()) GTEST_SKIP() << "O_DIRECT unavailable here: " << d.error().message;
   ASSERT_TRUE(test::make_cold(fx.path));
-  void* mem = std::aligned_alloc(4096, 2u << 20);
-  std::unique_ptr<std::byte, void (*)(void*)> bounce(static_cast<std::byte*>(mem), &std::free);
+  void* mem = sys::native_aligned_alloc(4096, 2u << 20);
+  std::unique_ptr<std::byte, void (*)(void*)> bounce(static_cast<std::byte*>(mem), &sys::aligned_free);
   for (uint64_t off = 0; off + (1u << 20) <= kSize; off += 1u << 20)
     ASSERT_TRUE(d->read(off, 1u << 20, {bounce.get(), 2u << 20}).ok());
   EXPECT_LT(test::cached_fraction(fx.path), 0.02);

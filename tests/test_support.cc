@@ -53,6 +53,28 @@ void write_text(const std::string& path, const std::string& text) {
   out << text;
 }
 
+bool replace_open_file(const std::string& from, const std::string& to, std::string* why) {
+  std::error_code ec;
+  std::filesystem::rename(from, to, ec);
+  if (!ec) return true;
+  if (why) *why = "the OS refused to replace a file that is open (" + ec.message() + ")";
+  std::filesystem::remove(from, ec);
+  return false;
+}
+
+bool remove_open_file(const std::string& path, std::string* why) {
+  std::error_code ec;
+  if (!std::filesystem::remove(path, ec) || ec) {
+    if (why) *why = "the OS refused to remove a file that is open (" + ec.message() + ")";
+    return false;
+  }
+  if (std::filesystem::exists(path, ec)) {
+    if (why) *why = "the OS keeps a removed file's name until its last handle closes (delete on close)";
+    return false;
+  }
+  return true;
+}
+
 bool write_at(const std::string& path, uint64_t offset, const std::vector<std::byte>& bytes) {
   std::fstream out(path, std::ios::binary | std::ios::in | std::ios::out);
   if (!out) return false;
@@ -114,12 +136,23 @@ std::vector<std::string> split_words(const std::string& args) {
 }
 }  // namespace
 
-CommandResult run_cli(const std::string& args) {
+bool draws_progress(const std::string& err) {
+  for (size_t i = err.find('\r'); i != std::string::npos; i = err.find('\r', i + 1))
+    if (i + 1 == err.size() || err[i + 1] != '\n') return true;
+  return false;
+}
+
+std::vector<std::string> cli_argv(const std::string& args) {
   std::vector<std::string> argv = split_words(args);
   // WM_CLI_PATH is the CLI's path, with the emulator and its options in front
-  // in a cross build ("qemu-aarch64 -L / .../weightmap"): looked up in PATH.
+  // in a qemu cross build ("qemu-aarch64 -L / .../weightmap"): looked up in PATH.
   std::vector<std::string> cli = split_words(WM_CLI_PATH);
   argv.insert(argv.begin(), cli.begin(), cli.end());
+  return argv;
+}
+
+CommandResult run_cli(const std::string& args) {
+  std::vector<std::string> argv = cli_argv(args);
   ChildOptions options;
   options.search_path = true;
   options.capture_stderr = true;
@@ -133,14 +166,6 @@ CommandResult run_cli(const std::string& args) {
   r.out = std::move(child->out);
   r.err = std::move(child->err);
   return r;
-}
-
-bool set_env(const char* name, const char* value) {
-#ifdef _WIN32
-  return _putenv_s(name, value ? value : "") == 0;  // "" removes it on Windows
-#else
-  return value ? ::setenv(name, value, 1) == 0 : ::unsetenv(name) == 0;
-#endif
 }
 
 }  // namespace wm::test

@@ -45,6 +45,14 @@ class TempDir {
 std::vector<std::byte> read_file(const std::string& path);
 void write_file(const std::string& path, const std::vector<std::byte>& bytes);
 void write_text(const std::string& path, const std::string& text);
+// Renames `from` over `to` while `to` is open elsewhere (saving over a
+// loaded model). False, with the OS's reason, where it refuses (Windows
+// will not replace a file that has an open handle).
+bool replace_open_file(const std::string& from, const std::string& to, std::string* why);
+// Removes a file that is open elsewhere. False, with the reason, where
+// the name stays until the last handle closes (wine's delete-on-close), so
+// nothing can see the removal yet.
+bool remove_open_file(const std::string& path, std::string* why);
 // Overwrites bytes in place at `offset` (the file keeps its size, as a
 // pwrite would); false if the file cannot be opened for writing.
 bool write_at(const std::string& path, uint64_t offset, const std::vector<std::byte>& bytes);
@@ -67,9 +75,16 @@ struct CommandResult {
 };
 // Runs the weightmap CLI with `args` (already shell-quoted where needed).
 CommandResult run_cli(const std::string& args);
+// Whether `err` holds a progress bar: a carriage return that does not end
+// a line (Windows writes "\r\n" for every text-mode newline).
+bool draws_progress(const std::string& err);
+// The argument vector run_cli starts: the CLI (after its emulator, in a
+// cross build) and `args` split into words.
+std::vector<std::string> cli_argv(const std::string& args);
 
 // Sets (or, with nullptr, removes) an environment variable for this process:
-// setenv/unsetenv where POSIX has them, _putenv_s on Windows. True on success.
+// setenv/unsetenv where POSIX has them, _putenv_s on Windows (defined in
+// platform_support_*.cc). True on success.
 bool set_env(const char* name, const char* value);
 
 }  // namespace wm::test

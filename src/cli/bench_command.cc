@@ -9,6 +9,7 @@
 #include "cli/bench_runner.h"
 #include "cli/commands.h"
 #include "io/child_process.h"
+#include "io/platform.h"
 
 namespace wm::cli {
 
@@ -43,6 +44,13 @@ void add_bench_command(CLI::App& app, Context& ctx) {
     o.paths = args->paths;
     o.cold = args->cold || !args->warm;
     o.warm = args->warm || !args->cold;
+    // Cold runs need the files evicted first. Where the OS cannot (Windows),
+    // the default runs warm only and says so; an explicit --cold is refused
+    // by the first eviction, with the platform's reason.
+    if (!args->cold && !args->warm && !wm::supports(wm::Capability::kPageCacheEviction)) {
+      o.cold = false;
+      ctx.log.warn("no cold runs: " + wm::unsupported_reason(wm::Capability::kPageCacheEviction));
+    }
     o.runs = args->runs;
     o.threads = args->threads;
     o.self = self_executable();

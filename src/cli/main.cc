@@ -1,8 +1,11 @@
 // The `weightmap` command: a thin layer over the library.
 #include <cstdio>
+#include <string>
+#include <vector>
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "io/terminal.h"
 
 namespace wm::cli {
 
@@ -16,6 +19,9 @@ int report_error(const std::string& message) {
 int main(int argc, char** argv) {
   CLI::App app{"weightmap: load model weights (GGUF, safetensors, sharded, diffusers folders, PyTorch checkpoints) through memory mapping"};
   app.require_subcommand(1);
+  // Every option is --long or -s; a Windows-style "/name" is a path (an
+  // absolute one under wine), never an option.
+  app.allow_windows_style_options(false);
   app.set_version_flag("--version", "weightmap 0.1.0");
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "Also print debug messages");
@@ -35,8 +41,12 @@ int main(int argc, char** argv) {
   wm::cli::add_convert_command(app, ctx);
   wm::cli::add_platform_command(app, ctx);
 
+  // UTF-8 whatever the platform's own encoding of argv (io/terminal.h).
+  std::vector<std::string> args = wm::utf8_arguments(argc, argv);
+  std::vector<char*> arg_ptrs;
+  for (auto& a : args) arg_ptrs.push_back(a.data());
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }

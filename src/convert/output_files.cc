@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <string_view>
 
+#include "common/path_join.h"
+
 namespace wm {
 namespace {
 
@@ -48,7 +50,7 @@ Result<OutputFiles> plan_output_files(const std::string& out, std::optional<Conv
     else if (ends_with(name, ".safetensors")) stem = name.substr(0, name.size() - 12);
     else stem = name;
   }
-  auto in_dir = [&](const std::string& name) { return dir.empty() ? name : (fs::path(dir) / name).string(); };
+  auto in_dir = [&](const std::string& name) { return join_path(dir, name); };
 
   if (o.format == ConvertFormat::kGguf) {
     if (shard_bytes) return Error{out, {}, {}, "GGUF output is one file: --shard-size applies to safetensors"};

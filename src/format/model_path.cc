@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fmt/format.h>
 
+#include "common/path_join.h"
 #include "format/byte_source.h"
 #include "format/parsed_file.h"
 #include "format/gguf_reader.h"
@@ -152,7 +153,7 @@ Result<std::string> pick_weights_in(const fs::path& dir, const OpenOptions& opti
   for (const auto& name : pool)
     if (name != chosen.front())
       options.log.debug(fmt::format("'{}': ignoring '{}' in favour of '{}'", dir.string(), name, chosen.front()));
-  return (dir / chosen.front()).string();
+  return join_path(dir.string(), chosen.front());
 }
 
 Result<TensorTable> open_folder(const fs::path& dir, const OpenOptions& options) {
@@ -171,7 +172,7 @@ Result<TensorTable> open_folder(const fs::path& dir, const OpenOptions& options)
   std::vector<fs::path> subdirs;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec))
-    if (entry.is_directory(ec)) subdirs.push_back(entry.path());
+    if (entry.is_directory(ec)) subdirs.push_back(join_path(dir.string(), entry.path().filename().string()));
   std::sort(subdirs.begin(), subdirs.end());
   TensorTable table;
   for (const auto& sub : subdirs) {

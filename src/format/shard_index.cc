@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 #include <unordered_map>
+#include <vector>
 
+#include "common/path_join.h"
 #include "format/byte_source.h"
 #include "format/parsed_file.h"
 #include "format/safetensors_reader.h"
@@ -14,10 +16,13 @@
 namespace wm {
 namespace {
 
-// A shard name that is relative and cannot climb out of the index's folder.
+// A shard name that is relative and cannot climb out of the index's folder:
+// no root ("/x", "\\x", "C:/x", "C:x", "\\\\server\\share") and no "..".
 bool is_safe_relative(std::string_view name) {
   if (name.empty() || name.front() == '/') return false;
-  for (const auto& part : std::filesystem::path(name)) {
+  const std::filesystem::path path(name);
+  if (path.has_root_name() || path.has_root_directory()) return false;
+  for (const auto& part : path) {
     if (part == "..") return false;
   }
   return name.find('\0') == std::string_view::npos;
@@ -54,7 +59,7 @@ Result<ShardIndex> parse_safetensors_index(std::string_view json, const std::str
     if (field.value.get_string().get(raw))
       return fail(std::string(field.key), "weight_map value is not a file name string");
     // "x.safetensors" and "./x.safetensors" are one shard: compare resolved names.
-    std::string shard = std::filesystem::path(raw).lexically_normal().string();
+    std::string shard = std::filesystem::path(raw).lexically_normal().generic_string();  // "/" on every OS
     if (!is_safe_relative(raw) || !is_safe_relative(shard))
       return fail(std::string(field.key),
                   fmt::format("shard '{}' is not a relative path inside the index's folder", raw));
@@ -83,8 +88,9 @@ Result<TensorTable> open_shard_index(const std::string& path, const Logger& log)
   std::filesystem::path dir = std::filesystem::path(path).parent_path();
   TensorTable table;
   std::unordered_map<std::string, uint32_t> shard_of;  // tensor name -> file index in table
+  std::vector<uint32_t> file_of_shard;                 // index->shards[k] -> file index in table
   for (const auto& shard : index->shards) {
-    std::string shard_path = (dir / shard).string();
+    std::string shard_path = join_path(dir.string(), shard);
     auto shard_file = File::open(shard_path);
     if (!shard_file)
       return Error{path, {}, {}, fmt::format("cannot open shard '{}': {}", shard, shard_file.error().to_string()),
@@ -95,6 +101,7 @@ Result<TensorTable> open_shard_index(const std::string& path, const Logger& log)
     auto parsed = keep_file_open(std::move(header), std::move(shard_file.value()));
     if (!parsed) return parsed.error();
     auto file_index = static_cast<uint32_t>(table.files().size());
+    file_of_shard.push_back(file_index);
     for (const auto& t : parsed->tensors()) {
       auto [it, inserted] = shard_of.emplace(t.name, file_index);
       if (!inserted)
@@ -105,8 +112,7 @@ Result<TensorTable> open_shard_index(const std::string& path, const Logger& log)
   }
   for (const auto& [name, shard] : index->weight_map) {
     auto it = shard_of.find(name);
-    std::string expected = (dir / index->shards[shard]).string();
-    if (it == shard_of.end() || table.files()[it->second].path != expected)
+    if (it == shard_of.end() || it->second != file_of_shard[shard])
       return Error{path, name, {},
                    it == shard_of.end()
                        ? fmt::format("listed in the index for shard '{}' but missing from it", index->shards[shard])

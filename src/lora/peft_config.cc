@@ -6,6 +6,7 @@
 #include <simdjson.h>
 #include <unordered_set>
 
+#include "common/path_join.h"
 #include "io/file.h"
 
 namespace wm {
@@ -153,7 +154,7 @@ Result<PeftConfig> parse_peft_config(std::string_view json, const std::string& p
 Result<std::optional<PeftConfig>> peft_config_for(const std::string& adapter, bool own_alpha, const Logger& log) {
   namespace fs = std::filesystem;
   const fs::path file(adapter);
-  const std::string config = (file.parent_path() / kPeftConfigName).string();
+  const std::string config = join_path(file.parent_path().string(), kPeftConfigName);
   std::error_code ec;
   const bool present = fs::exists(fs::symlink_status(config, ec)) && !ec;
   if (file.stem() != kPeftAdapterStem) {

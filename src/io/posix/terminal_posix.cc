@@ -1,4 +1,4 @@
-// io/terminal.h on POSIX: isatty.
+// io/terminal.h on POSIX: isatty; argv is already bytes as given.
 #include <unistd.h>
 
 #include "io/terminal.h"
@@ -6,5 +6,7 @@
 namespace wm {
 
 bool stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
+
+std::vector<std::string> utf8_arguments(int argc, char** argv) { return {argv, argv + argc}; }
 
 }  // namespace wm

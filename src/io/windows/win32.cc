@@ -26,7 +26,7 @@ std::string narrow(const std::wstring& wide) {
 
 std::wstring long_path(const std::string& utf8) {
   std::wstring w = widen(utf8);
-  if (w.empty() || w.rfind(L"\\\\?\\", 0) == 0) return w;
+  if (w.empty() || w.rfind(L"\\\\?\\", 0) == 0 || w.rfind(L"\\\\.\\", 0) == 0) return w;
   // \\?\ turns off the path parsing that makes '/' a separator and resolves
   // '.' and '..': GetFullPathNameW does that first.
   DWORD n = GetFullPathNameW(w.c_str(), 0, nullptr, nullptr);
@@ -34,6 +34,7 @@ std::wstring long_path(const std::string& utf8) {
   std::wstring full(n, L'\0');
   n = GetFullPathNameW(w.c_str(), n, full.data(), nullptr);
   full.resize(n);
+  if (full.rfind(L"\\\\.\\", 0) == 0) return full;  // a device (NUL, COM1, ...): \\.\NUL has no long form
   if (full.rfind(L"\\\\", 0) == 0) return L"\\\\?\\UNC\\" + full.substr(2);  // \\server\share
   return L"\\\\?\\" + full;
 }
