@@ -17,7 +17,7 @@ build=${WM_ARM64_BUILD:-build-arm64}
 start=$SECONDS
 echo "== arm64 cross build ($build)"
 cmake -S . -B "$build" -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=Release \
-  -DWM_WERROR=ON -DWM_PYTHON=OFF -DWM_BENCH=OFF >/dev/null
+  -DWM_WERROR=ON -DWM_PYTHON=OFF -DWM_BENCH=OFF -DWM_PCH=ON >/dev/null
 cmake --build "$build" -j2
 echo "== arm64 build: $((SECONDS - start)) s"
 

@@ -94,8 +94,9 @@ fi
 if wanted asan; then
   echo "== ASan+UBSan build and tests"
   # -g1 (line tables): enough for sanitizer stack traces, and quicker to build and link than full -g.
+  # WM_PCH: no ccache here, so the headers are parsed once (CMakeLists.txt).
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DWM_WERROR=ON -DWM_SANITIZE=ON \
-    -DWM_BENCH=OFF >/dev/null
+    -DWM_BENCH=OFF -DWM_PCH=ON >/dev/null
   cmake --build build-asan -j2
   # -LE consumer: the consumer tests (install, find_package, pkg-config,
   # add_subdirectory) build the library three more times; the release stage runs them.
@@ -107,7 +108,7 @@ fi
 if wanted tsan; then
   echo "== ThreadSanitizer build and concurrency tests"
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE=-O1 -DWM_WERROR=ON -DWM_TSAN=ON \
-    -DWM_TOOLS=OFF -DWM_BENCH=OFF "-DWM_TESTS_ONLY=concurrency_test;prefetch_test;mmap_limits_test;capi_test" >/dev/null
+    -DWM_TOOLS=OFF -DWM_BENCH=OFF -DWM_PCH=ON "-DWM_TESTS_ONLY=concurrency_test;prefetch_test;mmap_limits_test;capi_test" >/dev/null
   cmake --build build-tsan -j2
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" WM_STRESS_SECONDS=3 \
     ctest --test-dir build-tsan --output-on-failure -j2 -LE consumer | tee -a "$summary"

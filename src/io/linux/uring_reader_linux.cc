@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "io/fault_injection.h"
+#include "io/read_pieces.h"
 
 namespace wm {
 
@@ -37,12 +38,7 @@ UringReader& UringReader::operator=(UringReader&&) noexcept = default;
 UringReader::~UringReader() = default;
 
 Status UringReader::read(NativeHandle file, const std::string& path, uint64_t offset, std::span<std::byte> dst) {
-  // Each piece is [start, end) of dst; `done` counts bytes of it already in.
-  struct Piece {
-    uint64_t start, end, done;
-  };
-  std::vector<Piece> pieces;
-  for (uint64_t s = 0; s < dst.size(); s += piece_) pieces.push_back({s, std::min<uint64_t>(s + piece_, dst.size()), 0});
+  std::vector<ReadPiece> pieces = split_read(dst.size(), piece_);
   const int fd = static_cast<int>(file.value);
   io_uring* ring = &ring_->ring;
   if (broken_) return Error{path, {}, offset, "io_uring reader unusable after an earlier submit failure"};
@@ -52,8 +48,8 @@ Status UringReader::read(NativeHandle file, const std::string& path, uint64_t of
   std::vector<size_t> requeue;
   auto queue = [&](size_t k) {
     io_uring_sqe* sqe = io_uring_get_sqe(ring);
-    Piece& p = pieces[k];
-    io_uring_prep_read(sqe, fd, dst.data() + p.start + p.done, static_cast<unsigned>(p.end - p.start - p.done),
+    ReadPiece& p = pieces[k];
+    io_uring_prep_read(sqe, fd, dst.data() + p.start + p.done, static_cast<unsigned>(p.left()),
                        offset + p.start + p.done);
     io_uring_sqe_set_data64(sqe, k);
     ++queued;
@@ -104,21 +100,13 @@ Status UringReader::read(NativeHandle file, const std::string& path, uint64_t of
       ++seen;
       --in_flight;
       size_t k = static_cast<size_t>(io_uring_cqe_get_data64(cqe));
-      Piece& p = pieces[k];
-      const int res = sys::uring_read_result(file, offset + p.start + p.done, p.end - p.start - p.done, cqe->res);
-      if (res == -EINTR || res == -EAGAIN) {
+      auto step = finish_piece(file, pieces[k], cqe->res, path, offset, "io_uring read");
+      if (!step) {
+        if (!error) error = step.error();
+      } else if (*step == PieceStep::kAgain) {
         requeue.push_back(k);
-      } else if (res < 0) {
-        if (!error) error = Error{path, {}, offset + p.start + p.done, fmt::format("io_uring read failed: {}", std::strerror(-res))};
-      } else if (res == 0) {
-        if (!error)
-          error = Error{path, {}, offset + p.start + p.done,
-                        fmt::format("unexpected end of file (wanted {} more bytes; the file may have shrunk)",
-                                    p.end - p.start - p.done)};
       } else {
-        p.done += static_cast<uint64_t>(res);
-        if (p.start + p.done < p.end) requeue.push_back(k);  // short read: go on from where it stopped
-        else ++finished;
+        ++finished;
       }
     }
     io_uring_cq_advance(ring, seen);

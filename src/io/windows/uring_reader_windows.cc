@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "io/fault_injection.h"
+#include "io/read_pieces.h"
 #include "io/windows/win32.h"
 
 namespace wm {
@@ -56,16 +57,12 @@ Status UringReader::read(NativeHandle file, const std::string& path, uint64_t of
     return Error{path, {}, offset,
                  fmt::format("cannot reopen the file for overlapped reads: {}", win::error_text(GetLastError()))};
 
-  struct Piece {
-    uint64_t start, end, done;
-  };
   struct Slot {
     OVERLAPPED ov{};
     size_t piece = 0;
     bool busy = false;
   };
-  std::vector<Piece> pieces;
-  for (uint64_t s = 0; s < dst.size(); s += piece_) pieces.push_back({s, std::min<uint64_t>(s + piece_, dst.size()), 0});
+  std::vector<ReadPiece> pieces = split_read(dst.size(), piece_);
   std::vector<Slot> slots(depth_);
   std::deque<size_t> todo;
   for (size_t k = 0; k < pieces.size(); ++k) todo.push_back(k);
@@ -73,7 +70,7 @@ Status UringReader::read(NativeHandle file, const std::string& path, uint64_t of
   std::optional<Error> error;
 
   auto issue = [&](Slot& s, size_t k) -> bool {
-    Piece& p = pieces[k];
+    ReadPiece& p = pieces[k];
     const uint64_t at = offset + p.start + p.done;
     s.ov = OVERLAPPED{};
     s.ov.Offset = static_cast<DWORD>(at);
@@ -85,7 +82,7 @@ Status UringReader::read(NativeHandle file, const std::string& path, uint64_t of
       error = Error{path, {}, at, fmt::format("overlapped read not issued: {}", std::strerror(-*injected))};
       return false;
     }
-    if (!ReadFile(h, dst.data() + p.start + p.done, static_cast<DWORD>(p.end - p.start - p.done), nullptr, &s.ov) &&
+    if (!ReadFile(h, dst.data() + p.start + p.done, static_cast<DWORD>(p.left()), nullptr, &s.ov) &&
         GetLastError() != ERROR_IO_PENDING) {
       DWORD err = GetLastError();
       if (err == ERROR_HANDLE_EOF) {  // finished at once: reported through the completion below
@@ -113,25 +110,14 @@ Status UringReader::read(NativeHandle file, const std::string& path, uint64_t of
       BOOL ok = GetOverlappedResult(h, &s.ov, &got, TRUE);
       DWORD err = ok ? 0 : GetLastError();
       s.busy = false;
-      Piece& p = pieces[s.piece];
-      const uint64_t at = offset + p.start + p.done;
       int res = ok ? static_cast<int>(got) : err == ERROR_HANDLE_EOF ? 0 : -win::errno_of(err);
-      res = sys::uring_read_result(file, at, p.end - p.start - p.done, res);
-      if (res == -EINTR || res == -EAGAIN) {
+      auto step = finish_piece(file, pieces[s.piece], res, path, offset, "overlapped read");
+      if (!step) {
+        if (!error) error = step.error();
+      } else if (*step == PieceStep::kAgain) {
         todo.push_back(s.piece);
-      } else if (res < 0) {
-        if (!error)
-          error = Error{path, {}, at, fmt::format("overlapped read failed: {}",
-                                                  ok ? std::string(std::strerror(-res)) : win::error_text(err))};
-      } else if (res == 0) {
-        if (!error)
-          error = Error{path, {}, at,
-                        fmt::format("unexpected end of file (wanted {} more bytes; the file may have shrunk)",
-                                    p.end - p.start - p.done)};
       } else {
-        p.done += static_cast<uint64_t>(res);
-        if (p.start + p.done < p.end) todo.push_back(s.piece);  // short read: go on from where it stopped
-        else ++finished;
+        ++finished;
       }
     }
   }
