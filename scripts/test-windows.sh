@@ -44,8 +44,9 @@ wine cmd /c exit </dev/null >/dev/null 2>&1
 stage_done wine
 
 echo "== windows: cross build"
-# WM_BENCH=OFF: the benchmark tools (bench/) call mmap directly; they are
-# Linux measurements, not part of the test suite.
+# WM_BENCH=OFF: the benchmark tools (bench/) measure the dev machine and are
+# not part of the test suite (they build for Windows, less lora_bench, which
+# reads Linux's /proc accounting).
 launcher=()
 if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
