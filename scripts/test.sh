@@ -18,7 +18,7 @@
 #            (scripts/test-arm64.sh);
 #   windows  Windows x86-64: mingw-w64 cross build, every test under wine
 #            (scripts/test-windows.sh);
-#   fuzz     every libFuzzer target for WM_FUZZ_SECONDS (default 15) each.
+#   fuzz     every libFuzzer target for WM_FUZZ_SECONDS (default 10) each.
 # Each stage prints its time; the release and python stages also ccache's hits.
 #   WM_STAGES="release python" scripts/test.sh
 set -euo pipefail
@@ -127,7 +127,7 @@ fi
 
 if wanted fuzz; then
   echo "== fuzzing"
-  fuzz/run.sh "${WM_FUZZ_SECONDS:-15}"
+  fuzz/run.sh "${WM_FUZZ_SECONDS:-10}"
   stage_done fuzz
 fi
 
