@@ -19,7 +19,7 @@ namespace {
 // A shard name that is relative and cannot climb out of the index's folder:
 // no root ("/x", "\\x", "C:/x", "C:x", "\\\\server\\share") and no "..".
 bool is_safe_relative(std::string_view name) {
-  if (name.empty() || name.front() == '/') return false;
+  if (name.empty()) return false;
   const std::filesystem::path path(name);
   if (path.has_root_name() || path.has_root_directory()) return false;
   for (const auto& part : path) {

@@ -4,8 +4,8 @@
 #include <string>
 
 #include "io/platform.h"
+#include "io/process_memory.h"
 #include "io/windows/win32.h"
-#include <psapi.h>
 
 namespace wm {
 namespace {
@@ -25,21 +25,14 @@ const char* wine_version() {
 // Whether the private-bytes figure moves when this process commits and
 // touches memory (wine leaves it at 0): if not, there is no anon figure.
 bool private_bytes_counted() {
-  auto private_bytes = [] {
-    PROCESS_MEMORY_COUNTERS_EX pmc{};
-    pmc.cb = sizeof pmc;
-    if (!K32GetProcessMemoryInfo(GetCurrentProcess(), reinterpret_cast<PROCESS_MEMORY_COUNTERS*>(&pmc), sizeof pmc))
-      return SIZE_T{0};
-    return pmc.PrivateUsage;
-  };
   constexpr SIZE_T kProbe = 4u << 20;
-  SIZE_T before = private_bytes();
+  const uint64_t before = read_process_memory().anon_kib;
   auto* p = static_cast<volatile char*>(VirtualAlloc(nullptr, kProbe, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE));
   if (p == nullptr) return false;
   for (SIZE_T i = 0; i < kProbe; i += 4096) p[i] = 1;
-  SIZE_T after = private_bytes();
+  const uint64_t after = read_process_memory().anon_kib;
   VirtualFree(const_cast<char*>(p), 0, MEM_RELEASE);
-  return after >= before + kProbe / 2;
+  return after >= before + kProbe / 2 / 1024;
 }
 
 }  // namespace
