@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # README command 2 (and CI): install what is needed, then run the stages
 # named in WM_STAGES (default, in this order:
-# "release python asan tsan arm64 windows fuzz";
+# "release cuda python asan tsan arm64 windows fuzz";
 # an unknown name is an error):
 #   release  Release build with warnings as errors, every test through CTest
 #            (the consumer tests included: weightmap installed shared and
 #            static, used through find_package, pkg-config, add_subdirectory);
+#   cuda     the cuda device built with -DWM_CUDA=ON (nvcc, the static CUDA
+#            runtime; warnings as errors), the CLI and the device tests run:
+#            the "gpu" tests skip without a GPU, printing why
+#            (scripts/gpu-check.sh runs them on a GPU machine);
 #   python   the Python package: its pytest suite (in the venv that
 #            scripts/python-env.sh makes, packages pinned in
 #            scripts/python-requirements.txt) and a wheel built and installed
@@ -24,7 +28,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_stages="release python asan tsan arm64 windows fuzz"
+all_stages="release cuda python asan tsan arm64 windows fuzz"
 stages="${WM_STAGES-$all_stages}"
 [ -n "${stages// /}" ] || { echo "WM_STAGES is empty (stages: $all_stages)" >&2; exit 2; }
 for s in $stages; do
@@ -78,6 +82,21 @@ if wanted release; then
   awk '/Test +#[0-9]+: consumer_/ {s += $(NF - 1); n++} END {printf "== consumer tests: %d, %.0f s in all\n", n, s}' "$summary"
   ccache_stats release
   stage_done release
+fi
+
+if wanted cuda; then
+  echo "== CUDA build (compile and link: no GPU here) and the device tests"
+  nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+  [ -x "$nvcc" ] || { echo "cuda stage: nvcc not found (the CUDA toolkit is expected on these machines)" >&2; exit 1; }
+  # The library's other objects are the release build's (ccache); only the
+  # cuda device, its kernels and the test programs below are new.
+  cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release -DWM_WERROR=ON -DWM_CUDA=ON "-DCMAKE_CUDA_COMPILER=$nvcc" \
+    -DWM_BENCH=OFF "-DWM_TESTS_ONLY=gpu_cuda_device_test;cuda_convert_math_test;device_interface_test" \
+    "${ccache_launcher[@]}" >/dev/null
+  cmake --build build-cuda -j2
+  ctest --test-dir build-cuda --output-on-failure -j2 | tee -a "$summary"
+  ccache_stats cuda
+  stage_done cuda
 fi
 
 if wanted python; then

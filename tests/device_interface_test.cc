@@ -103,6 +103,26 @@ class EngineDevice final : public wm::Device {
     staging_.erase(p);
     wm::sys::aligned_free(p);
   }
+  // Host memory the engine reads in place (a GPU's cudaHostRegister):
+  // what was registered and not yet unregistered.
+  wm::Status register_host(const std::byte* p, uint64_t n) override {
+    if (!register_host_) return wm::Device::register_host(p, n);
+    if (refuse_host_) return wm::Error{{}, {}, {}, "engine: pinning refused", wm::ErrorCode::kDevice};
+    std::lock_guard lock(mu_);
+    host_ranges_[p] = n;
+    return {};
+  }
+  void unregister_host(const std::byte* p, uint64_t n) override {
+    std::lock_guard lock(mu_);
+    EXPECT_EQ(host_ranges_[p], n);
+    host_ranges_.erase(p);
+  }
+  std::map<const std::byte*, uint64_t> host_ranges() {
+    std::lock_guard lock(mu_);
+    return host_ranges_;
+  }
+  bool register_host_ = false, refuse_host_ = false;
+  std::map<const std::byte*, uint64_t> host_ranges_;  // guarded by mu_
   bool offer_staging_ = false;
   uint64_t staging_bytes_ = 0;  // guarded by mu_
   std::atomic<uint64_t> staging_peak_{0};
@@ -281,6 +301,8 @@ TEST(DeviceInterface, StagingComesFromTheDevicesOwnMemoryWhenItOffersSome) {
       << "every upload should read from the device's staging memory";
   EXPECT_GT(dev->staging_peak_.load(), 0u);
   EXPECT_LE(dev->staging_peak_.load(), model->report().staging_budget_bytes) << "staging memory past the budget";
+  // The report counts what the device supplied: every slot was its memory.
+  EXPECT_EQ(model->report().staging_device_bytes, dev->staging_peak_.load());
   EXPECT_EQ(dev->staging_blocks(), 0u) << "the load gives its staging memory back when it ends";
   const wm::Tensor* t = model->find("unet.conv.weight");
   ASSERT_NE(t, nullptr);
@@ -318,6 +340,45 @@ TEST(DeviceInterface, ConversionRunsOnTheDeviceWhenItConvertsAndMatchesTheCpuPat
   }
 }
 
+TEST(DeviceInterface, OffloadedTensorsAreOfferedToTheDeviceToReadInPlace) {
+  Folder f;
+  auto dev = std::make_shared<EngineDevice>(false);
+  dev->register_host_ = true;
+  wm::Options o = engine_options(dev);
+  o.offload_to_cpu = true;
+  auto model = wm::open(f.dir.path(), o);
+  ASSERT_TRUE(model.ok()) << model.error().to_string();
+  const std::map<const std::byte*, uint64_t> ranges = dev->host_ranges();
+  ASSERT_EQ(ranges.size(), 1u) << "one range for unet's one file";
+  const auto [p, n] = *ranges.begin();
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 4096, 0u);
+  for (const char* name : {"unet.conv.weight", "unet.attn.weight"}) {
+    const wm::Tensor* t = model->find(name);
+    ASSERT_NE(t, nullptr);
+    EXPECT_EQ(t->placement, wm::Placement::kMap) << name;
+    EXPECT_TRUE(t->host_resident) << name;
+    EXPECT_GE(t->host_data, p) << name;
+    EXPECT_LE(t->host_data + t->nbytes, p + n) << name;
+    EXPECT_NE(t->reason.find("engine reads it in place"), std::string::npos) << t->reason;
+  }
+  EXPECT_EQ(model->find("text_encoder.embed.weight")->reason, "") << "the cpu's tensors are not offered";
+  ASSERT_TRUE(model->release().ok());
+  EXPECT_TRUE(dev->host_ranges().empty()) << "release unregisters before unmapping";
+}
+
+TEST(DeviceInterface, ARefusedRegistrationIsReportedNotFatal) {
+  Folder f;
+  auto dev = std::make_shared<EngineDevice>(false);
+  dev->register_host_ = dev->refuse_host_ = true;
+  wm::Options o = engine_options(dev);
+  o.offload_to_cpu = true;
+  auto model = wm::open(f.dir.path(), o);
+  ASSERT_TRUE(model.ok()) << model.error().to_string();
+  const wm::Tensor* t = model->find("unet.conv.weight");
+  EXPECT_TRUE(t->host_resident);
+  EXPECT_NE(t->reason.find("engine cannot read it in place: engine: pinning refused"), std::string::npos) << t->reason;
+}
+
 TEST(DeviceInterface, FailuresNameTheTensorAndCarryACode) {
   Folder f;
   auto dev = std::make_shared<EngineDevice>(false);
@@ -348,11 +409,11 @@ TEST(DeviceInterface, DeviceNamesAndRulesAreChecked) {
   EXPECT_EQ(clash.error().code, wm::ErrorCode::kInvalidArgument);
 
   wm::Options unknown;
-  unknown.device_rules = "*=cuda";
+  unknown.device_rules = "*=tpu";  // ("cuda" is known: tests/gpu_cuda_device_test.cc)
   auto u = wm::open(f.dir.path(), unknown);
   ASSERT_FALSE(u.ok());
   EXPECT_EQ(u.error().code, wm::ErrorCode::kInvalidArgument);
-  EXPECT_NE(u.error().message.find("unknown device 'cuda'"), std::string::npos) << u.error().message;
+  EXPECT_NE(u.error().message.find("unknown device 'tpu'"), std::string::npos) << u.error().message;
   EXPECT_NE(u.error().message.find("cpu, sim"), std::string::npos) << u.error().message;
 }
 

@@ -6,7 +6,9 @@
 //
 // Built in: "cpu" (device 0, reads host memory: mapped tensors are used in
 // place) and "sim" (an in-process stand-in for a discrete accelerator: own
-// memory, no host pointers, uploads through a copy queue).
+// memory, no host pointers, uploads through a copy queue). With
+// -DWM_CUDA=ON also "cuda" / "cuda:N" (NVIDIA GPUs), made when a device rule
+// names them.
 #pragma once
 
 #include <cstddef>
@@ -93,11 +95,34 @@ class WM_API Device {
   virtual bool converts(DType from, DType to) const;
   virtual void upload_converted(const DeviceBuffer& buffer, uint64_t dst_offset, const std::byte* src, uint64_t n,
                                 DType from, DType to, uint64_t elements, UploadDone done);
+
+  // Optional: lets the device read host memory [p, p + n) where it lies (a
+  // GPU registering it, read-only, for zero-copy reads over the bus). The
+  // loader offers the mapped ranges of tensors it keeps in host memory for
+  // this device (Options::offload_to_cpu): page-aligned, read-only, one
+  // range per file. An error is the reason it cannot, reported per tensor
+  // and not fatal; the default declines. unregister_host() is called once
+  // per range register_host() accepted, before the memory is unmapped.
+  virtual Status register_host(const std::byte* p, uint64_t n);
+  virtual void unregister_host(const std::byte* p, uint64_t n);
 };
 
 // The built-in devices, for engines that want them beside their own (tests,
 // a host fallback). Each call makes a new device.
 WM_API std::shared_ptr<Device> make_cpu_device();
 WM_API std::shared_ptr<Device> make_sim_device();
+
+// The NVIDIA GPU `ordinal` (named "cuda" for 0, "cuda:N" otherwise): pinned
+// staging, uploads on several streams, conversion on the GPU, mapped
+// tensors used in place where the GPU reads pageable host memory (caps().
+// reads_host_memory). Device rules that name "cuda" or "cuda:N" make it by
+// themselves; call this to share one device between models. Each call makes
+// a new device (its own streams and memory blocks).
+// Errors: kUnsupported when weightmap was built without -DWM_CUDA=ON,
+// kDevice when there is no driver or GPU (with the runtime's reason),
+// kNotFound when `ordinal` is not a visible GPU.
+WM_API Result<std::shared_ptr<Device>> make_cuda_device(int ordinal = 0);
+// Whether this build has the cuda device (-DWM_CUDA=ON).
+WM_API bool cuda_built_in();
 
 }  // namespace wm

@@ -37,6 +37,9 @@ struct LoadReport {
   uint64_t host_copy_bytes = 0;    // bytes of host buffers holding copies
   uint64_t staging_budget_bytes = 0;
   uint64_t staging_peak_bytes = 0;
+  // Of the staging slots allocated, bytes that are the device's own staging
+  // memory (pinned host memory for cuda), which it uploads from by DMA.
+  uint64_t staging_device_bytes = 0;
   unsigned threads = 0;
   PhaseTimes time;
   ProcessMemory memory_before;     // at the start of the load

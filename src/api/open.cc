@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "api/model_access.h"
+#include "api/named_devices.h"
 #include "common/error.h"
 #include "format/component_select.h"
 #include "format/model_path.h"
@@ -29,6 +30,8 @@ Result<LoadOptions> load_options(const Options& o) {
     if (!rules) return invalid("device rules: " + rules.error().message);
     lo.plan.device_rules = std::move(rules.value());
   }
+  lo.devices = o.devices;
+  if (Status s = add_named_devices(lo.plan.device_rules, lo.devices); !s) return s.error();
   if (!o.type_rules.empty()) {
     auto rules = NameRules::parse(o.type_rules);
     if (!rules) return invalid("type rules: " + rules.error().message);
@@ -52,7 +55,6 @@ Result<LoadOptions> load_options(const Options& o) {
   lo.max_memory_bytes = o.max_memory_bytes;
   lo.lock_files = o.lock_files;
   lo.mlock = o.mlock;
-  lo.devices = o.devices;
   lo.log = Logger(o.log);
   lo.progress = o.progress;
   return lo;

@@ -36,7 +36,8 @@ std::string load_report_json(const LoadedModel& model, bool per_tensor) {
   j.key("device_bytes").value(r.device_bytes);
   j.key("host_copy_bytes").value(r.host_copy_bytes);
   j.key("staging").begin_object().key("budget_bytes").value(r.staging_budget_bytes);
-  j.key("peak_bytes").value(r.staging_peak_bytes).end_object();
+  j.key("peak_bytes").value(r.staging_peak_bytes);
+  j.key("device_bytes").value(r.staging_device_bytes).end_object();
   j.key("threads").value(static_cast<uint64_t>(r.threads));
   j.key("time_ms").begin_object();
   j.key("total").value(r.time.end_to_end_ms());

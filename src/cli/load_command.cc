@@ -79,7 +79,9 @@ Result<Options> options_from(const LoadArgs& args, const Logger& log) {
 
 void add_load_options(CLI::App& cmd, LoadArgs& args) {
   cmd.add_flag("--mmap,!--no-mmap", args.mmap, "Use tensors in place from a memory mapping (default) or copy them");
-  cmd.add_option("--device", args.device_rules, "Device rules, e.g. 'text_encoder.*=cpu,*=sim' (devices: cpu, sim)");
+  cmd.add_option("--device", args.device_rules,
+                 std::string("Device rules, e.g. 'text_encoder.*=cpu,*=sim' (devices: cpu, sim") +
+                     (cuda_built_in() ? ", cuda, cuda:N)" : "; cuda needs a build with -DWM_CUDA=ON)"));
   cmd.add_option("--type", args.type_rules, "Wanted dtype, e.g. F16 or 'vae.*=F32' (converted on load)");
   cmd.add_option("-t,--threads", args.threads, "Copy-path workers")->check(CLI::Range(1, 256));
   cmd.add_option("--staging-mb", args.staging_mb, "Staging budget shared by all workers, MiB")

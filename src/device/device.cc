@@ -25,6 +25,12 @@ void Device::upload_converted(const DeviceBuffer&, uint64_t, const std::byte*, u
              ErrorCode::kDevice});
 }
 
+Status Device::register_host(const std::byte*, uint64_t) {
+  return Error{{}, {}, {}, fmt::format("device '{}' does not read host memory in place", caps().name),
+               ErrorCode::kUnsupported};
+}
+void Device::unregister_host(const std::byte*, uint64_t) {}
+
 std::shared_ptr<Device> make_cpu_device() { return std::make_shared<CpuDevice>(); }
 std::shared_ptr<Device> make_sim_device() { return std::make_shared<SimDevice>(); }
 

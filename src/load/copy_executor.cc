@@ -193,8 +193,13 @@ class CopyExecutor {
     report.read_ms = static_cast<double>(read_ns) / 1e6;
     report.convert_ms = static_cast<double>(convert_ns) / 1e6;
     report.staging_peak_bytes = pool.peak_bytes();
+    report.staging_device_bytes = pool.device_slots() * pool.slot_bytes();
     if (pool.device_slots())
       options_.log.info(fmt::format("staging: {} of the slots are the device's own staging memory", pool.device_slots()));
+    if (const uint64_t made = pool.peak_bytes() / pool.slot_bytes(); pool.offers_memory() && pool.device_slots() < made)
+      options_.log.warn(fmt::format("staging: {} of {} slots are ordinary memory: the device refused its staging memory "
+                                    "(pinned memory limit?), so those uploads are slower",
+                                    made - pool.device_slots(), made));
     report.upload_ms = uploads_.ms();
     if (auto e = first_error.take()) return *e;
     return report;

@@ -50,6 +50,7 @@ struct CopyReport {
   unsigned threads = 0;
   uint64_t staging_budget_bytes = 0;
   uint64_t staging_peak_bytes = 0;
+  uint64_t staging_device_bytes = 0;
   double read_ms = 0, convert_ms = 0, upload_ms = 0;
 };
 

@@ -95,6 +95,7 @@ LoadReport assemble_report(const LoadOptions& options, const PhaseTimings& timin
   r.threads = copy.threads;
   r.staging_budget_bytes = copy.staging_budget_bytes;
   r.staging_peak_bytes = copy.staging_peak_bytes;
+  r.staging_device_bytes = copy.staging_device_bytes;
   r.time.read_ms = copy.read_ms;
   r.time.convert_ms = copy.convert_ms;
   r.time.upload_ms = copy.upload_ms;

@@ -1,7 +1,9 @@
 // Gives every tensor the home the plan chose for its bytes, before any is
 // read: a pointer into its file's mapping, a host copy (the cpu device's
 // memory), or a buffer on its device. The buffers are owned by a
-// DeviceBuffers, which frees them when it goes.
+// DeviceBuffers, which frees them when it goes. Mapped tensors kept in host
+// memory for a device that cannot read it (offload_to_cpu) are offered to
+// that device to read in place (Device::register_host).
 #pragma once
 
 #include <cstdint>
@@ -33,6 +35,8 @@ class DeviceBuffers {
   ~DeviceBuffers() { free_all(); }
 
   void add(uint32_t device, const DeviceBuffer& buffer) { entries_.emplace_back(device, buffer); }
+  // A host range `device` accepted in register_host: unregistered first.
+  void add_host_range(uint32_t device, const std::byte* p, uint64_t n) { host_ranges_.push_back({device, p, n}); }
   // (device index, buffer), in allocation order.
   const std::vector<std::pair<uint32_t, DeviceBuffer>>& entries() const { return entries_; }
   void free_all();
@@ -40,6 +44,12 @@ class DeviceBuffers {
  private:
   std::vector<std::shared_ptr<Device>> devices_;
   std::vector<std::pair<uint32_t, DeviceBuffer>> entries_;
+  struct HostRange {
+    uint32_t device;
+    const std::byte* p;
+    uint64_t n;
+  };
+  std::vector<HostRange> host_ranges_;
 };
 
 struct PlacedTensors {
