@@ -196,7 +196,9 @@ class CopyExecutor {
     report.staging_device_bytes = pool.device_slots() * pool.slot_bytes();
     if (pool.device_slots())
       options_.log.info(fmt::format("staging: {} of the slots are the device's own staging memory", pool.device_slots()));
-    if (const uint64_t made = pool.peak_bytes() / pool.slot_bytes(); pool.offers_memory() && pool.device_slots() < made)
+    // A device that offers none returns null from the first slot on (the
+    // default); one that gave some and then refused ran out of it.
+    if (const uint64_t made = pool.peak_bytes() / pool.slot_bytes(); pool.device_slots() && pool.device_slots() < made)
       options_.log.warn(fmt::format("staging: {} of {} slots are ordinary memory: the device refused its staging memory "
                                     "(pinned memory limit?), so those uploads are slower",
                                     made - pool.device_slots(), made));

@@ -63,8 +63,6 @@ class StagingPool {
   uint64_t peak_bytes() const;
   // Slots that came from SlotMemory (the rest from the heap).
   size_t device_slots() const;
-  // Whether slots are asked of a SlotMemory first.
-  bool offers_memory() const { return static_cast<bool>(memory_.alloc); }
 
  private:
   void give_back(std::byte* data);
