@@ -111,7 +111,9 @@ fi
 ctest_rc=""
 if command -v ctest >/dev/null 2>&1 && [[ -f $build/CTestTestfile.cmake ]]; then
   if [[ $device == sim ]]; then
-    say "ctest -L gpu (device sim: run anyway; tests needing a GPU skip with a reason)"
+    # The GPU tests' checks, run on the sim device (WM_TEST_GPU_DEVICE).
+    say "ctest -L gpu (device sim: the GPU tests' checks on sim; cuda-only ones skip with a reason)"
+    export WM_TEST_GPU_DEVICE=sim
   else
     say "ctest -L gpu"
   fi
@@ -121,6 +123,15 @@ if command -v ctest >/dev/null 2>&1 && [[ -f $build/CTestTestfile.cmake ]]; then
   tail -c 15000000 "$work/ctest-gpu.log" >"$out/ctest-gpu.log"  # a returned file holds 16 MiB at most
   tail -n 15 "$out/ctest-gpu.log"
   say "ctest rc $ctest_rc (log: ctest-gpu.log)"
+elif [[ -x $build/tests/gpu_cuda_device_test ]]; then
+  # No CMake on the machine: the test program itself.
+  say "no ctest: running $build/tests/gpu_cuda_device_test directly"
+  [[ $device == sim ]] && export WM_TEST_GPU_DEVICE=sim
+  timeout -k 10 "$ctest_timeout" "$build/tests/gpu_cuda_device_test" >"$work/ctest-gpu.log" 2>&1
+  ctest_rc=$?
+  tail -c 15000000 "$work/ctest-gpu.log" >"$out/ctest-gpu.log"
+  tail -n 15 "$out/ctest-gpu.log"
+  say "gpu_cuda_device_test rc $ctest_rc (log: ctest-gpu.log)"
 else
   echo "no ctest or no $build/CTestTestfile.cmake: tests not run" >"$out/ctest-gpu.log"
   ctest_rc=127

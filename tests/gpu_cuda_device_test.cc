@@ -6,6 +6,7 @@
 // larger than the GPU fails naming it and leaves nothing behind.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 // Test inputs only: files written by the project's writers.
 #include "format/gguf_writer.h"
 #include "format/safetensors_writer.h"
+#include "lora_test_support.h"
 #include "test_support.h"
 
 namespace {
@@ -23,13 +25,22 @@ namespace {
 using wm::test::pattern;
 
 // The GPU, or the reason there is none (printed by the skip).
+// WM_TEST_GPU_DEVICE=sim runs the GPU tests' checks on the sim device
+// instead (scripts/gpu-check.sh --device sim): the tests themselves are
+// then checked on a machine without a GPU.
 struct Gpu {
   std::shared_ptr<wm::Device> device;
   std::string why_not;
 };
 
+bool on_sim() {
+  const char* e = std::getenv("WM_TEST_GPU_DEVICE");
+  return e && std::string_view(e) == "sim";
+}
+
 const Gpu& gpu() {
   static const Gpu g = [] {
+    if (on_sim()) return Gpu{wm::make_sim_device(), ""};
     auto d = wm::make_cuda_device(0);
     if (d) return Gpu{d.value(), ""};
     return Gpu{nullptr, d.error().to_string()};
@@ -80,7 +91,8 @@ std::string float_model(const wm::test::TempDir& dir) {
            {"d.bf16", wm::DType::BF16, 7, 3},
            {"e.f16", wm::DType::F16, 1, 1}})
     w.add_tensor(name, t, {rows, cols}, wm::TensorData::bytes(finite(t, rows * cols, seed++)));
-  EXPECT_TRUE(w.write(path).ok());
+  wm::Status written = w.write(path);
+  EXPECT_TRUE(written.ok()) << written.error().to_string();
   return path;
 }
 
@@ -102,16 +114,17 @@ std::string quant_model(const wm::test::TempDir& dir) {
       if (t == wm::DType::Q4_K || t == wm::DType::Q5_K) blk[1] &= std::byte{0xBF}, blk[3] &= std::byte{0xBF};
       if (t == wm::DType::Q6_K) blk[wm::dtype_block_bytes(t) - 1] &= std::byte{0xBF};
     }
-    w.add_tensor(name, t, {cols, rows}, wm::TensorData::bytes(b));
+    w.add_tensor(name, t, {rows, cols}, wm::TensorData::bytes(b));
   }
-  EXPECT_TRUE(w.write(path).ok());
+  wm::Status written = w.write(path);
+  EXPECT_TRUE(written.ok()) << written.error().to_string();
   return path;
 }
 
 wm::Options on_gpu(const std::string& types = "") {
   wm::Options o;
-  o.devices = {gpu().device};
-  o.device_rules = "*=cuda";
+  if (!on_sim()) o.devices = {gpu().device};  // (sim is built in)
+  o.device_rules = "*=" + gpu().device->caps().name;
   o.type_rules = types;
   o.staging_bytes = 4 << 20;  // several slots, so several uploads are in flight
   o.threads = 3;
@@ -196,7 +209,9 @@ TEST(CudaDevice, EveryByteOnTheGpuEqualsTheFile) {
     const wm::LoadReport r = model->report();
     if (!in_place) {  // braces: EXPECT_* expand to an if
       EXPECT_EQ(r.device_bytes, r.bytes_total);
-      EXPECT_GT(r.staging_device_bytes, 0u) << "staging was not pinned";
+      if (!on_sim()) {
+        EXPECT_GT(r.staging_device_bytes, 0u) << "staging was not pinned";
+      }
     }
   }
 }
@@ -245,8 +260,46 @@ TEST(CudaDevice, ATensorLargerThanTheGpuFailsNamingItAndLeavesNothing) {
   EXPECT_TRUE(after.ok()) << after.error().to_string();
 }
 
+// LoRA immediately on cuda tensors: patched by a kernel in the GPU's memory,
+// bit for bit what the CPU's patch of a host copy gives.
+TEST(CudaDevice, LoraPatchesOnTheGpuAsTheCpuDoes) {
+  WM_NEED_GPU();
+  namespace lt = wm::lora_test;
+  wm::test::TempDir dir;
+  const std::string base = dir.file("base.safetensors");
+  std::vector<lt::Factors> factors;
+  std::vector<lt::LoraEntry> entries;
+  factors.reserve(3);
+  wm::SafetensorsWriter w;
+  uint32_t seed = 1;
+  for (auto [stem, t, rows, cols] : std::vector<std::tuple<std::string, wm::DType, uint64_t, uint64_t>>{
+           {"a", wm::DType::F32, 333, 517}, {"b", wm::DType::F16, 1024, 1000}, {"c", wm::DType::BF16, 2048, 777}}) {
+    w.add_tensor(stem + ".weight", t, {rows, cols}, wm::TensorData::bytes(finite(t, rows * cols, seed++)));
+    factors.push_back(lt::random_factors(rows, cols, 8, rows));
+    entries.push_back({stem, lt::Convention::kPeft, &factors.back(), {rows, cols}});
+  }
+  ASSERT_TRUE(w.write(base).ok());
+  lt::write_lora_safetensors(dir.file("lora.safetensors"), entries);
+  for (const std::string& types : {std::string(), std::string("F16")}) {
+    SCOPED_TRACE("types '" + types + "'");
+    wm::Options g = on_gpu(types), c = on_cpu(types);
+    c.use_mmap = false;  // a host copy: patched by the CPU in place
+    for (wm::Options* o : {&g, &c}) {
+      o->loras = {{dir.file("lora.safetensors"), 0.8f}};
+      o->lora.mode = wm::LoraApplyMode::kImmediately;
+    }
+    auto gm = wm::open(base, g);
+    ASSERT_TRUE(gm.ok()) << gm.error().to_string();
+    auto cm = wm::open(base, c);
+    ASSERT_TRUE(cm.ok()) << cm.error().to_string();
+    ASSERT_NE(gm->lora_report(), nullptr);
+    expect_same_bytes(*gm, *cm);
+  }
+}
+
 TEST(CudaDevice, RulesMakeTheDeviceByThemselves) {
   WM_NEED_GPU();
+  if (on_sim()) GTEST_SKIP() << "cuda only";
   wm::test::TempDir dir;
   wm::Options o;
   o.device_rules = "c.*=cpu,*=cuda";

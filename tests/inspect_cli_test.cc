@@ -1,17 +1,26 @@
 // `weightmap inspect`: text and JSON agree with the parsed table, and bad
 // input gives a non-zero exit with file, tensor and offset in the message.
 #include <gtest/gtest.h>
+#include <fmt/format.h>
 #include <simdjson.h>
 
 #include "demo/sample_models.h"
 #include "format/model_path.h"
 #include "test_support.h"
+#include "weightmap/version.hpp"
 
 namespace wm {
 namespace {
 
 using test::run_cli;
 using test::TempDir;
+
+// The CLI's version is the library's (it once printed a stale literal).
+TEST(Cli, VersionIsTheLibrarysVersion) {
+  auto r = wm::test::run_cli("--version");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, fmt::format("weightmap {}\n", WEIGHTMAP_VERSION_STRING));
+}
 
 TEST(InspectCli, JsonListsEveryTensorAsTheParserSeesIt) {
   TempDir dir;

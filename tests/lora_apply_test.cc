@@ -217,15 +217,40 @@ INSTANTIATE_TEST_SUITE_P(All, LoraDtypes,
                            return std::string(dtype_name(p.param.dtype)) + (p.param.mmap ? "_mapped" : "_copied");
                          });
 
-TEST(LoraApply, SimDeviceTensorsAreDownloadedPatchedAndUploaded) {
+// sim patches F32/F16/BF16 in its own memory (Device::add_low_rank, the
+// cuda kernel's arithmetic): bit for bit what the CPU's patch gives.
+TEST(LoraApply, SimDeviceTensorsArePatchedInTheDevicesMemoryAsTheCpuDoes) {
+  for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
+    SCOPED_TRACE(dtype_name(dt));
+    TempDir dir;
+    BaseTensor t = make_tensor("w.weight", dt, {16, 64}, 4);
+    std::string base_path = write_base(dir, {t});
+    Factors f = random_factors(16, 64, 4, 5), g = random_factors(16, 64, 2, 6, 1.0f, -0.7);
+    write_lora_safetensors(dir.file("l.safetensors"), {{"w", Convention::kPeft, &f, t.shape}});
+    write_lora_safetensors(dir.file("k.safetensors"), {{"w", Convention::kPeft, &g, t.shape}});
+    LoadedModel m = load(base_path, true, "*=sim");
+    ASSERT_TRUE(m.tensors()[0].on_device);
+    auto r = apply(m, {{dir.file("l.safetensors"), 1.0f}, {dir.file("k.safetensors"), 0.5f}});
+    ASSERT_TRUE(r.ok()) << r.error().to_string();
+    LoadedModel cpu = load(base_path, false, "");  // a host copy, patched on the CPU
+    ASSERT_TRUE(apply(cpu, {{dir.file("l.safetensors"), 1.0f}, {dir.file("k.safetensors"), 0.5f}}).ok());
+    EXPECT_TRUE(bytes_of(m, "w.weight") == bytes_of(cpu, "w.weight"));
+    ASSERT_TRUE(remove_loras(m).ok());
+    expect_file_bytes(m, t);
+  }
+}
+
+// A dtype no device patches (a block type): downloaded, patched on the
+// host, uploaded.
+TEST(LoraApply, SimDeviceBlockTensorsAreDownloadedPatchedAndUploaded) {
   TempDir dir;
-  BaseTensor t = make_tensor("w.weight", DType::BF16, {16, 64}, 4);
+  BaseTensor t = make_tensor("w.weight", DType::Q8_0, {16, 64}, 4);
   std::string base_path = write_base(dir, {t});
   Factors f = random_factors(16, 64, 4, 5);
   write_lora_safetensors(dir.file("l.safetensors"), {{"w", Convention::kPeft, &f, t.shape}});
   LoadedModel m = load(base_path, true, "*=sim");
   ASSERT_TRUE(m.tensors()[0].on_device);
-  auto r = apply(m, {{dir.file("l.safetensors"), 1.0f}});
+  auto r = apply(m, {{dir.file("l.safetensors"), 1.0f}}, LoraApplyMode::kImmediately);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   expect_patched(m, t, {&f});
   ASSERT_TRUE(remove_loras(m).ok());

@@ -21,6 +21,7 @@
 #include "weightmap/dtype.hpp"
 #include "weightmap/error.hpp"
 #include "weightmap/export.hpp"
+#include "weightmap/lora.hpp"
 
 namespace wm {
 
@@ -105,6 +106,18 @@ class WM_API Device {
   // per range register_host() accepted, before the memory is unmapped.
   virtual Status register_host(const std::byte* p, uint64_t n);
   virtual void unregister_host(const std::byte* p, uint64_t n);
+
+  // Optional: LoRA `immediately` in the device's own memory. When
+  // patches(dtype) is true, a tensor on this device is patched by
+  // add_low_rank instead of being downloaded, patched on the host and
+  // uploaded again. The result must be the CPU's, bit for bit: per element,
+  // in F32, the weight plus, term by term and k by k, (scale * up[i][k]) *
+  // down[k][j], each product and sum rounded on its own, then rounded to
+  // `dtype` (nearest even). Blocks until the tensor is patched; called from
+  // the thread applying the LoRA, after every upload has finished.
+  virtual bool patches(DType dtype) const;
+  virtual Status add_low_rank(const DeviceBuffer& buffer, DType dtype, uint64_t rows, uint64_t cols,
+                              const LoraTerm* terms, size_t n_terms);
 };
 
 // The built-in devices, for engines that want them beside their own (tests,

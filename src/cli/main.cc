@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "io/terminal.h"
+#include "weightmap/version.hpp"
 
 namespace wm::cli {
 
@@ -22,7 +23,7 @@ int main(int argc, char** argv) {
   // Every option is --long or -s; a Windows-style "/name" is a path (an
   // absolute one under wine), never an option.
   app.allow_windows_style_options(false);
-  app.set_version_flag("--version", "weightmap 0.1.0");
+  app.set_version_flag("--version", std::string("weightmap ") + wm::version());
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "Also print debug messages");
 

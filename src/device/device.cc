@@ -31,6 +31,16 @@ Status Device::register_host(const std::byte*, uint64_t) {
 }
 void Device::unregister_host(const std::byte*, uint64_t) {}
 
+bool Device::patches(DType) const { return false; }
+
+Status Device::add_low_rank(const DeviceBuffer&, DType dtype, uint64_t, uint64_t, const LoraTerm*, size_t) {
+  // Only reached when patches() said yes and the override is missing.
+  return Error{{}, {}, {},
+               fmt::format("device '{}' claims to patch {} tensors but does not implement add_low_rank", caps().name,
+                           dtype_name(dtype)),
+               ErrorCode::kDevice};
+}
+
 std::shared_ptr<Device> make_cpu_device() { return std::make_shared<CpuDevice>(); }
 std::shared_ptr<Device> make_sim_device() { return std::make_shared<SimDevice>(); }
 

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fmt/format.h>
 
+#include "device/cuda/lora_math.h"
 #include "io/fault_injection.h"
 
 namespace wm {
@@ -80,6 +81,21 @@ Status SimDevice::synchronize() {
 
 Status SimDevice::download(const DeviceBuffer& buffer, uint64_t offset, std::byte* dst, uint64_t n) {
   if (n) std::memcpy(dst, static_cast<const std::byte*>(buffer.handle) + offset, n);
+  return {};
+}
+
+bool SimDevice::patches(DType dtype) const { return cuda::low_rank_patchable(dtype); }
+
+Status SimDevice::add_low_rank(const DeviceBuffer& buffer, DType dtype, uint64_t rows, uint64_t cols,
+                               const LoraTerm* terms, size_t n_terms) {
+  if (Status s = synchronize(); !s) return s;  // after every upload into it
+  std::vector<cuda::LowRankView> views;
+  for (size_t n = 0; n < n_terms; ++n)
+    views.push_back({terms[n].up.data(), terms[n].down.data(), terms[n].rank, terms[n].scale});
+  auto* w = static_cast<uint8_t*>(buffer.handle);
+  for (uint64_t i = 0; i < rows; ++i)
+    for (uint64_t j = 0; j < cols; ++j)
+      cuda::patch_element(dtype, w, i, j, cols, views.data(), static_cast<uint32_t>(views.size()));
   return {};
 }
 

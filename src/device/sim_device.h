@@ -38,6 +38,12 @@ class SimDevice final : public Device {
   Status synchronize() override;
   Status download(const DeviceBuffer& buffer, uint64_t offset, std::byte* dst, uint64_t n) override;
 
+  // LoRA in its own memory, with the cuda kernel's arithmetic
+  // (device/cuda/lora_math.h), so the loader's device path runs without a GPU.
+  bool patches(DType dtype) const override;
+  Status add_low_rank(const DeviceBuffer& buffer, DType dtype, uint64_t rows, uint64_t cols, const LoraTerm* terms,
+                      size_t n_terms) override;
+
   uint64_t bytes_allocated() const;  // live buffers
   uint64_t bytes_uploaded() const;
   double upload_seconds() const;     // copy time on the queue's thread

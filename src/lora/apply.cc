@@ -252,9 +252,14 @@ Status LoraApplier::patch(size_t index, std::span<const LoraTerm> terms, LoraSta
     add_lora_delta(t.dtype, m_.writable_bytes(index).data(), rows, cols, terms);
     return {};
   }
-  // A device that cannot read host memory: download, patch, upload.
-  std::vector<std::byte> buf(t.nbytes);
   Device& device = m_.device(t.device);
+  if (device.patches(t.dtype)) {  // in the device's memory: only the factors travel
+    if (Status s = device.add_low_rank(t.device_buffer, t.dtype, rows, cols, terms.data(), terms.size()); !s)
+      return tensor_error(index, "patching on the device: " + s.error().message);
+    return {};
+  }
+  // A device that cannot patch: download, patch on the host, upload.
+  std::vector<std::byte> buf(t.nbytes);
   if (Status s = device.download(t.device_buffer, 0, buf.data(), buf.size()); !s)
     return tensor_error(index, "downloading for the LoRA patch: " + s.error().message);
   add_lora_delta(t.dtype, buf.data(), rows, cols, terms);

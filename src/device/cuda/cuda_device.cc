@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "device/cuda/convert_kernels.h"
+#include "device/cuda/lora_kernel.h"
 
 namespace wm::cuda {
 namespace {
@@ -282,6 +283,45 @@ void CudaDevice::upload_converted(const DeviceBuffer& buffer, uint64_t dst_offse
     return fail(done, device_error(caps_.name, what, static_cast<cudaError_t>(e)));
   }
   complete_after(s, std::move(done), what);
+}
+
+bool CudaDevice::patches(DType dtype) const { return low_rank_patchable(dtype); }
+
+Status CudaDevice::add_low_rank(const DeviceBuffer& buffer, DType dtype, uint64_t rows, uint64_t cols,
+                                const LoraTerm* terms, size_t n_terms) {
+  if (Status s = synchronize(); !s) return s;  // the tensor's own upload first
+  // One device allocation: the views, then every term's up and down.
+  uint64_t floats = 0;
+  for (size_t n = 0; n < n_terms; ++n) floats += terms[n].up.size() + terms[n].down.size();
+  const uint64_t views_bytes = round_up(n_terms * sizeof(LowRankView), 256);
+  void* scratch = nullptr;
+  if (cudaError_t e = cudaMalloc(&scratch, views_bytes + floats * sizeof(float)); e != cudaSuccess) {
+    cudaGetLastError();
+    return device_error(caps_.name, "allocating the LoRA factors", e, ErrorCode::kOutOfMemory);
+  }
+  auto* base = static_cast<std::byte*>(scratch);
+  auto* factors = reinterpret_cast<float*>(base + views_bytes);
+  std::vector<LowRankView> views;
+  cudaError_t e = cudaSuccess;
+  for (size_t n = 0; n < n_terms && e == cudaSuccess; ++n) {
+    const LoraTerm& t = terms[n];
+    float* up = factors;
+    float* down = up + t.up.size();
+    factors = down + t.down.size();
+    e = cudaMemcpy(up, t.up.data(), t.up.size() * sizeof(float), cudaMemcpyHostToDevice);
+    if (e == cudaSuccess) e = cudaMemcpy(down, t.down.data(), t.down.size() * sizeof(float), cudaMemcpyHostToDevice);
+    views.push_back({up, down, t.rank, t.scale});
+  }
+  if (e == cudaSuccess) e = cudaMemcpy(base, views.data(), views.size() * sizeof(LowRankView), cudaMemcpyHostToDevice);
+  cudaStream_t stream = as_stream(streams_[0].handle);
+  if (e == cudaSuccess)
+    e = static_cast<cudaError_t>(launch_low_rank(dtype, buffer.handle, rows, cols,
+                                                 reinterpret_cast<const LowRankView*>(base),
+                                                 static_cast<uint32_t>(views.size()), stream));
+  if (e == cudaSuccess) e = cudaStreamSynchronize(stream);
+  cudaFree(scratch);
+  if (e != cudaSuccess) return device_error(caps_.name, fmt::format("LoRA on a {} x {} tensor", rows, cols), e);
+  return {};
 }
 
 Status CudaDevice::synchronize() {

@@ -75,6 +75,11 @@ class CudaDevice final : public Device {
   Status register_host(const std::byte* p, uint64_t n) override;
   void unregister_host(const std::byte* p, uint64_t n) override;
 
+  // LoRA on the GPU: the factors are uploaded, one kernel per tensor.
+  bool patches(DType dtype) const override;
+  Status add_low_rank(const DeviceBuffer& buffer, DType dtype, uint64_t rows, uint64_t cols, const LoraTerm* terms,
+                      size_t n_terms) override;
+
   uint64_t bytes_reserved() const;  // device memory held in blocks
 
  private:
