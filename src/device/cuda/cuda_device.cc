@@ -201,8 +201,10 @@ void CudaDevice::fail(UploadDone& done, Error e) {
 void CudaDevice::complete_after(Stream& stream, UploadDone done, std::string what) {
   cudaEvent_t ev = nullptr;
   // Blocking sync: the completion thread sleeps instead of spinning a core.
-  if (cudaError_t e = cudaEventCreateWithFlags(&ev, cudaEventDisableTiming | cudaEventBlockingSync); e != cudaSuccess)
+  if (cudaError_t e = cudaEventCreateWithFlags(&ev, cudaEventDisableTiming | cudaEventBlockingSync); e != cudaSuccess) {
+    cudaStreamSynchronize(as_stream(stream.handle));  // the queued copy still reads its source: wait for it
     return fail(done, device_error(caps_.name, "cudaEventCreate", e));
+  }
   if (cudaError_t e = cudaEventRecord(ev, as_stream(stream.handle)); e != cudaSuccess) {
     cudaEventDestroy(ev);
     // The copy is queued but cannot be tracked: wait for it here.

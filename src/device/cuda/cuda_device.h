@@ -13,8 +13,10 @@
 //   per-stream scratch buffer and a kernel (device/cuda/convert_kernels.h)
 //   writes the target dtype, bit-identical to the CPU conversion.
 // - A GPU that reads pageable host memory through the host's page tables
-//   (Grace Hopper, HMM) reports reads_host_memory: mapped tensors are then
-//   used in place, as on the CPU.
+//   (Grace Hopper, ATS; not HMM alone, which migrates pages) reports
+//   reads_host_memory: mapped tensors are then used in place, as on the CPU.
+// - LoRA `immediately` runs in device memory (lora_kernel.h); offloaded
+//   mapped tensors are registered for the GPU to read (register_host).
 //
 // Thread-safe: upload() from several loader threads at once.
 #pragma once
