@@ -213,26 +213,27 @@ TEST(CudaConvertMath, HostFloatUnitFollowsTheNanModel) {
 
 // ---------------------------------------------------------------- F16, BF16, F8: every pattern
 
+// Every bit pattern of a `width`-byte type, little-endian.
+std::vector<uint8_t> every_pattern(size_t width) {
+  std::vector<uint32_t> all(size_t{1} << (8 * width));
+  for (uint32_t v = 0; v < all.size(); ++v) all[v] = v;
+  return le_bytes(all, width);
+}
+
 TEST(CudaConvertMath, EveryF16Pattern) {
-  std::vector<uint32_t> all(65536);
-  for (uint32_t h = 0; h < 65536; ++h) all[h] = h;
-  const std::vector<uint8_t> src = le_bytes(all, 2);
+  const std::vector<uint8_t> src = every_pattern(2);
   expect_same_conversion(DType::F16, DType::F32, src, 65536);
   expect_same_conversion(DType::F16, DType::BF16, src, 65536);
 }
 
 TEST(CudaConvertMath, EveryBf16Pattern) {
-  std::vector<uint32_t> all(65536);
-  for (uint32_t h = 0; h < 65536; ++h) all[h] = h;
-  const std::vector<uint8_t> src = le_bytes(all, 2);
+  const std::vector<uint8_t> src = every_pattern(2);
   expect_same_conversion(DType::BF16, DType::F32, src, 65536);
   expect_same_conversion(DType::BF16, DType::F16, src, 65536);
 }
 
 TEST(CudaConvertMath, EveryF8Pattern) {
-  std::vector<uint32_t> all(256);
-  for (uint32_t v = 0; v < 256; ++v) all[v] = v;
-  const std::vector<uint8_t> src = le_bytes(all, 1);
+  const std::vector<uint8_t> src = every_pattern(1);
   for (DType from : {DType::F8_E4M3, DType::F8_E5M2})
     for (DType to : {DType::F32, DType::F16}) expect_same_conversion(from, to, src, 256);
   // The scalar decoders by themselves too.

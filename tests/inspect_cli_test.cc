@@ -19,7 +19,9 @@ using test::TempDir;
 TEST(Cli, VersionIsTheLibrarysVersion) {
   auto r = wm::test::run_cli("--version");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, fmt::format("weightmap {}\n", WEIGHTMAP_VERSION_STRING));
+  std::string out = r.out;
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();  // "\r\n" on Windows
+  EXPECT_EQ(out, fmt::format("weightmap {}", WEIGHTMAP_VERSION_STRING));
 }
 
 TEST(InspectCli, JsonListsEveryTensorAsTheParserSeesIt) {
