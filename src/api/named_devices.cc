@@ -1,25 +1,10 @@
 #include "api/named_devices.h"
 
 #include <algorithm>
-#include <charconv>
-#include <optional>
-#include <string_view>
+
+#include "device/device_caps.h"
 
 namespace wm {
-namespace {
-
-// "cuda" -> 0, "cuda:3" -> 3; anything else is not a GPU name.
-std::optional<int> cuda_ordinal(std::string_view name) {
-  if (name == "cuda") return 0;
-  constexpr std::string_view prefix = "cuda:";
-  if (!name.starts_with(prefix) || name.size() == prefix.size()) return std::nullopt;
-  int n = 0;
-  auto [end, ec] = std::from_chars(name.data() + prefix.size(), name.data() + name.size(), n);
-  if (ec != std::errc() || end != name.data() + name.size() || n < 0) return std::nullopt;
-  return n;
-}
-
-}  // namespace
 
 Status add_named_devices(const NameRules& rules, std::vector<std::shared_ptr<Device>>& devices) {
   for (const NameRule& r : rules.rules()) {
@@ -34,10 +19,12 @@ Status add_named_devices(const NameRules& rules, std::vector<std::shared_ptr<Dev
       e.message = "device rule '" + r.pattern + "=" + r.value + "': " + e.message;
       return e;
     }
-    // "cuda:0" names the same GPU as "cuda" but the rules match names
-    // exactly, so the device takes the name the rule used.
+    // "cuda:0" is GPU 0, whose name is "cuda": rules match names exactly,
+    // so such a rule could never match; say how to write it.
     if (d.value()->caps().name != r.value)
-      return Error{{}, {}, {}, "device rule '" + r.pattern + "=" + r.value + "': GPU 0 is named 'cuda' (write '" + r.pattern + "=cuda')",
+      return Error{{}, {}, {},
+                   "device rule '" + r.pattern + "=" + r.value + "': GPU 0 is named 'cuda' (write '" + r.pattern +
+                       "=cuda')",
                    ErrorCode::kInvalidArgument};
     devices.push_back(std::move(d.value()));
   }

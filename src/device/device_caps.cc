@@ -1,6 +1,8 @@
 #include "device/device_caps.h"
 
 #include <algorithm>
+#include <charconv>
+#include <fmt/format.h>
 
 namespace wm {
 
@@ -23,5 +25,17 @@ uint32_t DeviceCaps::required_alignment(DType t) const {
 DeviceCaps cpu_device_caps() { return {"cpu", true, 1, {}}; }
 
 DeviceCaps sim_device_caps() { return {"sim", false, 256, {}}; }
+
+std::string cuda_device_name(int ordinal) { return ordinal == 0 ? "cuda" : fmt::format("cuda:{}", ordinal); }
+
+std::optional<int> cuda_ordinal(std::string_view name) {
+  if (name == "cuda") return 0;
+  constexpr std::string_view prefix = "cuda:";
+  if (!name.starts_with(prefix) || name.size() == prefix.size()) return std::nullopt;
+  int n = 0;
+  auto [end, ec] = std::from_chars(name.data() + prefix.size(), name.data() + name.size(), n);
+  if (ec != std::errc() || end != name.data() + name.size() || n < 0) return std::nullopt;
+  return n;
+}
 
 }  // namespace wm

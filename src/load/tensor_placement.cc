@@ -17,9 +17,10 @@ namespace {
 // (kUnsupported, the default) adds nothing to its reason.
 void offer_host_ranges(const std::vector<std::unique_ptr<MappedFile>>& mappings,
                        const std::vector<std::shared_ptr<Device>>& devices, PlacedTensors& out) {
+  auto offered = [](const Tensor& t) { return t.placement == Placement::kMap && t.host_resident; };
   std::map<std::pair<uint32_t, uint32_t>, std::pair<const std::byte*, const std::byte*>> ranges;  // (device, file)
   for (const Tensor& t : out.tensors) {
-    if (t.placement != Placement::kMap || !t.host_resident || t.nbytes == 0) continue;
+    if (!offered(t) || t.nbytes == 0) continue;
     auto [it, fresh] = ranges.try_emplace({t.device, t.file}, t.host_data, t.host_data + t.nbytes);
     if (!fresh) {
       it->second.first = std::min(it->second.first, t.host_data);
@@ -38,7 +39,7 @@ void offer_host_ranges(const std::vector<std::unique_ptr<MappedFile>>& mappings,
     const std::string note = s ? fmt::format("{} reads it in place (host memory registered)", d.caps().name)
                                : fmt::format("{} cannot read it in place: {}", d.caps().name, s.error().message);
     for (Tensor& t : out.tensors)
-      if (t.placement == Placement::kMap && t.host_resident && t.device == device && t.file == file)
+      if (offered(t) && t.device == device && t.file == file)
         t.reason += "; " + note;
   }
 }

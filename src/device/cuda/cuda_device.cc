@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "device/cuda/convert_kernels.h"
+#include "device/device_caps.h"
 #include "device/cuda/lora_kernel.h"
 
 namespace wm::cuda {
@@ -29,7 +30,7 @@ uint64_t round_up(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
 }  // namespace
 
 Result<std::shared_ptr<CudaDevice>> CudaDevice::create(int ordinal) {
-  const std::string name = ordinal == 0 ? "cuda" : fmt::format("cuda:{}", ordinal);
+  const std::string name = cuda_device_name(ordinal);
   int count = 0;
   if (cudaError_t e = cudaGetDeviceCount(&count); e != cudaSuccess) {
     cudaGetLastError();  // not sticky: clear it
@@ -39,35 +40,34 @@ Result<std::shared_ptr<CudaDevice>> CudaDevice::create(int ordinal) {
     return Error{{}, {}, {}, fmt::format("{}: no such device ({} CUDA device(s) visible)", name, count),
                  ErrorCode::kNotFound};
   if (cudaError_t e = cudaSetDevice(ordinal); e != cudaSuccess) return device_error(name, "cudaSetDevice", e);
-  cudaDeviceProp prop{};
-  if (cudaError_t e = cudaGetDeviceProperties(&prop, ordinal); e != cudaSuccess)
-    return device_error(name, "cudaGetDeviceProperties", e);
   int host_tables = 0;
   if (cudaError_t e = cudaDeviceGetAttribute(&host_tables, cudaDevAttrPageableMemoryAccessUsesHostPageTables, ordinal);
       e != cudaSuccess)
     return device_error(name, "cudaDeviceGetAttribute(PageableMemoryAccessUsesHostPageTables)", e);
 
-  GpuInfo info{ordinal, prop.name, prop.totalGlobalMem, host_tables != 0};
-  // 256 bytes: what cudaMalloc guarantees and what vectorised kernels assume.
-  DeviceCaps caps{name, info.pageable_host_access, 256, {}};
-  std::shared_ptr<CudaDevice> d(new CudaDevice(std::move(info), std::move(caps)));
+  // Reads host memory in place: pageable memory through the host's page
+  // tables. 256 bytes: what cudaMalloc guarantees and what vectorised
+  // kernels assume.
+  DeviceCaps caps{name, host_tables != 0, 256, {}};
+  std::shared_ptr<CudaDevice> d(new CudaDevice(ordinal, std::move(caps)));
   if (Status s = d->init_streams(); !s) return s.error();
   return d;
 }
 
-CudaDevice::CudaDevice(GpuInfo info, DeviceCaps caps) : info_(std::move(info)), caps_(std::move(caps)) {}
+CudaDevice::CudaDevice(int ordinal, DeviceCaps caps) : ordinal_(ordinal), caps_(std::move(caps)) {}
 
 Status CudaDevice::init_streams() {
-  for (Stream& s : streams_) {
+  // Non-blocking: no implicit ordering with the legacy default stream.
+  auto make = [&](void*& handle) -> Status {
     cudaStream_t h = nullptr;
     if (cudaError_t e = cudaStreamCreateWithFlags(&h, cudaStreamNonBlocking); e != cudaSuccess)
       return device_error(caps_.name, "cudaStreamCreate", e);
-    s.handle = h;
-  }
-  cudaStream_t h = nullptr;
-  if (cudaError_t e = cudaStreamCreateWithFlags(&h, cudaStreamNonBlocking); e != cudaSuccess)
-    return device_error(caps_.name, "cudaStreamCreate", e);
-  download_stream_ = h;
+    handle = h;
+    return {};
+  };
+  for (Stream& s : streams_)
+    if (Status st = make(s.handle); !st) return st;
+  if (Status st = make(download_stream_); !st) return st;
   completions_ = std::thread([this] { serve_completions(); });
   return {};
 }
@@ -79,7 +79,7 @@ CudaDevice::~CudaDevice() {
   }
   work_.notify_all();
   if (completions_.joinable()) completions_.join();  // drains what is pending first
-  cudaSetDevice(info_.ordinal);
+  cudaSetDevice(ordinal_);
   for (Stream& s : streams_) {
     if (s.scratch) cudaFree(s.scratch);
     if (s.handle) cudaStreamDestroy(as_stream(s.handle));
@@ -106,7 +106,7 @@ Result<DeviceBuffer> CudaDevice::allocate(uint64_t nbytes, uint32_t alignment) {
     ++b.live;
     return DeviceBuffer{b.base + at, i, nullptr, nbytes};
   }
-  cudaSetDevice(info_.ordinal);
+  cudaSetDevice(ordinal_);
   uint64_t grow = kMinBlock;
   for (const Block& b : blocks_) grow = std::min(kMaxBlock, std::max(grow, b.size * 2));
   // Never ask for more than is free: the last block of a model that nearly
@@ -139,21 +139,14 @@ void CudaDevice::free(const DeviceBuffer& buffer) {
   Block& b = blocks_[buffer.id];
   if (!b.base || b.live == 0) return;
   if (--b.live == 0) {
-    cudaSetDevice(info_.ordinal);
+    cudaSetDevice(ordinal_);
     cudaFree(b.base);  // waits for the device: no upload into it is in flight (DeviceBuffers' contract)
     b = Block{};
   }
 }
 
-uint64_t CudaDevice::bytes_reserved() const {
-  std::lock_guard lock(blocks_mu_);
-  uint64_t n = 0;
-  for (const Block& b : blocks_) n += b.size;
-  return n;
-}
-
 std::byte* CudaDevice::allocate_staging(uint64_t nbytes) {
-  cudaSetDevice(info_.ordinal);
+  cudaSetDevice(ordinal_);
   void* p = nullptr;
   // Portable: pinned for every context, so any stream's copy from it is DMA.
   if (cudaHostAlloc(&p, nbytes, cudaHostAllocPortable) != cudaSuccess) {
@@ -168,9 +161,9 @@ void CudaDevice::free_staging(std::byte* p, uint64_t) {
 }
 
 Status CudaDevice::register_host(const std::byte* p, uint64_t n) {
-  cudaSetDevice(info_.ordinal);
+  cudaSetDevice(ordinal_);
   int host_pointer = 0;
-  cudaDeviceGetAttribute(&host_pointer, cudaDevAttrCanUseHostPointerForRegisteredMem, info_.ordinal);
+  cudaDeviceGetAttribute(&host_pointer, cudaDevAttrCanUseHostPointerForRegisteredMem, ordinal_);
   if (!host_pointer)
     return Error{{}, {}, {}, fmt::format("{} cannot use host pointers for registered memory", caps_.name),
                  ErrorCode::kDevice};
@@ -184,7 +177,7 @@ Status CudaDevice::register_host(const std::byte* p, uint64_t n) {
 }
 
 void CudaDevice::unregister_host(const std::byte* p, uint64_t) {
-  cudaSetDevice(info_.ordinal);
+  cudaSetDevice(ordinal_);
   cudaHostUnregister(const_cast<std::byte*>(p));
 }
 
@@ -219,7 +212,7 @@ void CudaDevice::complete_after(Stream& stream, UploadDone done, std::string wha
 }
 
 void CudaDevice::serve_completions() {
-  cudaSetDevice(info_.ordinal);
+  cudaSetDevice(ordinal_);
   std::unique_lock lock(done_mu_);
   for (;;) {
     work_.wait(lock, [&] { return stop_ || !pending_.empty(); });
@@ -242,21 +235,22 @@ void CudaDevice::serve_completions() {
 
 void CudaDevice::upload(const DeviceBuffer& buffer, uint64_t offset, const std::byte* src, uint64_t n,
                         UploadDone done) {
-  cudaSetDevice(info_.ordinal);
+  cudaSetDevice(ordinal_);
   Stream& s = next_stream();
   std::lock_guard lock(s.mu);
+  std::string what = fmt::format("copying {} bytes to the device", n);
   if (cudaError_t e = cudaMemcpyAsync(static_cast<std::byte*>(buffer.handle) + offset, src, n, cudaMemcpyHostToDevice,
                                       as_stream(s.handle));
       e != cudaSuccess)
-    return fail(done, device_error(caps_.name, fmt::format("copying {} bytes to the device", n), e));
-  complete_after(s, std::move(done), fmt::format("copying {} bytes to the device", n));
+    return fail(done, device_error(caps_.name, what, e));
+  complete_after(s, std::move(done), std::move(what));
 }
 
 bool CudaDevice::converts(DType from, DType to) const { return gpu_converts(from, to); }
 
 void CudaDevice::upload_converted(const DeviceBuffer& buffer, uint64_t dst_offset, const std::byte* src, uint64_t n,
                                   DType from, DType to, uint64_t elements, UploadDone done) {
-  cudaSetDevice(info_.ordinal);
+  cudaSetDevice(ordinal_);
   Stream& s = next_stream();
   std::lock_guard lock(s.mu);
   cudaStream_t stream = as_stream(s.handle);
@@ -331,7 +325,7 @@ Status CudaDevice::synchronize() {
     std::unique_lock lock(done_mu_);
     idle_.wait(lock, [&] { return pending_.empty() && !busy_; });
   }
-  cudaSetDevice(info_.ordinal);
+  cudaSetDevice(ordinal_);
   for (Stream& s : streams_)
     if (cudaError_t e = cudaStreamSynchronize(as_stream(s.handle)); e != cudaSuccess)
       return device_error(caps_.name, "synchronizing the upload streams", e);
@@ -342,7 +336,7 @@ Status CudaDevice::synchronize() {
 }
 
 Status CudaDevice::download(const DeviceBuffer& buffer, uint64_t offset, std::byte* dst, uint64_t n) {
-  cudaSetDevice(info_.ordinal);
+  cudaSetDevice(ordinal_);
   cudaStream_t ds = as_stream(download_stream_);
   // After every upload queued so far, without waiting for them on the host.
   for (Stream& s : streams_) {

@@ -36,14 +36,6 @@
 
 namespace wm::cuda {
 
-// What make_cuda_device found out about the GPU, for logs and the report.
-struct GpuInfo {
-  int ordinal = 0;
-  std::string name;                 // "NVIDIA H200"
-  uint64_t total_memory = 0;
-  bool pageable_host_access = false;  // reads pageable host memory through the host page tables
-};
-
 class CudaDevice final : public Device {
  public:
   static constexpr int kStreams = 4;
@@ -54,7 +46,6 @@ class CudaDevice final : public Device {
   CudaDevice& operator=(const CudaDevice&) = delete;
 
   const DeviceCaps& caps() const override { return caps_; }
-  const GpuInfo& info() const { return info_; }
 
   // Sub-allocated; DeviceBuffer::handle is the device pointer.
   Result<DeviceBuffer> allocate(uint64_t nbytes, uint32_t alignment) override;
@@ -82,8 +73,6 @@ class CudaDevice final : public Device {
   Status add_low_rank(const DeviceBuffer& buffer, DType dtype, uint64_t rows, uint64_t cols, const LoraTerm* terms,
                       size_t n_terms) override;
 
-  uint64_t bytes_reserved() const;  // device memory held in blocks
-
  private:
   struct Block {
     std::byte* base = nullptr;
@@ -102,7 +91,7 @@ class CudaDevice final : public Device {
     std::string what;
   };
 
-  CudaDevice(GpuInfo info, DeviceCaps caps);
+  CudaDevice(int ordinal, DeviceCaps caps);
   Status init_streams();
   Stream& next_stream() { return streams_[next_.fetch_add(1, std::memory_order_relaxed) % kStreams]; }
   // Records an event on `stream` and hands `done` to the completion thread.
@@ -110,7 +99,7 @@ class CudaDevice final : public Device {
   void serve_completions();
   void fail(UploadDone& done, Error e);
 
-  GpuInfo info_;
+  int ordinal_;
   DeviceCaps caps_;
   Stream streams_[kStreams];
   void* download_stream_ = nullptr;

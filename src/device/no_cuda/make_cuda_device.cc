@@ -2,6 +2,7 @@
 // is not there, and the error says how to get it.
 #include <fmt/format.h>
 
+#include "device/device_caps.h"
 #include "weightmap/device.hpp"
 
 namespace wm {
@@ -9,7 +10,7 @@ namespace wm {
 Result<std::shared_ptr<Device>> make_cuda_device(int ordinal) {
   return Error{{}, {}, {},
                fmt::format("device '{}' is not built in: this weightmap was built without -DWM_CUDA=ON",
-                           ordinal == 0 ? std::string("cuda") : fmt::format("cuda:{}", ordinal)),
+                           cuda_device_name(ordinal)),
                ErrorCode::kUnsupported};
 }
 
