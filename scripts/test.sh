@@ -5,7 +5,9 @@
 # an unknown name is an error):
 #   release  Release build with warnings as errors, every test through CTest
 #            (the consumer tests included: weightmap installed shared and
-#            static, used through find_package, pkg-config, add_subdirectory);
+#            static, used through find_package, pkg-config, add_subdirectory;
+#            and the ggml adapter's, against the pinned ggml that
+#            scripts/ggml.sh fetches and builds);
 #   cuda     the cuda device built with -DWM_CUDA=ON (nvcc, the static CUDA
 #            runtime; warnings as errors), the CLI and the device tests run:
 #            the "gpu" tests skip without a GPU, printing why
@@ -69,7 +71,13 @@ ccache --zero-stats >/dev/null
 python=""
 if wanted release || wanted python; then
   python=$(scripts/python-env.sh | tail -1)
+  # The ggml adapter builds with the release build: ggml itself, pinned, is
+  # fetched and built by scripts/ggml.sh (CPU backend, into build-ggml/).
+  ggml_start=$SECONDS
+  ggml_prefix=$(scripts/ggml.sh | tail -1)
+  echo "== ggml (fetched and built for the adapter): $((SECONDS - ggml_start)) s"
   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DWM_WERROR=ON -DWM_PYTHON=ON "-DPython_EXECUTABLE=$python" \
+    -DWM_GGML=ON "-DCMAKE_PREFIX_PATH=$ggml_prefix" "-DWM_GGML_SOURCE_DIR=$PWD/build-ggml/src" \
     "${ccache_launcher[@]}" >/dev/null
 fi
 
