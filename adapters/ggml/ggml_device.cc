@@ -2,6 +2,8 @@
 // written with ggml_backend_tensor_set through a raw byte tensor that spans
 // the buffer (ggml's copy calls take a tensor, not an address).
 #include <atomic>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "ggml_device.h"
@@ -15,6 +17,9 @@ namespace {
 // tensor, so every buffer gets this much room; Weights checks the backend's
 // real need (ggml_backend_buffer_get_alloc_size) before placing a tensor.
 constexpr uint64_t kPaddingRoom = 2048;
+
+// Any page size there is (4 KiB x86-64, 16 or 64 KiB arm64).
+constexpr uintptr_t kStagingAlignment = 64 << 10;
 
 // One allocation: the backend buffer, and a context holding the one I8
 // tensor over all of it that uploads and downloads go through.
@@ -30,7 +35,8 @@ Error device_error(const std::string& device, std::string message, ErrorCode cod
 
 class GgmlDevice final : public Device {
  public:
-  GgmlDevice(ggml_backend_buffer_type_t type, std::string name) : type_(type) {
+  GgmlDevice(ggml_backend_buffer_type_t type, std::string name, ggml_backend_buffer_type_t staging_type)
+      : type_(type), staging_type_(staging_type) {
     caps_.name = std::move(name);
     host_ = ggml_backend_buft_is_host(type);
     caps_.reads_host_memory = host_;
@@ -103,6 +109,33 @@ class GgmlDevice final : public Device {
     return Status{};
   }
 
+  // Staging from the backend's host buffer type (pinned memory for a GPU:
+  // faster copies, and what its asynchronous copies need).
+  std::byte* allocate_staging(uint64_t nbytes) override {
+    if (staging_type_ == nullptr) return nullptr;
+    // Slots must be page-aligned (O_DIRECT reads land in them); a host
+    // buffer type promises less (the CPU's: 64 bytes), so round up within.
+    ggml_backend_buffer_t b = ggml_backend_buft_alloc_buffer(staging_type_, nbytes + kStagingAlignment);
+    if (b == nullptr) return nullptr;  // the loader falls back to ordinary memory and logs it
+    const auto base = reinterpret_cast<uintptr_t>(ggml_backend_buffer_get_base(b));
+    auto* p = reinterpret_cast<std::byte*>((base + kStagingAlignment - 1) & ~(kStagingAlignment - 1));
+    std::lock_guard<std::mutex> lock(staging_mutex_);
+    staging_[p] = b;
+    return p;
+  }
+
+  void free_staging(std::byte* p, uint64_t) override {
+    ggml_backend_buffer_t b = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(staging_mutex_);
+      auto it = staging_.find(p);
+      if (it == staging_.end()) return;
+      b = it->second;
+      staging_.erase(it);
+    }
+    ggml_backend_buffer_free(b);
+  }
+
   ggml_backend_buffer_t backend_buffer(const DeviceBuffer& buffer) const {
     return static_cast<const Allocation*>(buffer.handle)->buffer;
   }
@@ -116,6 +149,9 @@ class GgmlDevice final : public Device {
   }
 
   ggml_backend_buffer_type_t type_;
+  ggml_backend_buffer_type_t staging_type_;
+  std::mutex staging_mutex_;
+  std::map<std::byte*, ggml_backend_buffer_t> staging_;
   bool host_ = false;
   DeviceCaps caps_;
   std::atomic<uint64_t> next_id_{1};
@@ -123,8 +159,9 @@ class GgmlDevice final : public Device {
 
 }  // namespace
 
-std::shared_ptr<Device> make_device(ggml_backend_buffer_type_t buffer_type, std::string name) {
-  return std::make_shared<GgmlDevice>(buffer_type, std::move(name));
+std::shared_ptr<Device> make_device(ggml_backend_buffer_type_t buffer_type, std::string name,
+                                    ggml_backend_buffer_type_t staging_type) {
+  return std::make_shared<GgmlDevice>(buffer_type, std::move(name), staging_type);
 }
 
 ggml_backend_buffer_t backend_buffer_of(const Device& device, const DeviceBuffer& buffer) {

@@ -221,6 +221,9 @@ Result<Weights> Weights::create(const Model& model) {
 
 Result<size_t> Weights::update() {
   Impl& m = *impl_;
+  if (m.model->released()) {
+    return Error{{}, {}, {}, "the Model was released: its tensors' bytes are gone", ErrorCode::kInvalidArgument};
+  }
   size_t moved = 0;
   for (size_t i = 0; i < m.tensors.size(); ++i) {
     const Tensor& t = m.model->tensor(i);

@@ -327,6 +327,28 @@ TEST(GgmlAdapter, ErrorsNameTheTensor) {
   EXPECT_NE(refused.error().message.find("'sim'"), std::string::npos) << refused.error().message;
 }
 
+TEST(GgmlAdapter, LongNamesAreFoundWholeAndUpdateAfterReleaseFails) {
+  TempDir dir;
+  // A diffusers-style qualified name, longer than ggml's 63 characters.
+  const std::string long_name = "model.diffusion_model.output_blocks.2.1.transformer_blocks.0.attn1.to_q.weight";
+  ASSERT_GT(long_name.size(), static_cast<size_t>(GGML_MAX_NAME));
+  write_gguf(dir.file("m.gguf"), {{long_name, DType::F16, {8, 64}}, {"short.weight", DType::F16, {8, 64}}});
+  auto model = wm::open(dir.file("m.gguf"));
+  ASSERT_TRUE(model.ok()) << model.error().to_string();
+  auto weights = ggml::Weights::create(*model);
+  ASSERT_TRUE(weights.ok()) << weights.error().to_string();
+  ggml_tensor* t = weights->get(long_name);
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t, weights->tensor(model->index_of(long_name).value()));
+  EXPECT_EQ(std::string(ggml_get_name(t)), long_name.substr(0, GGML_MAX_NAME - 1)) << "ggml keeps a prefix";
+  EXPECT_EQ(weights->get(long_name.substr(0, GGML_MAX_NAME - 1)), nullptr) << "a prefix is not the name";
+
+  ASSERT_TRUE(model->release().ok());
+  auto updated = weights->update();
+  ASSERT_FALSE(updated.ok());
+  EXPECT_EQ(updated.error().code, ErrorCode::kInvalidArgument);
+}
+
 // --- a non-host backend buffer type --------------------------------------
 #if WM_GGML_BACKEND_IMPL
 // A buffer type like a GPU's: not host-visible, so ggml (and weightmap)
@@ -383,7 +405,8 @@ TEST(GgmlAdapter, NonHostBufferTypeGetsTheTensorsThroughBoundedStaging) {
   const uint64_t staging = 256 << 10;
   {
     Options options;
-    options.devices = {ggml::make_device(&fake_type, "fakegpu")};
+    // Staging from a host buffer type, as a GPU's pinned memory would be.
+    options.devices = {ggml::make_device(&fake_type, "fakegpu", ggml_backend_cpu_buffer_type())};
     options.device_rules = "*=fakegpu";
     options.staging_bytes = staging;
     auto model = wm::open(dir.file("m.gguf"), options);
@@ -394,6 +417,8 @@ TEST(GgmlAdapter, NonHostBufferTypeGetsTheTensorsThroughBoundedStaging) {
     EXPECT_EQ(FakeDevice::buffers.load(), specs.size());
     const LoadReport report = model->report();
     EXPECT_LE(report.staging_peak_bytes, staging);
+    EXPECT_GT(report.staging_device_bytes, 0u) << "the staging came from the device's host buffer type";
+    EXPECT_LE(report.staging_device_bytes, staging);
     EXPECT_GT(FakeDevice::largest_set.load(), 0u);
     EXPECT_LE(FakeDevice::largest_set.load(), staging) << "every upload is one staging slot at most";
 

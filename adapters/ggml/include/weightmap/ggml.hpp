@@ -71,6 +71,7 @@ class Weights {
   // dimension that is not a whole number of blocks, a tensor on a device
   // that is not a make_device() device.
   static Result<Weights> create(const Model& model);
+  static Result<Weights> create(const Model&& model) = delete;  // the Model must outlive the Weights
 
   Weights(Weights&&) noexcept;
   Weights& operator=(Weights&&) noexcept;
@@ -91,7 +92,9 @@ class Weights {
   // call it after every apply/remove, at_runtime ones included). Returns
   // how many tensors it re-pointed. Every ggml_tensor stays the same
   // object; those that did not move keep their data. Factor tensors from
-  // lora_factors() before the call are gone after it.
+  // lora_factors() before the call are gone after it. Errors:
+  // kInvalidArgument when the Model was released; a tensor that moved to
+  // where ggml cannot use it, as create() says.
   Result<size_t> update();
 
   // The run-time LoRA terms of tensor `index` (Model::lora_terms) as ggml
@@ -120,14 +123,19 @@ class Weights {
   std::unique_ptr<Impl> impl_;
 };
 
-// A wm::Device over a ggml backend buffer type (CUDA, Vulkan, Metal, ...,
-// or any host type): device rules that name `name` send tensors there, and
-// weightmap allocates one backend buffer per tensor and uploads through its
-// bounded staging with ggml_backend_tensor_set (from several loader threads
-// at once). A host buffer type (ggml_backend_buft_is_host) is written
-// directly, without staging. caps(): `name`, the buffer type's alignment,
-// every dtype ggml has. Weights::create() backs such tensors with their
-// buffer. The buffer type must outlive the device and every model using it.
-std::shared_ptr<Device> make_device(ggml_backend_buffer_type_t buffer_type, std::string name);
+// A wm::Device over a ggml backend buffer type that is not host memory
+// (CUDA, Vulkan, Metal, ...): device rules that name `name` send tensors
+// there; weightmap allocates one backend buffer per tensor and uploads
+// through its bounded staging with ggml_backend_tensor_set (synchronous,
+// from several loader threads at once). `staging_type`, when given, is the
+// host buffer type the staging comes from (the backend's pinned memory:
+// ggml_backend_dev_host_buffer_type); else ordinary memory. caps(): `name`,
+// the buffer type's alignment, every dtype ggml has. Weights::create()
+// backs such tensors with their buffer. For a host buffer type
+// (ggml_backend_buft_is_host) the device reads host memory, like "cpu":
+// mapped tensors are used in place and copies are weightmap's. The buffer
+// types must outlive the device and every model using it.
+std::shared_ptr<Device> make_device(ggml_backend_buffer_type_t buffer_type, std::string name,
+                                    ggml_backend_buffer_type_t staging_type = nullptr);
 
 }  // namespace wm::ggml
