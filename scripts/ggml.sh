@@ -36,8 +36,11 @@ archive="$dir/${sdist_name//-/_}-$sdist_version.tar.gz"
 if [[ ! -f $archive ]] || ! echo "$sdist_sha256  $archive" | sha256sum -c --status; then
   echo "ggml: downloading the $sdist_name $sdist_version source distribution" >&2
   rm -f "$archive"
-  "$python" -m pip download --disable-pip-version-check -q --no-deps --no-binary :all: \
-    -d "$dir" "$sdist_name==$sdist_version" >&2
+  # --no-binary for it alone, and no build isolation: pip prepares the
+  # sdist's metadata with the venv's scikit-build-core (pinned) instead of
+  # building the build tools themselves from source (minutes).
+  "$python" -m pip download --disable-pip-version-check -q --no-deps --no-binary "$sdist_name" \
+    --no-build-isolation -d "$dir" "$sdist_name==$sdist_version" >&2
 fi
 echo "$sdist_sha256  $archive" | sha256sum -c --status || {
   echo "ggml: $archive does not have the pinned sha256 $sdist_sha256" >&2; exit 1; }
