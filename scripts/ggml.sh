@@ -56,9 +56,9 @@ found=$(sed -n 's/^set(GGML_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\))$/\2/p' "
 # The sdist leaves out ggml.pc.in, which ggml's CMakeLists.txt configures.
 [[ -f $dir/src/ggml.pc.in ]] || printf 'Name: ggml\nDescription: ggml\nVersion: @GGML_VERSION@\n' > "$dir/src/ggml.pc.in"
 
-# The CPU backend only, static, for any x86-64/arm64 CPU (no -march=native:
-# CI machines differ), no OpenMP (ggml's own thread pool), no dynamic
-# backend loading.
+# The CPU backend only, static, without -march=native (CI machines differ:
+# ggml's default set instead, AVX2/FMA/F16C on x86-64), no OpenMP (ggml's
+# own thread pool), no dynamic backend loading.
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S "$dir/src" -B "$dir/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$dir/install" \

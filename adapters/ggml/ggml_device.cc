@@ -1,11 +1,13 @@
 // wm::Device over a ggml backend buffer type: one backend buffer per tensor,
-// written with ggml_backend_tensor_set through a raw byte tensor that spans
-// the buffer (ggml's copy calls take a tensor, not an address).
+// written through a raw byte tensor that spans the buffer (ggml's copy calls
+// take a tensor, not an address): ggml_backend_tensor_set, or asynchronous
+// copies on a backend (async_uploads.h).
 #include <atomic>
 #include <map>
 #include <mutex>
 #include <string>
 
+#include "async_uploads.h"
 #include "ggml_device.h"
 #include "weightmap/ggml.hpp"
 
@@ -35,9 +37,10 @@ Error device_error(const std::string& device, std::string message, ErrorCode cod
 
 class GgmlDevice final : public Device {
  public:
-  GgmlDevice(ggml_backend_buffer_type_t type, std::string name, ggml_backend_buffer_type_t staging_type)
-      : type_(type), staging_type_(staging_type) {
+  GgmlDevice(ggml_backend_buffer_type_t type, std::string name, const DeviceOptions& options)
+      : type_(type), staging_type_(options.staging_type) {
     caps_.name = std::move(name);
+    async_ = AsyncUploads::make(options.backend, type, caps_.name, options.log);
     host_ = ggml_backend_buft_is_host(type);
     caps_.reads_host_memory = host_;
     caps_.alignment = static_cast<uint32_t>(ggml_backend_buft_get_alignment(type));
@@ -88,16 +91,21 @@ class GgmlDevice final : public Device {
 
   void free(const DeviceBuffer& buffer) override { release(static_cast<Allocation*>(buffer.handle)); }
 
-  // Several loader threads call this at once; ggml_backend_tensor_set on
-  // distinct buffers is safe for that, and it returns once `src` is copied.
+  // Several loader threads call this at once. Synchronous:
+  // ggml_backend_tensor_set on distinct buffers is safe for that, and
+  // returns once `src` is copied.
   void upload(const DeviceBuffer& buffer, uint64_t offset, const std::byte* src, uint64_t n,
               UploadDone done) override {
     auto* a = static_cast<Allocation*>(buffer.handle);
+    if (async_) return async_->submit(a->raw, offset, src, n, std::move(done));
     ggml_backend_tensor_set(a->raw, src, offset, n);
     done(Status{});
   }
 
-  Status synchronize() override { return Status{}; }  // every upload finished before it returned
+  Status synchronize() override {
+    if (async_) async_->wait_all();
+    return Status{};
+  }
 
   Status download(const DeviceBuffer& buffer, uint64_t offset, std::byte* dst, uint64_t n) override {
     if (offset + n > buffer.nbytes) {
@@ -105,6 +113,7 @@ class GgmlDevice final : public Device {
                                           " runs past a buffer of " + std::to_string(buffer.nbytes),
                           ErrorCode::kInvalidArgument);
     }
+    if (async_) async_->wait_all();  // reads after every upload so far
     ggml_backend_tensor_get(static_cast<Allocation*>(buffer.handle)->raw, dst, offset, n);
     return Status{};
   }
@@ -155,13 +164,14 @@ class GgmlDevice final : public Device {
   bool host_ = false;
   DeviceCaps caps_;
   std::atomic<uint64_t> next_id_{1};
+  std::unique_ptr<AsyncUploads> async_;  // null: synchronous uploads
 };
 
 }  // namespace
 
 std::shared_ptr<Device> make_device(ggml_backend_buffer_type_t buffer_type, std::string name,
-                                    ggml_backend_buffer_type_t staging_type) {
-  return std::make_shared<GgmlDevice>(buffer_type, std::move(name), staging_type);
+                                    const DeviceOptions& options) {
+  return std::make_shared<GgmlDevice>(buffer_type, std::move(name), options);
 }
 
 ggml_backend_buffer_t backend_buffer_of(const Device& device, const DeviceBuffer& buffer) {

@@ -7,7 +7,13 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -389,12 +395,122 @@ ggml_backend_buffer_t fake_alloc(ggml_backend_buffer_type_t type, size_t size) {
   return ggml_backend_buffer_init(type, iface, p, size);
 }
 ggml_backend_buffer_type fake_type{{fake_name, fake_alloc, fake_alignment, nullptr, nullptr, fake_is_host}, nullptr, nullptr};
+
+// A backend (stream) of that device with asynchronous copies and events, as
+// a GPU's: a copy runs later, on the stream's own thread, so an upload
+// reported done before its event passed would let weightmap reuse the
+// staging slot under it, and the bytes would come out wrong.
+struct FakeStream {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::function<void()>> jobs;
+  uint64_t submitted = 0, finished = 0;
+  bool stop = false;
+  std::atomic<uint64_t> async_copies{0};
+  std::thread worker{[this] { run(); }};
+
+  ~FakeStream() {
+    {
+      std::lock_guard lock(mu);
+      stop = true;
+    }
+    cv.notify_all();
+    worker.join();
+  }
+  void run() {
+    std::unique_lock lock(mu);
+    for (;;) {
+      cv.wait(lock, [&] { return stop || !jobs.empty(); });
+      if (jobs.empty()) return;
+      auto job = std::move(jobs.front());
+      jobs.pop_front();
+      lock.unlock();
+      std::this_thread::sleep_for(std::chrono::microseconds(300));  // the copy engine is busy
+      job();
+      lock.lock();
+      ++finished;
+      cv.notify_all();
+    }
+  }
+  uint64_t enqueue(std::function<void()> job) {
+    std::lock_guard lock(mu);
+    jobs.push_back(std::move(job));
+    cv.notify_all();
+    return ++submitted;
+  }
+  void wait_for(uint64_t seq) {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return finished >= seq; });
+  }
+};
+FakeStream* fake_stream = nullptr;
+
+const char* fake_backend_name(ggml_backend_t) { return "FakeGPU0"; }
+void fake_set_async(ggml_backend_t, ggml_tensor* t, const void* data, size_t offset, size_t size) {
+  ++fake_stream->async_copies;
+  char* dst = static_cast<char*>(t->data) + offset;
+  fake_stream->enqueue([=] {
+    std::memcpy(dst, data, size);
+    FakeDevice::bytes_set += size;
+    uint64_t seen = FakeDevice::largest_set;
+    while (size > seen && !FakeDevice::largest_set.compare_exchange_weak(seen, size)) {
+    }
+  });
+}
+void fake_synchronize(ggml_backend_t) { fake_stream->wait_for(fake_stream->enqueue([] {})); }
+void fake_event_record(ggml_backend_t, ggml_backend_event_t e) {
+  *static_cast<uint64_t*>(e->context) = fake_stream->enqueue([] {});
+}
+const char* fake_dev_name(ggml_backend_dev_t) { return "FakeGPU"; }
+void fake_dev_props(ggml_backend_dev_t, ggml_backend_dev_props* props) {
+  props->name = "FakeGPU";
+  props->description = "a test device";
+  props->type = GGML_BACKEND_DEVICE_TYPE_GPU;
+  props->caps.async = true;
+  props->caps.events = true;
+}
+bool fake_supports_buft(ggml_backend_dev_t, ggml_backend_buffer_type_t t) { return t == &fake_type; }
+ggml_backend_event_t fake_event_new(ggml_backend_dev_t dev) { return new ggml_backend_event{dev, new uint64_t(0)}; }
+void fake_event_free(ggml_backend_dev_t, ggml_backend_event_t e) {
+  delete static_cast<uint64_t*>(e->context);
+  delete e;
+}
+void fake_event_synchronize(ggml_backend_dev_t, ggml_backend_event_t e) {
+  fake_stream->wait_for(*static_cast<uint64_t*>(e->context));
+}
+ggml_backend_device fake_device = [] {
+  ggml_backend_device d{};
+  d.iface.get_name = fake_dev_name;
+  d.iface.get_props = fake_dev_props;
+  d.iface.supports_buft = fake_supports_buft;
+  d.iface.event_new = fake_event_new;
+  d.iface.event_free = fake_event_free;
+  d.iface.event_synchronize = fake_event_synchronize;
+  return d;
+}();
+ggml_guid fake_guid{};
+ggml_backend fake_backend = [] {
+  ggml_backend b{};
+  b.guid = &fake_guid;
+  b.iface.get_name = fake_backend_name;
+  b.iface.set_tensor_async = fake_set_async;
+  b.iface.synchronize = fake_synchronize;
+  b.iface.event_record = fake_event_record;
+  b.device = &fake_device;
+  return b;
+}();
 #endif
 
-TEST(GgmlAdapter, NonHostBufferTypeGetsTheTensorsThroughBoundedStaging) {
+class NonHost : public ::testing::TestWithParam<bool> {};  // asynchronous uploads?
+
+TEST_P(NonHost, BufferTypeGetsTheTensorsThroughBoundedStaging) {
 #if !WM_GGML_BACKEND_IMPL
   GTEST_SKIP() << "needs ggml's backend interface (ggml-backend-impl.h): configure with WM_GGML_SOURCE_DIR";
 #else
+  const bool async = GetParam();
+  FakeStream stream;
+  fake_stream = &stream;
+  std::string log;
   TempDir dir;
   // Tensors larger than the staging budget, so uploads come in slices.
   const std::vector<Spec> specs{{"big.weight", DType::F32, {512, 1024}},   // 2 MiB
@@ -406,7 +522,11 @@ TEST(GgmlAdapter, NonHostBufferTypeGetsTheTensorsThroughBoundedStaging) {
   {
     Options options;
     // Staging from a host buffer type, as a GPU's pinned memory would be.
-    options.devices = {ggml::make_device(&fake_type, "fakegpu", ggml_backend_cpu_buffer_type())};
+    ggml::DeviceOptions device_options;
+    device_options.staging_type = ggml_backend_cpu_buffer_type();
+    device_options.backend = async ? &fake_backend : nullptr;
+    device_options.log = Logger([&](LogLevel, std::string_view m) { log += std::string(m) + "\n"; });
+    options.devices = {ggml::make_device(&fake_type, "fakegpu", device_options)};
     options.device_rules = "*=fakegpu";
     options.staging_bytes = staging;
     auto model = wm::open(dir.file("m.gguf"), options);
@@ -440,9 +560,47 @@ TEST(GgmlAdapter, NonHostBufferTypeGetsTheTensorsThroughBoundedStaging) {
       total += t.nbytes;
     }
     EXPECT_EQ(FakeDevice::bytes_set.load(), total) << "each byte uploaded once";
+    if (async) {
+      EXPECT_GT(stream.async_copies.load(), specs.size()) << "uploads in slices, on the backend's stream";
+      EXPECT_NE(log.find("uploads are asynchronous on backend FakeGPU0"), std::string::npos) << log;
+    } else {
+      EXPECT_EQ(stream.async_copies.load(), 0u);
+    }
   }
   EXPECT_EQ(FakeDevice::buffers.load(), 0u) << "the model's release frees every device buffer";
+  fake_stream = nullptr;
 #endif
+}
+
+INSTANTIATE_TEST_SUITE_P(GgmlAdapter, NonHost, ::testing::Values(false, true),
+                         [](const auto& p) { return p.param ? "Async" : "Sync"; });
+
+TEST(GgmlAdapter, ABackendWithoutAsynchronousCopiesIsUsedSynchronouslySayingWhy) {
+  TempDir dir;
+  write_gguf(dir.file("m.gguf"), {{"a.weight", DType::F16, {8, 64}}});
+  ggml_backend_t cpu = ggml_backend_cpu_init();
+  ASSERT_NE(cpu, nullptr);
+  std::string log;
+  ggml::DeviceOptions device_options;
+  device_options.backend = cpu;
+  device_options.log = Logger([&](LogLevel, std::string_view m) { log += std::string(m) + "\n"; });
+  {
+    Options options;
+    // The CPU's buffer type is host memory: a device for it reads host
+    // memory, so the rule keeps the tensor mapped; what is checked here is
+    // the choice of upload path, said at once.
+    options.devices = {ggml::make_device(ggml_backend_cpu_buffer_type(), "cpu2", device_options)};
+    options.device_rules = "*=cpu2";
+    EXPECT_NE(log.find("uploads are synchronous (ggml_backend_tensor_set): backend CPU offers no asynchronous copies"),
+              std::string::npos)
+        << log;
+    auto model = wm::open(dir.file("m.gguf"), options);
+    ASSERT_TRUE(model.ok()) << model.error().to_string();
+    auto weights = ggml::Weights::create(*model);
+    ASSERT_TRUE(weights.ok()) << weights.error().to_string();
+    EXPECT_EQ(weights->backing(0), ggml::Backing::kMapped);
+  }
+  ggml_backend_free(cpu);
 }
 
 // --- LoRA -----------------------------------------------------------------

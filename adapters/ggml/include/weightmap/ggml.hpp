@@ -45,6 +45,7 @@
 
 #include "weightmap/device.hpp"
 #include "weightmap/error.hpp"
+#include "weightmap/log.hpp"
 #include "weightmap/model.hpp"
 
 namespace wm::ggml {
@@ -123,19 +124,33 @@ class Weights {
   std::unique_ptr<Impl> impl_;
 };
 
+struct DeviceOptions {
+  // The host buffer type the staging slots come from: the backend's pinned
+  // memory (ggml_backend_dev_host_buffer_type), for faster copies. nullptr:
+  // ordinary memory.
+  ggml_backend_buffer_type_t staging_type = nullptr;
+  // A backend (stream) of the buffer type's device: uploads become
+  // ggml_backend_tensor_set_async on it, each completed by a backend event
+  // before its staging slot is reused, so reads and copies overlap. Used
+  // when the backend offers asynchronous copies and events and uses the
+  // buffer type; otherwise uploads stay synchronous and `log` says why.
+  // It must outlive the device; the engine may use it meanwhile only from
+  // one thread at a time, as ggml requires, and not during a load.
+  ggml_backend_t backend = nullptr;
+  Logger log;
+};
+
 // A wm::Device over a ggml backend buffer type that is not host memory
 // (CUDA, Vulkan, Metal, ...): device rules that name `name` send tensors
 // there; weightmap allocates one backend buffer per tensor and uploads
-// through its bounded staging with ggml_backend_tensor_set (synchronous,
-// from several loader threads at once). `staging_type`, when given, is the
-// host buffer type the staging comes from (the backend's pinned memory:
-// ggml_backend_dev_host_buffer_type); else ordinary memory. caps(): `name`,
-// the buffer type's alignment, every dtype ggml has. Weights::create()
-// backs such tensors with their buffer. For a host buffer type
-// (ggml_backend_buft_is_host) the device reads host memory, like "cpu":
-// mapped tensors are used in place and copies are weightmap's. The buffer
-// types must outlive the device and every model using it.
+// through its bounded staging, from several loader threads at once, with
+// ggml_backend_tensor_set (or asynchronously: DeviceOptions::backend).
+// caps(): `name`, the buffer type's alignment, every dtype ggml has.
+// Weights::create() backs such tensors with their buffer. For a host
+// buffer type (ggml_backend_buft_is_host) the device reads host memory,
+// like "cpu": mapped tensors are used in place and copies are weightmap's.
+// The buffer types must outlive the device and every model using it.
 std::shared_ptr<Device> make_device(ggml_backend_buffer_type_t buffer_type, std::string name,
-                                    ggml_backend_buffer_type_t staging_type = nullptr);
+                                    const DeviceOptions& options = {});
 
 }  // namespace wm::ggml
