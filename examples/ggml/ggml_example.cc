@@ -7,7 +7,7 @@
 // Multiplies one matrix (the first 2-D tensor, or the one named) by a
 // vector of ones and prints the first outputs, and how each tensor is backed.
 #include <cstdio>
-#include <vector>
+#include <optional>
 
 #include <ggml-cpu.h>
 #include <ggml.h>
@@ -37,12 +37,20 @@ int main(int argc, char** argv) {
               weights->buffer_count());
 
   // The matrix: named, or the first 2-D one.
-  ggml_tensor* w = argc > 2 ? weights->get(argv[2]) : nullptr;
-  for (size_t i = 0; w == nullptr && argc <= 2 && i < weights->size(); ++i) {
-    if (ggml_n_dims(weights->tensor(i)) == 2) w = weights->tensor(i);
+  std::optional<size_t> index = argc > 2 ? model->index_of(argv[2]) : std::nullopt;
+  for (size_t i = 0; !index && argc <= 2 && i < weights->size(); ++i) {
+    if (ggml_n_dims(weights->tensor(i)) == 2) index = i;
   }
-  if (w == nullptr) {
+  if (!index || ggml_n_dims(weights->tensor(*index)) != 2) {
     std::fprintf(stderr, "no such 2-D tensor\n");
+    return 1;
+  }
+  ggml_tensor* w = weights->tensor(*index);
+  // A cold file may still be arriving (weightmap's background prefetch):
+  // wait for this tensor's bytes, and hear about a failed read here rather
+  // than as a fault inside ggml.
+  if (auto ready = model->wait_ready(*index); !ready) {
+    std::fprintf(stderr, "%s\n", ready.error().to_string().c_str());
     return 1;
   }
 
