@@ -240,6 +240,8 @@ uint64_t rss_anon_bytes() {
 TEST(GgmlAdapter, AdapterKeepsAnonymousMemoryFlatWhereGgmlsLoadCopiesTheModel) {
 #if !defined(__linux__)
   GTEST_SKIP() << "RssAnon is Linux's /proc/self/status";
+#elif defined(WM_SANITIZED)
+  GTEST_SKIP() << "memory figures mean little under a sanitizer (shadow memory, quarantine)";
 #else
   TempDir dir;
   // 128 MiB: 64 F16 matrices of 2 MiB.
