@@ -20,7 +20,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -31,6 +30,7 @@
 #include <ggml.h>
 #include <gguf.h>
 
+#include "io/process_memory.h"
 #include "weightmap/ggml.hpp"
 #include "weightmap/weightmap.hpp"
 
@@ -80,16 +80,6 @@ Args parse_args(int argc, char** argv) {
   if (a.path.empty()) die("no MODEL.gguf given\n" + std::string(usage));
   if (a.threads == 0) a.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   return a;
-}
-
-// A "Key:   123 kB" line of /proc/self/status, in bytes; 0 when absent
-// (not Linux): the driver shows that as no figure rather than failing.
-uint64_t proc_status_bytes(const std::string& key) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.compare(0, key.size() + 1, key + ":") == 0) return std::strtoull(line.c_str() + key.size() + 1, nullptr, 10) * 1024;
-  return 0;
 }
 
 // Tensors a mat-vec can read: ggml's CPU backend has a dot product for the
@@ -244,8 +234,10 @@ int main(int argc, char** argv) {
   const double total_s = seconds_since(start);
 
   // Before anything is freed: what holding the weights costs.
-  const uint64_t peak_rss = proc_status_bytes("VmHWM");
-  const uint64_t rss_anon = proc_status_bytes("RssAnon");
+  // The library's reading of /proc/self/status (0 where the OS has no such figure).
+  const wm::ProcessMemory memory = wm::read_process_memory();
+  const uint64_t peak_rss = memory.peak_rss_kib * 1024;
+  const uint64_t rss_anon = memory.anon_kib * 1024;
   std::printf(
       "{\"loader\":\"%s\",\"graph\":%s,\"threads\":%d,\"load_s\":%.6f,\"ready_s\":%.6f,\"graph_s\":%.6f,"
       "\"total_s\":%.6f,\"peak_rss_bytes\":%llu,\"rss_anon_bytes\":%llu,\"checksum\":%.17g,\"outputs\":%zu,"

@@ -152,10 +152,10 @@ struct Weights::Impl {
       }
       addr = const_cast<std::byte*>(t.host_data);  // ggml's data is not const; weights are only read
     }
-    if (!buffer_holds(buffer, static_cast<const std::byte*>(addr), ggml_backend_buffer_get_alloc_size(buffer, g))) {
+    const size_t needed = ggml_backend_buffer_get_alloc_size(buffer, g);
+    if (!buffer_holds(buffer, static_cast<const std::byte*>(addr), needed)) {
       return tensor_error(t, std::string("its ") + ggml_backend_buffer_name(buffer) + " buffer is smaller than the " +
-                                 std::to_string(ggml_backend_buffer_get_alloc_size(buffer, g)) +
-                                 " bytes the backend needs for it",
+                                 std::to_string(needed) + " bytes the backend needs for it",
                           ErrorCode::kDevice);
     }
     if (ggml_backend_tensor_alloc(buffer, g, addr) != GGML_STATUS_SUCCESS) {

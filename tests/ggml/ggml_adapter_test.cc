@@ -15,7 +15,6 @@
 #include <mutex>
 #include <thread>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -26,6 +25,7 @@
 #include <gguf.h>
 
 #include "dtype/block_codec.h"
+#include "io/process_memory.h"
 #include "lora_test_support.h"
 #include "test_support.h"
 #include "weightmap/ggml.hpp"
@@ -223,19 +223,7 @@ TEST(GgmlAdapter, MappedTensorsPointIntoTheMappingThroughOneBufferPerFile) {
   EXPECT_EQ(buffer_of_file.size(), 2u);
 }
 
-uint64_t rss_anon_bytes() {
-  std::ifstream status("/proc/self/status");
-  std::string key;
-  uint64_t kb = 0;
-  while (status >> key) {
-    if (key == "RssAnon:") {
-      status >> kb;
-      return kb * 1024;
-    }
-    status.ignore(1 << 10, '\n');
-  }
-  return 0;
-}
+uint64_t rss_anon_bytes() { return read_process_memory().anon_kib * 1024; }
 
 TEST(GgmlAdapter, AdapterKeepsAnonymousMemoryFlatWhereGgmlsLoadCopiesTheModel) {
 #if !defined(__linux__)
@@ -365,6 +353,13 @@ TEST(GgmlAdapter, LongNamesAreFoundWholeAndUpdateAfterReleaseFails) {
 struct FakeDevice {
   static inline std::atomic<uint64_t> largest_set{0}, bytes_set{0}, buffers{0};
   static void reset() { largest_set = bytes_set = buffers = 0; }
+  // One copy into the device's memory, whichever way it came.
+  static void record(uint64_t size) {
+    bytes_set += size;
+    uint64_t seen = largest_set;
+    while (size > seen && !largest_set.compare_exchange_weak(seen, size)) {
+    }
+  }
 };
 
 void fake_free(ggml_backend_buffer_t b) {
@@ -374,10 +369,7 @@ void fake_free(ggml_backend_buffer_t b) {
 void* fake_base(ggml_backend_buffer_t b) { return b->context; }
 void fake_set(ggml_backend_buffer_t, ggml_tensor* t, const void* data, size_t offset, size_t size) {
   std::memcpy(static_cast<char*>(t->data) + offset, data, size);
-  FakeDevice::bytes_set += size;
-  uint64_t seen = FakeDevice::largest_set;
-  while (size > seen && !FakeDevice::largest_set.compare_exchange_weak(seen, size)) {
-  }
+  FakeDevice::record(size);
 }
 void fake_get(ggml_backend_buffer_t, const ggml_tensor* t, void* data, size_t offset, size_t size) {
   std::memcpy(data, static_cast<const char*>(t->data) + offset, size);
@@ -453,10 +445,7 @@ void fake_set_async(ggml_backend_t, ggml_tensor* t, const void* data, size_t off
   char* dst = static_cast<char*>(t->data) + offset;
   fake_stream->enqueue([=] {
     std::memcpy(dst, data, size);
-    FakeDevice::bytes_set += size;
-    uint64_t seen = FakeDevice::largest_set;
-    while (size > seen && !FakeDevice::largest_set.compare_exchange_weak(seen, size)) {
-    }
+    FakeDevice::record(size);
   });
 }
 void fake_synchronize(ggml_backend_t) { fake_stream->wait_for(fake_stream->enqueue([] {})); }
