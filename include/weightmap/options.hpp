@@ -35,6 +35,24 @@ WM_API std::optional<IoMode> io_mode_from_name(std::string_view name);
 
 using ProgressCallback = std::function<void(uint64_t done_bytes, uint64_t total_bytes)>;
 
+// Tensor-parallel loading: this process is rank `rank` of `world` and loads
+// only its part of each tensor (README, "Tensor parallel and multi-host").
+struct ShardOptions {
+  uint32_t rank = 0;
+  uint32_t world = 1;  // 1 with empty rules: whole tensors, nothing sliced
+  // "PATTERN=HOW,..." by qualified name, first match wins; tensors no rule
+  // matches are replicated (loaded whole). HOW is
+  //   rows | cols          this rank's 1/world of the outermost (rows) or
+  //                        innermost (cols) dimension; uneven is an error
+  //   rows:pad | cols:pad  uneven allowed: ceil(n/world) each, zero-filled
+  //   rows[A:B] | cols[A:B]  rows or columns A..B-1 whatever the rank
+  //   replicate            the whole tensor
+  // A preset name stands for its rules: "llama" (GGUF and HF names),
+  // "diffusion" (diffusers/DiT attention and MLP). "llama,*.foo=rows" mixes.
+  // Quantised tensors are cut on block boundaries, else refused.
+  std::string rules;
+};
+
 struct Options {
   // --- what to parse ---
   // diffusers weight variant to prefer in folders ("fp16" picks
@@ -85,6 +103,9 @@ struct Options {
   // Pin the model in memory (mapped pages as they are read, copies at once);
   // a refusal is logged and reported, not fatal.
   bool mlock = false;
+
+  // --- tensor parallel: load only this rank's slices ---
+  ShardOptions shard;
 
   // --- LoRA applied right after the load (or later: Model::apply_loras) ---
   std::vector<LoraSpec> loras;

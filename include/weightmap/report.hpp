@@ -28,6 +28,15 @@ struct PhaseTimes {
   double end_to_end_ms() const { return parse_ms + total_ms; }
 };
 
+// Options::shard: what this rank took.
+struct ShardReport {
+  uint32_t rank = 0, world = 1;
+  std::string rules;               // as given, presets expanded
+  uint64_t tensors_rows = 0, tensors_cols = 0, tensors_replicated = 0;
+  uint64_t bytes = 0;              // this rank's tensor bytes (source dtype, padding included)
+  uint64_t full_bytes = 0;         // the whole model's tensor bytes
+};
+
 struct LoadReport {
   uint64_t tensors = 0;
   uint64_t tensors_mapped = 0, tensors_copied = 0, tensors_converted = 0, tensors_host_resident = 0;
@@ -58,6 +67,7 @@ struct LoadReport {
   std::string file_locks;          // with lock_files: per file "lease" or "flock", comma-separated
   uint64_t mlocked_bytes = 0;      // with mlock: bytes pinned (mapped: as they are read)
   std::string mlock_error;         // with mlock: the first refusal, when one failed
+  ShardReport shard;
 
   // RssAnon growth over the load (negative if the load freed memory).
   double anon_growth_mib() const {

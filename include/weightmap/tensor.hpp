@@ -22,6 +22,19 @@ enum class Placement : uint8_t {
 // "map", "copy", "convert".
 WM_API const char* placement_name(Placement p);
 
+enum class SliceDim : uint8_t { kNone, kRows, kCols };
+// "whole", "rows", "cols".
+WM_API const char* slice_dim_name(SliceDim d);
+
+// Which part of the file's tensor a Tensor holds (Options::shard).
+struct TensorSlice {
+  SliceDim dim = SliceDim::kNone;  // kNone: the whole tensor (replicated)
+  uint64_t start = 0;              // first row (dim 0) or column (last dim) taken
+  uint64_t count = 0;              // rows/columns read from the file
+  uint64_t padded = 0;             // zero rows/columns after them (":pad" rules)
+  std::vector<uint64_t> full_shape;  // the tensor's shape in the file
+};
+
 struct Tensor {
   std::string name;              // qualified name: "component.name" in a diffusers folder, else as stored
   DType dtype = DType::F32;      // as the engine gets it
@@ -42,6 +55,10 @@ struct Tensor {
   // Model::generation() when this tensor's bytes or host_data last changed
   // (LoRA apply/remove); 0 when unchanged since the load.
   uint64_t generation = 0;
+  // With Options::shard: which rows or columns of the file's tensor these
+  // are (shape is the slice's). A row slice of a mapped tensor is mapped;
+  // a column slice is gathered row by row into a copy.
+  TensorSlice slice;
 };
 
 }  // namespace wm

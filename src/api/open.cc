@@ -55,6 +55,7 @@ Result<LoadOptions> load_options(const Options& o) {
   lo.max_memory_bytes = o.max_memory_bytes;
   lo.lock_files = o.lock_files;
   lo.mlock = o.mlock;
+  lo.shard = o.shard;
   lo.log = Logger(o.log);
   lo.progress = o.progress;
   return lo;

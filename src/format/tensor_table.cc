@@ -45,6 +45,15 @@ void TensorTable::set_component(const std::string& component) {
   reindex();
 }
 
+void TensorTable::set_slice(size_t i, SliceGeometry g) {
+  TensorInfo& t = tensors_.at(i);
+  t.shape = std::move(g.shape);
+  t.offset = g.offset;
+  t.nbytes = g.nbytes;
+  t.source.gather = g.gather;
+  t.slice = std::move(g.slice);
+}
+
 void TensorTable::index(size_t i) {
   auto [it, inserted] = by_name_.emplace(tensors_[i].qualified_name(), i);
   if (!inserted && !duplicate_) duplicate_.emplace(it->second, i);

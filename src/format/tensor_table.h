@@ -16,6 +16,7 @@
 #include "dtype/dtype.h"
 #include "format/metadata.h"
 #include "io/file.h"
+#include "weightmap/tensor.hpp"
 
 namespace wm {
 
@@ -56,6 +57,18 @@ struct SourceLayout {
   uint64_t first_byte = 0;
   uint32_t crc32 = 0;   // of the inflated storage: checked whenever it is inflated
   std::string entry;    // the zip entry's name, for errors
+  // A tensor-parallel slice that is not one byte range (a column slice, or
+  // one padded with zeros): the tensor is rows of `out_row_bytes`; row r <
+  // `src_rows` begins with `row_bytes` file bytes at TensorInfo::offset +
+  // r * `row_stride`, and the rest of it, like every later row, is zeros.
+  // Read in any whole blocks (chunked like a plain range), never mapped.
+  struct Gather {
+    uint64_t src_rows = 0, row_bytes = 0, row_stride = 0, out_row_bytes = 0;
+  };
+  std::optional<Gather> gather;
+
+  // PyTorch views and deflated entries are read whole; gathered slices in chunks.
+  bool whole_only() const { return !strides.empty() || deflated; }
 };
 
 struct TensorInfo {
@@ -69,8 +82,11 @@ struct TensorInfo {
   // How the bytes lie when they are not simply `nbytes` contiguous bytes at
   // `offset` (PyTorch checkpoints only); such a tensor is never mapped.
   SourceLayout source;
+  // With Options::shard: which part of the file's tensor this is (shape,
+  // offset and nbytes are already the slice's).
+  TensorSlice slice;
 
-  bool plain_source() const { return source.strides.empty() && !source.deflated; }
+  bool plain_source() const { return source.strides.empty() && !source.deflated && !source.gather; }
 
   // "component.name" when the tensor belongs to a component, else the name:
   // the name rules and lookups use.
@@ -103,6 +119,16 @@ class TensorTable {
   // Puts every file and tensor in a diffusers component ("transformer", ...),
   // which changes their qualified names: re-indexes.
   void set_component(const std::string& component);
+
+  // Makes tensor i a slice of itself (Options::shard). The name stays, so
+  // the index stays true.
+  struct SliceGeometry {
+    std::vector<uint64_t> shape;
+    uint64_t offset = 0, nbytes = 0;
+    std::optional<SourceLayout::Gather> gather;
+    TensorSlice slice;
+  };
+  void set_slice(size_t i, SliceGeometry g);
 
   // The index keys on tensors only (a tensor keeps its own component), so
   // files may be edited in place.

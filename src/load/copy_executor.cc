@@ -242,7 +242,7 @@ class CopyExecutor {
       if (t.placement == Placement::kMap || t.nbytes == 0) continue;
       const TensorInfo& src = table_.tensors()[i];
       const DTypeInfo& s = dtype_info(src.dtype);
-      if (!src.plain_source()) {  // PyTorch view or compressed entry: one whole-tensor chunk, see run_chunk
+      if (src.source.whole_only()) {  // PyTorch view or compressed entry: one whole-tensor chunk, see run_chunk
         chunks.push_back({i, 0, src.nbytes, 0, elements_in(src.dtype, src.nbytes)});
         continue;
       }
@@ -282,7 +282,7 @@ class CopyExecutor {
     const uint64_t out_len = converted_bytes(src.dtype, t.dtype, n_blocks);
     // A PyTorch view or compressed zip entry (one whole-tensor chunk) is
     // gathered or inflated whole, outside the staging pool.
-    if (!src.plain_source()) {
+    if (src.source.whole_only()) {
       if (!host.empty()) return source.read(ctx, c.tensor, t.dtype, 0, n_blocks, host);
       auto held = std::make_shared<std::vector<std::byte>>(t.nbytes);
       if (Status s = source.read(ctx, c.tensor, t.dtype, 0, n_blocks, *held); !s) return s;

@@ -11,6 +11,7 @@
 #include "load/memory_pin.h"
 #include "load/model_files.h"
 #include "load/tensor_placement.h"
+#include "shard/shard_table.h"
 
 namespace wm {
 
@@ -75,8 +76,10 @@ struct PhaseTimings {
 // The one place the LoadReport is assembled, from each phase's part.
 LoadReport assemble_report(const LoadOptions& options, const PhaseTimings& timings, const LoadPlan& plan,
                            const ModelFiles& files, const PlacedTensors& placed, const HintOutcome& hints,
-                           const CopyReport& copy, const PinnedMemory& pinned, const TensorTable& table) {
+                           const CopyReport& copy, const PinnedMemory& pinned, const TensorTable& table,
+                           ShardReport shard) {
   LoadReport r;
+  r.shard = std::move(shard);
   r.memory_before = timings.memory_before;
   r.time.parse_ms = options.parse_ms;
   r.time.plan_ms = timings.plan_ms;
@@ -133,6 +136,12 @@ Result<LoadedModel> run_load(TensorTable table, const LoadOptions& options) {
   auto devices = make_devices(options.devices);
   if (!devices) return devices.error();
   const std::vector<DeviceCaps> caps = device_caps_of(*devices);
+  auto shard = shard_table(table, options.shard);
+  if (!shard) return shard.error();
+  if (options.shard.world > 1 || !options.shard.rules.empty())
+    options.log.info(fmt::format("shard: rank {} of {}: {} tensors by rows, {} by columns, {} whole; {} of {} bytes",
+                                 shard->rank, shard->world, shard->tensors_rows, shard->tensors_cols,
+                                 shard->tensors_replicated, shard->bytes, shard->full_bytes));
   auto files = open_model_files(table, options.lock_files, options.log);
   if (!files) return files.error();
 
@@ -165,7 +174,8 @@ Result<LoadedModel> run_load(TensorTable table, const LoadOptions& options) {
   PinnedMemory pinned;
   if (options.mlock) pinned = pin_memory(files->mappings, placed->tensors, table, options.log);
 
-  LoadReport report = assemble_report(options, timings, *plan, *files, *placed, *hints, *copy, pinned, table);
+  LoadReport report = assemble_report(options, timings, *plan, *files, *placed, *hints, *copy, pinned, table,
+                                     std::move(shard.value()));
   return LoadedModel(LoadedModel::Parts{std::move(table), std::move(devices.value()), std::move(files.value()),
                                         std::move(placed.value()), std::move(hints.value()), std::move(pinned),
                                         std::move(report)});
@@ -173,7 +183,8 @@ Result<LoadedModel> run_load(TensorTable table, const LoadOptions& options) {
 
 }  // namespace
 
-Result<uint64_t> anon_bytes_needed(const TensorTable& table, const LoadOptions& options) {
+Result<uint64_t> anon_bytes_needed(TensorTable table, const LoadOptions& options) {
+  if (auto shard = shard_table(table, options.shard); !shard) return shard.error();
   auto devices = make_devices(options.devices);
   if (!devices) return devices.error();
   auto plan = make_plan(table, device_caps_of(*devices), options.plan);

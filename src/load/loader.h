@@ -23,6 +23,8 @@ namespace wm {
 
 struct LoadOptions {
   PlanOptions plan;
+  // Tensor-parallel slices, cut before the plan (shard/shard_table.h).
+  ShardOptions shard;
   unsigned threads = 2;
   uint64_t staging_bytes = 64ull << 20;
   // Page-cache hints for the mapped files (see io/mmap_hints.h); auto by
@@ -61,7 +63,7 @@ std::vector<DeviceCaps> device_caps_of(const std::vector<std::shared_ptr<Device>
 
 // Anonymous memory a load of `table` with `options` would take: host
 // copies and conversions, simulated device buffers, and the staging budget.
-Result<uint64_t> anon_bytes_needed(const TensorTable& table, const LoadOptions& options);
+Result<uint64_t> anon_bytes_needed(TensorTable table, const LoadOptions& options);
 
 // Loads the tensors of `table` (from open_model) as `options` say. The
 // report's time.parse_ms is left for the caller, who did the parsing.

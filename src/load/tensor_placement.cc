@@ -89,6 +89,7 @@ Result<PlacedTensors> place_tensors(const TensorTable& table, const LoadPlan& pl
     t.reason = p.reason;
     t.file = src.file;
     t.file_offset = src.offset;
+    t.slice = src.slice;
     const DeviceCaps& caps = devices[p.device]->caps();
     if (p.placement == Placement::kMap) {
       t.host_data = mappings[src.file]->data() + src.offset;

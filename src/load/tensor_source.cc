@@ -69,10 +69,16 @@ Result<const std::byte*> TensorSource::read_source(Worker& w, size_t i, uint64_t
   const TensorInfo& t = table_->tensors()[i];
   const uint64_t block = dtype_info(t.dtype).block_bytes;
   const uint64_t offset = t.offset + first_block * block, len = n_blocks * block;
-  if (!t.plain_source()) return error_at(i, t.offset, "a PyTorch view or deflated entry is read whole (read())");
+  if (t.source.whole_only()) return error_at(i, t.offset, "a PyTorch view or deflated entry is read whole (read())");
   if (room.size() < len + (bounces(t.file) ? bounce_overhead_ : 0))
     return error_at(i, offset, fmt::format("{} bytes of room for a read of {}", room.size(), len));
   auto t0 = Clock::now();
+  if (t.source.gather) {
+    Status s = read_gathered(i, first_block * block, room.first(len));
+    w.add_read_ns(ns_since(t0));
+    if (!s) return s.error();
+    return static_cast<const std::byte*>(room.data());
+  }
   Result<const std::byte*> at = static_cast<const std::byte*>(room.data());
   if (bounces(t.file)) {
     at = direct_[t.file]->read(offset, len, room);
@@ -90,6 +96,32 @@ Result<const std::byte*> TensorSource::read_source(Worker& w, size_t i, uint64_t
     return e;
   }
   return at;
+}
+
+Status TensorSource::read_gathered(size_t i, uint64_t at, std::span<std::byte> dst) const {
+  const TensorInfo& t = table_->tensors()[i];
+  const SourceLayout::Gather& g = *t.source.gather;
+  const File& file = *files_[t.file];
+  // Output bytes [at, at + dst.size()) walk the output rows; each row is a
+  // file segment (rows below src_rows) followed by zeros. Buffered pread:
+  // segments are too small and scattered for O_DIRECT's alignment to pay.
+  uint64_t done = 0;
+  while (done < dst.size()) {
+    const uint64_t pos = at + done, row = pos / g.out_row_bytes, in_row = pos % g.out_row_bytes;
+    const uint64_t n = std::min<uint64_t>(g.out_row_bytes - in_row, dst.size() - done);
+    const uint64_t from_file = row < g.src_rows && in_row < g.row_bytes ? std::min(n, g.row_bytes - in_row) : 0;
+    if (from_file) {
+      const uint64_t offset = t.offset + row * g.row_stride + in_row;
+      if (Status s = file.read_exact(offset, dst.subspan(done, from_file)); !s) {
+        Error e = s.error();
+        e.tensor = t.name;
+        return e;
+      }
+    }
+    std::memset(dst.data() + done + from_file, 0, n - from_file);
+    done += n;
+  }
+  return {};
 }
 
 Status TensorSource::convert_into(Worker& w, size_t i, DType to, uint64_t offset, const std::byte* from,
@@ -119,7 +151,7 @@ Status TensorSource::read(Worker& w, size_t i, DType to, uint64_t first_block, u
                                              n_blocks, dtype_name(t.dtype), dtype_name(to),
                                              converted_bytes(t.dtype, to, n_blocks)));
   if (n_blocks == 0) return {};
-  if (!t.plain_source()) {
+  if (t.source.whole_only()) {
     if (first_block != 0 || n_blocks != blocks)
       return error_at(i, t.offset, "a PyTorch view or deflated entry is read whole, not in blocks");
     return read_whole_transformed(w, i, to, dst, scratch);

@@ -91,6 +91,8 @@ class TensorSource {
 
  private:
   Error error_at(size_t i, uint64_t offset, std::string message) const;
+  // Output bytes of a gathered slice (SourceLayout::Gather) from `at`.
+  Status read_gathered(size_t i, uint64_t at, std::span<std::byte> dst) const;
   Status read_whole_transformed(Worker& w, size_t i, DType to, std::span<std::byte> dst,
                                 std::span<std::byte> scratch) const;
   Status convert_into(Worker& w, size_t i, DType to, uint64_t offset, const std::byte* from, uint64_t elems,

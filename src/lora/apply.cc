@@ -323,6 +323,11 @@ Status LoraApplier::remove(std::vector<size_t>* moved) {
 // --- entry points ------------------------------------------------------------
 
 Result<LoraReport> apply_loras(LoadedModel& model, const std::vector<LoraSpec>& loras, const LoraOptions& options) {
+  // A LoRA's factors are for the whole tensor; slicing them to match is not built yet.
+  for (const TensorInfo& t : model.table().tensors())
+    if (t.slice.dim != SliceDim::kNone)
+      return Error{{}, t.qualified_name(), {}, "LoRA on a tensor-parallel slice is not supported: merge the LoRA "
+                   "first (weightmap convert --lora), then shard", ErrorCode::kUnsupported};
   try {
     return LoraApplier(model).apply(loras, options);
   } catch (const std::bad_alloc&) {

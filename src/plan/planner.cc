@@ -130,6 +130,9 @@ Result<LoadPlan> make_plan(const TensorTable& table, const std::vector<DeviceCap
       // A PyTorch view or compressed entry is not the bytes the engine wants.
       if (!t.source.strides.empty()) p.reason = "non-contiguous view: gathered from its storage";
       else if (t.source.deflated) p.reason = "compressed zip entry: inflated";
+      else if (t.source.gather && t.slice.padded) p.reason = fmt::format("{} slice padded with zeros: gathered",
+                                                                       slice_dim_name(t.slice.dim));
+      else if (t.source.gather) p.reason = "column slice: gathered row by row";
       else if (!options.use_mmap) p.reason = "mmap disabled";
       else if (unmappable) p.reason = fmt::format("file not mapped: {}", *unmappable);
       else if (!reader.reads_host_memory) p.reason = fmt::format("device {} cannot read host memory", reader.name);

@@ -71,10 +71,10 @@ class Verifier {
   }
 
   // The file's bytes [at, at + out.size()) of tensor `index` (a block
-  // multiple for plain tensors); views and deflated entries (PyTorch
+  // multiple for plain tensors and slices); views and deflated entries (PyTorch
   // checkpoints) are gathered or inflated whole first.
   Status file_bytes(size_t index, const TensorInfo& src, uint64_t at, std::span<std::byte> out) {
-    if (src.plain_source()) {
+    if (!src.source.whole_only()) {  // plain ranges and gathered slices read in blocks
       const uint64_t block = dtype_info(src.dtype).block_bytes;
       return source_->read(worker_, index, src.dtype, at / block, out.size() / block, out);
     }
