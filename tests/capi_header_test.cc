@@ -38,6 +38,9 @@ TEST(CapiHeader, OptionsDefaultsAreTheCppDefaults) {
   EXPECT_EQ(c.max_memory_bytes, cpp.max_memory_bytes);
   EXPECT_EQ(c.lock_files != 0, cpp.lock_files);
   EXPECT_EQ(c.mlock != 0, cpp.mlock);
+  EXPECT_EQ(c.shard_rank, cpp.shard.rank);
+  EXPECT_EQ(c.shard_world, cpp.shard.world);
+  EXPECT_EQ(c.shard_rules, nullptr);
   EXPECT_EQ(c.n_loras, 0u);
   EXPECT_EQ(c.lora_mode, WM_LORA_AUTO);
   EXPECT_EQ(cpp.lora.mode, wm::LoraApplyMode::kAuto);

@@ -516,6 +516,164 @@ static void test_lora(const char* path, const char* lora_path, long data_start) 
   free(file_bytes);
 }
 
+/* ---- tensor parallel: shard_rank / shard_world / shard_rules ------------ */
+
+/* The number after `key` inside the report's "shard" object. */
+static uint64_t shard_json_u64(const char* json, const char* key) {
+  const char* shard = strstr(json, "\"shard\":{");
+  const char* at;
+  char pattern[64];
+  CHECK(shard != NULL);
+  snprintf(pattern, sizeof pattern, "\"%s\":", key);
+  at = strstr(shard, pattern);
+  CHECK(at != NULL && at < strchr(shard, '}'));
+  return strtoull(at + strlen(pattern), NULL, 10);
+}
+
+static uint64_t sum_nbytes(const wm_model* model) {
+  size_t count = 0, i;
+  uint64_t sum = 0;
+  CHECK_OK(wm_model_tensor_count(model, &count));
+  for (i = 0; i < count; ++i) {
+    wm_tensor_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    CHECK_OK(wm_model_tensor_info(model, i, &info));
+    sum += info.nbytes;
+  }
+  return sum;
+}
+
+/* Rank 1 of 2: a row slice stays mapped (the file's bytes in place), a
+ * padded one is a zero-filled copy, a column slice a gathered copy; the
+ * report's shard bytes against the unsharded load; the errors; an old
+ * caller's structs. */
+static void test_shard(const char* st_path, long st_start, const char* gguf_path) {
+  wm_options options = wm_options_default();
+  wm_model *whole, *model = NULL;
+  wm_tensor_info w, v, a;
+  unsigned char* expected = read_file_at(st_path, st_start, 76);
+  char* json = NULL;
+  uint64_t whole_bytes;
+  int32_t value;
+  int i;
+
+  CHECK(options.shard_rank == 0 && options.shard_world == 1 && options.shard_rules == NULL);
+  whole = open_one(st_path, NULL);
+  whole_bytes = sum_nbytes(whole);
+  CHECK(whole_bytes == 76);
+  w = info_of(whole, "w.weight");
+  CHECK(w.slice_dim == WM_SLICE_NONE && w.slice_start == 0 && w.slice_count == 0 && w.slice_padded == 0);
+  CHECK(w.full_shape != NULL && w.full_shape[0] == 4 && w.full_shape[1] == 4);
+  CHECK_OK(wm_model_report_json(whole, 0, &json));
+  CHECK(shard_json_u64(json, "rank") == 0 && shard_json_u64(json, "world") == 1);
+  CHECK(shard_json_u64(json, "bytes") == whole_bytes && shard_json_u64(json, "full_bytes") == whole_bytes);
+  wm_free(json);
+  CHECK_OK(wm_model_release(whole, 0));
+
+  /* rows: w.weight [4, 4] -> rows 2..3, mapped; v [3] replicated */
+  options.prefetch = WM_PREFETCH_WAIT;
+  options.shard_rank = 1;
+  options.shard_world = 2;
+  options.shard_rules = "w.weight=rows";
+  model = open_one(st_path, &options);
+  w = info_of(model, "w.weight");
+  CHECK(w.ndim == 2 && w.shape[0] == 2 && w.shape[1] == 4 && w.nbytes == 32);
+  CHECK(w.slice_dim == WM_SLICE_ROWS && w.slice_start == 2 && w.slice_count == 2 && w.slice_padded == 0);
+  CHECK(w.full_shape[0] == 4 && w.full_shape[1] == 4);
+  CHECK(w.placement == WM_PLACEMENT_MAP && strcmp(w.reason, "") == 0);
+  CHECK(w.file_offset == (uint64_t)st_start + 32);
+  CHECK(memcmp(w.host_data, expected + 32, 32) == 0);
+  for (i = 0; i < 8; ++i) CHECK(f32_at(w.host_data, (size_t)i) == w_value(8 + i));
+  v = info_of(model, "v");
+  CHECK(v.slice_dim == WM_SLICE_NONE && v.ndim == 1 && v.shape[0] == 3 && v.full_shape[0] == 3);
+  CHECK_OK(wm_model_report_json(model, 1, &json));
+  CHECK(shard_json_u64(json, "rank") == 1 && shard_json_u64(json, "world") == 2);
+  CHECK(shard_json_u64(json, "tensors_rows") == 1 && shard_json_u64(json, "tensors_cols") == 0);
+  CHECK(shard_json_u64(json, "tensors_replicated") == 1);
+  CHECK(shard_json_u64(json, "bytes") == sum_nbytes(model) && shard_json_u64(json, "bytes") == 32 + 12);
+  CHECK(shard_json_u64(json, "full_bytes") == whole_bytes);
+  CHECK(strstr(json, "\"rules\":\"w.weight=rows\"") != NULL);
+  CHECK(strstr(json, "\"slice\":{\"dim\":\"rows\",\"start\":2,\"count\":2,\"padded\":0,\"full_shape\":[4,4]}") != NULL);
+  wm_free(json);
+  CHECK_OK(wm_model_release(model, 0));
+
+  /* "*=rows": v's 3 rows do not divide by 2, refused naming it ... */
+  options.shard_rules = "*=rows";
+  CHECK(wm_model_open(&st_path, 1, &options, &model) == WM_ERR_UNSUPPORTED);
+  CHECK(model == NULL && strcmp(wm_last_error_tensor(), "v") == 0);
+  CHECK(strstr(wm_last_error(), "':pad'") != NULL);
+  /* ... and padded: rank 1 gets v[2] then one zero, in a copy */
+  options.shard_rules = "*=rows:pad";
+  model = open_one(st_path, &options);
+  v = info_of(model, "v");
+  CHECK(v.ndim == 1 && v.shape[0] == 2 && v.nbytes == 8 && v.full_shape[0] == 3);
+  CHECK(v.slice_dim == WM_SLICE_ROWS && v.slice_start == 2 && v.slice_count == 1 && v.slice_padded == 1);
+  CHECK(v.placement == WM_PLACEMENT_COPY && strlen(v.reason) > 0);
+  memcpy(&value, v.host_data, 4);
+  CHECK(value == 9);
+  memcpy(&value, (const unsigned char*)v.host_data + 4, 4);
+  CHECK(value == 0);
+  CHECK_OK(wm_model_release(model, 0));
+
+  /* columns: GGUF "a" F32 [2, 4] -> columns 2..3 of each row, a gathered copy */
+  options.shard_rules = "a=cols";
+  model = open_one(gguf_path, &options);
+  a = info_of(model, "a");
+  CHECK(a.ndim == 2 && a.shape[0] == 2 && a.shape[1] == 2 && a.nbytes == 16);
+  CHECK(a.slice_dim == WM_SLICE_COLS && a.slice_start == 2 && a.slice_count == 2 && a.slice_padded == 0);
+  CHECK(a.full_shape[0] == 2 && a.full_shape[1] == 4);
+  CHECK(a.placement == WM_PLACEMENT_COPY);
+  CHECK(f32_at(a.host_data, 0) == kA[2] && f32_at(a.host_data, 1) == kA[3]);
+  CHECK(f32_at(a.host_data, 2) == kA[6] && f32_at(a.host_data, 3) == kA[7]);
+  CHECK_OK(wm_model_release(model, 0));
+
+  /* a quantised tensor is cut between blocks only: Q8_0 [32] is one block */
+  options.shard_rules = "q=cols";
+  CHECK(wm_model_open(&gguf_path, 1, &options, &model) == WM_ERR_UNSUPPORTED);
+  CHECK(strcmp(wm_last_error_tensor(), "q") == 0);
+
+  /* bad rank, bad rule */
+  options.shard_rules = "w.weight=rows";
+  options.shard_rank = 2;
+  CHECK(wm_model_open(&st_path, 1, &options, &model) == WM_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(wm_last_error(), "rank 2") != NULL);
+  options.shard_rank = 0;
+  options.shard_rules = "w.weight=diagonal";
+  CHECK(wm_model_open(&st_path, 1, &options, &model) == WM_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(wm_last_error(), "diagonal") != NULL);
+
+  /* an old caller: its wm_options ends before shard_rank, so the shard
+   * fields past its end are never read (whole tensors) */
+  {
+    size_t old_size = offsetof(wm_options, shard_rank);
+    wm_options* old = (wm_options*)malloc(old_size);
+    wm_tensor_info small;
+    CHECK(old != NULL);
+    options.shard_rank = 1;
+    options.shard_rules = "w.weight=rows";
+    options.struct_size = old_size;
+    memcpy(old, &options, old_size);
+    model = NULL;
+    CHECK_OK(wm_model_open(&st_path, 1, old, &model));
+    w = info_of(model, "w.weight");
+    CHECK(w.shape[0] == 4 && w.slice_dim == WM_SLICE_NONE && w.nbytes == 64);
+    CHECK_OK(wm_model_release(model, 0));
+    free(old);
+
+    /* and an old caller's tensor info, sharded: the slice fields untouched */
+    options.struct_size = sizeof options;
+    model = open_one(st_path, &options);
+    memset(&small, 0xAB, sizeof small);
+    small.struct_size = offsetof(wm_tensor_info, slice_dim);
+    CHECK_OK(wm_model_tensor_info_by_name(model, "w.weight", &small));
+    CHECK(small.shape[0] == 2 && small.nbytes == 32 && small.generation == 0);
+    CHECK(small.slice_start == 0xABABABABABABABABull);
+    CHECK_OK(wm_model_release(model, 0));
+  }
+  free(expected);
+}
+
 /* ---- a device written in C: malloc'ed buffers, uploads recorded --------- */
 
 typedef struct {
@@ -831,6 +989,7 @@ int main(int argc, char** argv) {
   test_gguf(gguf_path, &gguf);
   test_safetensors(st_path, st_start);
   test_lora(st_path, lora_path, st_start);
+  test_shard(st_path, st_start, gguf_path);
   test_c_device(gguf_path, &gguf);
   test_threads(gguf_path);
   test_errors(gguf_path, &gguf);

@@ -278,6 +278,24 @@ TEST(Shard, LlamaPresetSplitsProjectionsAndReplicatesNorms) {
   EXPECT_NE(s.rules.find("*.attn_q.weight=rows"), std::string::npos);
 }
 
+TEST(Shard, EmptyAndZeroDimensionalTensors) {
+  TempDir dir;
+  std::string path = write_gguf(dir, {{"empty", DType::F32, {0, 4}, {}}, {"flat", DType::F32, {4, 0}, {}},
+                                      {"w", DType::F32, {2, 4}, test::pattern(32, 1)}});
+  for (const char* rules : {"*=rows", "*=cols", "*=rows:pad"}) {
+    auto m = open(path, sharded(1, 2, rules));
+    ASSERT_TRUE(m) << rules << ": " << m.error().to_string();
+    EXPECT_EQ(m->find("empty")->nbytes, 0u) << rules;
+    EXPECT_EQ(m->find("flat")->nbytes, 0u) << rules;
+  }
+  std::string st = write_st(dir, {{"scalar", DType::F32, {}, test::pattern(4, 2)}, {"w", DType::F32, {2, 4},
+                                                                                    test::pattern(32, 3)}});
+  auto m = open(st, sharded(0, 2, "*=rows"));  // a 0-d tensor has nothing to cut: whole on every rank
+  ASSERT_TRUE(m) << m.error().to_string();
+  EXPECT_EQ(m->find("scalar")->slice.dim, SliceDim::kNone);
+  EXPECT_EQ(m->report().shard.tensors_replicated, 1u);
+}
+
 TEST(Shard, BadRulesRanksAndLoraAreRefused) {
   TempDir dir;
   std::string path = write_st(dir, {{"w", DType::F32, {4, 4}, test::pattern(64, 1)}});

@@ -49,7 +49,8 @@ struct ShardOptions {
   //   replicate            the whole tensor
   // A preset name stands for its rules: "llama" (GGUF and HF names),
   // "diffusion" (diffusers/DiT attention and MLP). "llama,*.foo=rows" mixes.
-  // Quantised tensors are cut on block boundaries, else refused.
+  // Quantised tensors are cut on block boundaries, else refused; a 0-d
+  // tensor has nothing to cut and is replicated whatever its rule.
   std::string rules;
 };
 

@@ -247,6 +247,14 @@ typedef struct wm_options {
   void* log_user_data;
   wm_progress_fn progress;
   void* progress_user_data;
+  /* tensor parallel (wm::ShardOptions): this process is rank shard_rank of
+   * shard_world and loads only its slice of each tensor a rule splits */
+  uint32_t shard_rank;                 /* default 0; must be below shard_world */
+  uint32_t shard_world;                /* default 1 (1 with no rules: whole tensors) */
+  const char* shard_rules;             /* "PATTERN=HOW,...", first match wins, unmatched
+                                          tensors whole; HOW: rows, cols, rows:pad,
+                                          cols:pad, rows[A:B], cols[A:B], replicate;
+                                          presets "llama", "diffusion" */
 } wm_options;
 
 /* The defaults (those of wm::Options{}), struct_size set. */
@@ -280,9 +288,16 @@ WM_C_API wm_status wm_model_generation(const wm_model* model, uint64_t* generati
 WM_C_API wm_status wm_model_check_files(const wm_model* model);
 
 typedef enum wm_placement { WM_PLACEMENT_MAP, WM_PLACEMENT_COPY, WM_PLACEMENT_CONVERT } wm_placement;
+/* Which part of the file's tensor a tensor holds (wm::SliceDim):
+ * WM_SLICE_NONE the whole tensor, WM_SLICE_ROWS a range of its outermost
+ * dimension, WM_SLICE_COLS a range of its innermost one. */
+typedef enum wm_slice_dim { WM_SLICE_NONE, WM_SLICE_ROWS, WM_SLICE_COLS } wm_slice_dim;
 
-/* One tensor. Strings and `shape` are valid until release; `host_data`
- * until LoRA (re-read the tensors a LoRA call lists as moved). */
+/* One tensor. Strings, `shape` and `full_shape` are valid until release;
+ * `host_data` until LoRA (re-read the tensors a LoRA call lists as moved).
+ * With wm_options.shard_*: shape, nbytes and host_data are the slice's; a
+ * row slice without padding of a mapped tensor stays mapped (zero copy),
+ * a column or padded slice is gathered into a copy. */
 typedef struct wm_tensor_info {
   size_t struct_size;         /* set by the caller: sizeof(wm_tensor_info) */
   const char* name;           /* qualified name */
@@ -303,6 +318,12 @@ typedef struct wm_tensor_info {
   const char* file;           /* where the bytes came from ... */
   uint64_t file_offset;       /* ... and at which byte */
   uint64_t generation;        /* model generation when its bytes/host_data last changed */
+  /* tensor parallel: the slice of the file's tensor this is (wm::TensorSlice) */
+  wm_slice_dim slice_dim;     /* WM_SLICE_NONE: the whole tensor (start, count, padded 0) */
+  uint64_t slice_start;       /* first row (dim 0) or column (last dim) taken from the file */
+  uint64_t slice_count;       /* rows or columns taken from the file */
+  uint64_t slice_padded;      /* zero rows or columns after them (":pad" rules) */
+  const uint64_t* full_shape; /* ndim values: the tensor's shape in the file (== shape when whole) */
 } wm_tensor_info;
 
 WM_C_API wm_status wm_model_tensor_info(const wm_model* model, size_t index, wm_tensor_info* info);
@@ -336,7 +357,12 @@ WM_C_API wm_status wm_model_metadata_text(const wm_model* model, const char* key
 /* ---- what the load did ---------------------------------------------- */
 
 /* The report as one JSON object (what `weightmap load --json` prints under
- * "report"); per_tensor nonzero adds one entry per tensor. *json is a
+ * "report"); per_tensor nonzero adds one entry per tensor (with a "slice"
+ * object {"dim", "start", "count", "padded", "full_shape"} for a sliced
+ * one). Its "shard" object is what wm_options.shard_* took: {"rank",
+ * "world", "rules" (presets expanded), "tensors_rows", "tensors_cols",
+ * "tensors_replicated", "bytes" (this rank's tensor bytes, source dtype,
+ * padding included), "full_bytes" (the whole model's)}. *json is a
  * NUL-terminated string the caller frees with wm_free. */
 WM_C_API wm_status wm_model_report_json(const wm_model* model, int per_tensor, char** json);
 

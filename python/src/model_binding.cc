@@ -138,6 +138,14 @@ nb::dict info(const NativeModel& self, const std::string& name) {
   d["generation"] = t.generation;
   d["block_elems"] = wm::dtype_block_elems(t.dtype);
   d["block_bytes"] = wm::dtype_block_bytes(t.dtype);
+  // Options::shard: which part of the file's tensor this is ("whole" when not sliced).
+  nb::list full_shape;
+  for (uint64_t n : t.slice.dim == wm::SliceDim::kNone ? t.shape : t.slice.full_shape) full_shape.append(n);
+  d["slice_dim"] = wm::slice_dim_name(t.slice.dim);
+  d["slice_start"] = t.slice.start;
+  d["slice_count"] = t.slice.count;
+  d["slice_padded"] = t.slice.padded;
+  d["full_shape"] = nb::tuple(full_shape);
   return d;
 }
 

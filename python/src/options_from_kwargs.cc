@@ -1,6 +1,7 @@
 // The keyword options of weightmap.open(), one parser per wm::Options field.
 #include "options_from_kwargs.h"
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -55,6 +56,24 @@ Enum as_mode(const std::string& key, nb::handle v, std::optional<Enum> (*from_na
   return *m;
 }
 
+// shard=(rank, world): two non-negative ints, world >= 1, rank < world; None: (0, 1).
+void set_shard(wm::Options& o, const std::string& key, nb::handle v) {
+  o.shard.rank = 0;
+  o.shard.world = 1;
+  if (v.is_none()) return;
+  if (!(nb::isinstance<nb::tuple>(v) || nb::isinstance<nb::list>(v)) || nb::len(v) != 2)
+    wrong_type(key, "a (rank, world) pair of ints", v);
+  const uint64_t rank = as_count(key, v[0]), world = as_count(key, v[1]);
+  if (world == 0 || world > UINT32_MAX)
+    throw nb::value_error(("weightmap.open(): option '" + key + "': world " + std::to_string(world) +
+                           " must be between 1 and " + std::to_string(UINT32_MAX)).c_str());
+  if (rank >= world)
+    throw nb::value_error(("weightmap.open(): option '" + key + "': rank " + std::to_string(rank) +
+                           " must be below the world " + std::to_string(world)).c_str());
+  o.shard.rank = static_cast<uint32_t>(rank);
+  o.shard.world = static_cast<uint32_t>(world);
+}
+
 using Setter = std::function<void(wm::Options&, const std::string&, nb::handle)>;
 
 const std::map<std::string, Setter, std::less<>>& setters() {
@@ -103,6 +122,9 @@ const std::map<std::string, Setter, std::less<>>& setters() {
        [](wm::Options& o, const std::string& k, nb::handle v) {
          o.lora.mode = as_mode(k, v, wm::lora_mode_from_name, "'auto', 'immediately', 'at_runtime'");
        }},
+      {"shard", set_shard},
+      {"split",
+       [](wm::Options& o, const std::string& k, nb::handle v) { o.shard.rules = v.is_none() ? "" : as_str(k, v); }},
       {"metadata_arrays",
        [](wm::Options& o, const std::string& k, nb::handle v) { o.metadata_arrays = as_bool(k, v); }},
       {"log",

@@ -1,7 +1,8 @@
 // weightmap.open()'s keyword options -> wm::Options. Names match the
-// wm::Options fields; an unknown name raises TypeError, a value of the
-// wrong type TypeError, a bad value (an unknown mode, a negative size)
-// ValueError.
+// wm::Options fields (but shard=(rank, world) and split="rules" for
+// wm::Options::shard); an unknown name raises TypeError, a value of the
+// wrong type TypeError, a bad value (an unknown mode, a negative size, a
+// rank not below the world) ValueError.
 #pragma once
 
 #include <nanobind/nanobind.h>

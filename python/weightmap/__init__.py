@@ -5,14 +5,16 @@
         w = model["layers.0.attn.q.weight"]   # read-only NumPy view, no copy
 
 ``weightmap.open`` returns a Model (zero-copy NumPy arrays, dequantisation
-on request, LoRA, the load report); ``weightmap.safe_open`` is a drop-in for
-``safetensors.safe_open`` that also reads GGUF, sharded indexes, diffusers
-folders and PyTorch checkpoints.
+on request, LoRA, the load report, ``get_slice`` for part of a tensor, and
+with ``shard=(rank, world), split="rules"`` only this rank's slices of the
+tensors); ``weightmap.safe_open`` is a drop-in for ``safetensors.safe_open``
+that also reads GGUF, sharded indexes, diffusers folders and PyTorch
+checkpoints.
 """
 
 from . import _native
 from ._errors import BusyError, ChangedOnDiskError, Error, InvalidArgumentError
-from ._model import Model, TensorInfo, open, page_cache
+from ._model import Model, Slice, SliceInfo, TensorInfo, open, page_cache
 from .safe_open import safe_open
 
 __version__ = _native.version()
@@ -23,6 +25,8 @@ __all__ = [
     "Error",
     "InvalidArgumentError",
     "Model",
+    "Slice",
+    "SliceInfo",
     "TensorInfo",
     "open",
     "page_cache",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import operator
 import os
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
@@ -12,6 +13,19 @@ import numpy as np
 from . import _dtypes, _native
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+
+@dataclass(frozen=True)
+class SliceInfo:
+    """Which part of the file's tensor a loaded tensor is (open(..., shard=,
+    split=)): dim "rows" (a range of the outermost dimension), "cols" (of the
+    innermost) or "whole" (not sliced: start, count and padded are 0)."""
+
+    dim: str  # "whole" | "rows" | "cols"
+    start: int  # first row / column taken from the file
+    count: int  # rows / columns taken from the file
+    padded: int  # zero rows / columns after them (":pad" rules)
+    full_shape: Tuple[int, ...]  # the tensor's shape in the file (== shape when whole)
 
 
 @dataclass(frozen=True)
@@ -30,6 +44,9 @@ class TensorInfo:
     file_offset: int
     numpy_dtype: np.dtype  # dtype of model[name] (uint8 for raw blocks)
     zero_copy: bool  # model[name] views the bytes in place
+    # With shard=/split=: the part of the file's tensor this is (shape,
+    # nbytes and model[name] are the slice's); dim "whole" when not sliced.
+    slice: Optional[SliceInfo] = None
 
 
 def _paths(path_or_paths) -> List[str]:
@@ -68,9 +85,22 @@ def open(path_or_paths, **options) -> "Model":  # noqa: A001 - the package's one
     ("read" | "direct" | "uring"), cache_window_bytes, max_memory_bytes,
     lock_files, mlock, loras (paths or (path, strength)), lora_mode
     ("auto" | "immediately" | "at_runtime"), metadata_arrays, log
-    (callable(level, message), called from loader threads). Unknown names
-    raise TypeError, bad values ValueError, failures weightmap.Error. The
-    GIL is released during the load.
+    (callable(level, message), called from loader threads).
+
+    Tensor parallel (wm::Options::shard): shard=(rank, world) and
+    split="PATTERN=HOW,..." load only this rank's part of each tensor a
+    rule matches (first match wins; unmatched tensors are loaded whole).
+    HOW is rows | cols (an even 1/world of the outermost / innermost
+    dimension; uneven is an error naming the tensor), rows:pad | cols:pad
+    (ceil(n/world) each, zero-filled), rows[A:B] | cols[A:B] (that range on
+    every rank) or replicate; presets "llama" and "diffusion" stand for
+    their rules. Quantised tensors are cut on block boundaries only. Row
+    slices of mapped tensors stay mapped (zero copy); column and padded
+    slices are gathered into copies. info(name).slice says which part a
+    tensor is, report["shard"] what the rank took.
+
+    Unknown names raise TypeError, bad values ValueError, failures
+    weightmap.Error. The GIL is released during the load.
     """
     if "loras" in options:
         options["loras"] = _loras(options["loras"])
@@ -139,7 +169,9 @@ class Model:
             name=d["name"], dtype=d["dtype"], shape=d["shape"], nbytes=d["nbytes"],
             placement=d["placement"], reason=d["reason"], device=d["device"], on_device=d["on_device"],
             file=d["file"], file_offset=d["file_offset"], numpy_dtype=_dtypes.numpy_dtype(d["dtype"]),
-            zero_copy=d["host"])
+            zero_copy=d["host"],
+            slice=SliceInfo(dim=d["slice_dim"], start=d["slice_start"], count=d["slice_count"],
+                            padded=d["slice_padded"], full_shape=d["full_shape"]))
 
     def _shape_as_array(self, d: Dict[str, Any]) -> Tuple[np.dtype, tuple]:
         return (_dtypes.numpy_dtype(d["dtype"]),
@@ -168,6 +200,17 @@ class Model:
         raw = self._native.convert(name, target)
         return raw.view(_dtypes.numpy_dtype(target)).reshape(d["shape"])
 
+    def get_slice(self, name: str) -> "Slice":
+        """A lazy handle on tensor `name` (as safetensors' safe_open.get_slice):
+        get_shape() / .shape, and `[...]` to take part of it. Rows (the
+        outermost dimension, `[a:b]`) come back as read-only views of the
+        tensor's bytes (zero copy when it is mapped); a cut of any inner
+        dimension (`[:, a:b]`, `[..., a:b]`) as a new contiguous array.
+        KeyError when there is no such tensor."""
+        if not isinstance(name, str) or name not in self:
+            raise KeyError(name)
+        return Slice(self, name)
+
     # --- metadata, report, files ---
     def metadata(self) -> Dict[str, Any]:
         """GGUF key/values (int, float, str, bool, lists) or safetensors
@@ -178,6 +221,14 @@ class Model:
     def report(self) -> Dict[str, Any]:
         """What the load did (wm::Model::report_json with every tensor)."""
         return json.loads(self._native.report_json())
+
+    @property
+    def shard(self) -> Dict[str, Any]:
+        """What open(..., shard=, split=) took (report["shard"]): rank,
+        world, rules (presets expanded), tensors_rows, tensors_cols,
+        tensors_replicated, bytes (this rank's tensor bytes, source dtype,
+        padding included) and full_bytes (the whole model's)."""
+        return self.report["shard"]
 
     @property
     def files(self) -> List[str]:
@@ -211,3 +262,142 @@ class Model:
     def live_arrays(self) -> int:
         """Zero-copy arrays taken from this model that are still alive."""
         return self._native.live_arrays()
+
+
+class Slice:
+    """What Model.get_slice(name) returns: one tensor, read in part.
+
+    ``s.shape`` / ``s.get_shape()`` is the tensor's logical shape (for a
+    block-quantised type too), ``s.dtype`` / ``s.get_dtype()`` its weightmap
+    type name. ``s[index]`` takes numpy basic indices (ints, slices with any
+    non-zero step, one Ellipsis) with numpy's rules: negative bounds count
+    from the end, bounds past a dimension are clamped, an int out of range
+    is an IndexError. The result:
+
+    - only the outermost dimension (rows) cut, ``s[a:b]``, ``s[i]``: a
+      read-only view of the tensor's bytes, zero copy (of the mapping when
+      the tensor is mapped; np.shares_memory with model[name]);
+    - any inner dimension cut, ``s[:, a:b]``, ``s[..., a:b]``: a new
+      C-contiguous writable array.
+
+    Block-quantised types (Q8_0, Q4_K, ...) come back as raw blocks like
+    model[name] (uint8, last dimension in bytes per row): their last
+    dimension may be cut only with step 1 on block boundaries (multiples of
+    the type's block_elems), else ValueError naming the tensor; the result's
+    last dimension is the blocks' bytes. The bytes are read at each `[...]`
+    (waiting for a background prefetch as model[name] does).
+    """
+
+    def __init__(self, model: Model, name: str):
+        self._model = model
+        self._name = name
+        d = model._native.info(name)
+        self._shape = tuple(int(n) for n in d["shape"])
+        self._dtype = str(d["dtype"])
+        self._block_elems = int(d["block_elems"])
+        self._block_bytes = int(d["block_bytes"])
+
+    def __repr__(self) -> str:
+        return f"<weightmap.Slice {self._name!r} {self._dtype} {list(self._shape)}>"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        """The tensor's logical shape (what model.info(name).shape says)."""
+        return self._shape
+
+    @property
+    def dtype(self) -> str:
+        """The tensor's weightmap type name ("F16", "Q8_0", ...)."""
+        return self._dtype
+
+    def get_shape(self) -> List[int]:
+        """The shape as a list (safetensors' spelling)."""
+        return list(self._shape)
+
+    def get_dtype(self) -> str:
+        return self._dtype
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        full = self._model[self._name]
+        items = _basic_index(index, self._shape, self._name)
+        if _dtypes.is_raw(self._dtype) and self._shape:
+            if full.ndim != len(self._shape):
+                # Packed rows that are not whole blocks (F6/F4): only the whole tensor.
+                if any(_cuts(item, n) for item, n in zip(items, self._shape)):
+                    raise ValueError(f"tensor {self._name!r} ({self._dtype} {list(self._shape)}) is stored as "
+                                     "packed bytes whose rows are not whole blocks: it cannot be sliced")
+                return full
+            items[-1] = self._block_cut(items[-1])
+        inner_cut = any(_cuts(item, n) for item, n in zip(items[1:], full.shape[1:]))
+        # The trailing Ellipsis keeps an all-integer index a 0-d array, not a NumPy scalar.
+        part = full[(*items, Ellipsis)]
+        if inner_cut:
+            return np.array(part, copy=True, order="C")
+        return part
+
+    def _block_cut(self, item: Any) -> slice:
+        """The last dimension's index in elements as a slice of the raw
+        blocks' bytes; ValueError unless it falls on block boundaries."""
+        n, be, bb = self._shape[-1], self._block_elems, self._block_bytes
+        what = f"tensor {self._name!r} ({self._dtype} {list(self._shape)}, blocks of {be} elements)"
+        if isinstance(item, int):
+            raise ValueError(f"{what}: an element of the last dimension cannot be taken from its blocks; "
+                             f"take whole blocks ([..., a:b] with a, b multiples of {be})")
+        r = range(*item.indices(n))
+        if len(r) == 0:
+            return slice(0, 0)
+        if r.step != 1 and len(r) > 1:
+            raise ValueError(f"{what}: the last dimension can only be cut with step 1 (got step {r.step})")
+        start, stop = r[0], r[0] + len(r)
+        if start % be or stop % be:
+            raise ValueError(f"{what}: columns [{start}:{stop}] do not fall on block boundaries (multiples of {be})")
+        return slice(start // be * bb, stop // be * bb)
+
+
+def _cuts(item: Any, n: int) -> bool:
+    """Whether a normalised index takes less than a whole dimension of size n."""
+    if isinstance(item, int):
+        return True
+    return range(*item.indices(n)) != range(n)
+
+
+def _basic_index(index: Any, shape: Tuple[int, ...], name: str) -> List[Any]:
+    """numpy basic indices, one per dimension: ints checked (IndexError) and
+    made non-negative, slices kept (numpy clamps them), Ellipsis expanded."""
+    parts = index if isinstance(index, tuple) else (index,)
+    ellipses = sum(1 for part in parts if part is Ellipsis)
+    if ellipses > 1:
+        raise IndexError(f"tensor {name!r}: only one ellipsis (...) is allowed in an index")
+    if len(parts) - ellipses > len(shape):
+        raise IndexError(f"tensor {name!r}: {len(parts) - ellipses} indices for {len(shape)} dimensions")
+    if ellipses:
+        at = parts.index(Ellipsis)
+        parts = parts[:at] + (slice(None),) * (len(shape) - len(parts) + 1) + parts[at + 1:]
+    parts = parts + (slice(None),) * (len(shape) - len(parts))
+    items: List[Any] = []
+    for dim, (part, n) in enumerate(zip(parts, shape)):
+        if isinstance(part, slice):
+            bounds = [None if v is None else _index_int(v, dim, name) for v in (part.start, part.stop, part.step)]
+            if bounds[2] == 0:
+                raise ValueError(f"tensor {name!r}: slice step cannot be zero (dimension {dim})")
+            items.append(slice(*bounds))
+            continue
+        at = _index_int(part, dim, name)
+        if not -n <= at < n:
+            raise IndexError(f"tensor {name!r}: index {at} is out of bounds for dimension {dim} of size {n}")
+        items.append(at % n)
+    return items
+
+
+def _index_int(value: Any, dim: int, name: str) -> int:
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"tensor {name!r}: a bool index at dimension {dim} is not supported")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"tensor {name!r}: unsupported index {value!r} at dimension {dim}: "
+                        "expected an int, a slice or an ellipsis") from None

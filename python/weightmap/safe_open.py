@@ -23,6 +23,14 @@ Where it differs from safetensors, on purpose:
   dimension in bytes per row); `get_shape()` gives the logical shape and `get_dtype()`
   the type's name. A slice may index every dimension but the last, which it must take
   whole (cutting a row would cut blocks).
+- `get_slice` keeps safetensors' index rules (a bound past a dimension is an error) and
+  returns views also for cuts of inner dimensions. `weightmap.Model.get_slice` is the
+  numpy-rules variant: bounds clamped, inner-dimension cuts as contiguous copies, and
+  quantised last dimensions cut on block boundaries.
+
+Tensor parallel: the `shard=(rank, world)` and `split="rules"` options of `weightmap.open`
+pass through, so `safe_open(path, shard=(1, 2), split="*.weight=rows")` holds only rank 1's
+slices: `get_shape()` and every array are the slice's (see `weightmap.open`).
 
 Thread safety: as `weightmap.Model` (reads from several threads are fine; closing while
 another thread reads is not).
@@ -147,7 +155,9 @@ class safe_open:  # noqa: N801 (the name safetensors uses)
 
 
 class TensorSlice:
-    """What `safe_open.get_slice(name)` returns (safetensors' PySafeSlice)."""
+    """What `safe_open.get_slice(name)` returns (safetensors' PySafeSlice): get_shape(),
+    get_dtype(), and `[...]` with safetensors' index rules (module docstring), giving
+    read-only views of the tensor's bytes. With `shard=` the tensor is this rank's slice."""
 
     def __init__(self, owner: safe_open, name: str) -> None:
         self._owner = owner

@@ -70,6 +70,16 @@ std::string load_report_json(const LoadedModel& model, bool per_tensor) {
   j.key("file_locks").value(r.file_locks);
   j.key("mlocked_bytes").value(r.mlocked_bytes);
   j.key("mlock_error").value(r.mlock_error);
+  j.key("shard").begin_object();
+  j.key("rank").value(r.shard.rank);
+  j.key("world").value(r.shard.world);
+  j.key("rules").value(r.shard.rules);
+  j.key("tensors_rows").value(r.shard.tensors_rows);
+  j.key("tensors_cols").value(r.shard.tensors_cols);
+  j.key("tensors_replicated").value(r.shard.tensors_replicated);
+  j.key("bytes").value(r.shard.bytes);
+  j.key("full_bytes").value(r.shard.full_bytes);
+  j.end_object();
   if (per_tensor) {
     j.key("per_tensor").begin_array();
     for (const auto& t : model.tensors()) {
@@ -81,6 +91,13 @@ std::string load_report_json(const LoadedModel& model, bool per_tensor) {
       j.key("nbytes").value(t.nbytes);
       j.key("host_resident").value(t.host_resident);
       j.key("reason").value(t.reason);
+      if (t.slice.dim != SliceDim::kNone) {  // Options::shard
+        j.key("slice").begin_object().key("dim").value(slice_dim_name(t.slice.dim));
+        j.key("start").value(t.slice.start).key("count").value(t.slice.count).key("padded").value(t.slice.padded);
+        j.key("full_shape").begin_array();
+        for (uint64_t d : t.slice.full_shape) j.value(d);
+        j.end_array().end_object();
+      }
       if (const LoraTensorReport* l = lora_of(model, static_cast<size_t>(&t - model.tensors().data()))) {  // LoRA
         j.key("lora").begin_object().key("action").value(lora_action_name(l->action)).key("why").value(l->why);
         j.key("terms").value(static_cast<uint64_t>(l->terms)).key("cow_bytes").value(l->cow_bytes);

@@ -104,6 +104,9 @@ wm_status to_options(const wm_options* caller, Options& out) {
     };
     out.lora.log = Logger(out.log);
   }
+  out.shard.rank = o.shard_rank;
+  out.shard.world = o.shard_world;
+  out.shard.rules = text(o.shard_rules);
   if (o.progress) {
     wm_progress_fn fn = o.progress;
     void* user = o.progress_user_data;
@@ -141,6 +144,8 @@ wm_options wm_options_default(void) {
   o.lock_files = d.lock_files;
   o.mlock = d.mlock;
   o.lora_mode = static_cast<wm_lora_mode>(d.lora.mode);
+  o.shard_rank = d.shard.rank;
+  o.shard_world = d.shard.world;
   return o;
 }
 

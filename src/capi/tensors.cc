@@ -13,6 +13,9 @@ namespace {
 static_assert(WM_PLACEMENT_MAP == static_cast<int>(wm::Placement::kMap) &&
               WM_PLACEMENT_COPY == static_cast<int>(wm::Placement::kCopy) &&
               WM_PLACEMENT_CONVERT == static_cast<int>(wm::Placement::kConvert));
+static_assert(WM_SLICE_NONE == static_cast<int>(wm::SliceDim::kNone) &&
+              WM_SLICE_ROWS == static_cast<int>(wm::SliceDim::kRows) &&
+              WM_SLICE_COLS == static_cast<int>(wm::SliceDim::kCols));
 
 wm_status fill_info(const wm_model* model, size_t index, wm_tensor_info* info) {
   const wm::Model& m = model->model;
@@ -37,6 +40,12 @@ wm_status fill_info(const wm_model* model, size_t index, wm_tensor_info* info) {
   out.file = m.file_path(t.file).c_str();
   out.file_offset = t.file_offset;
   out.generation = t.generation;
+  out.slice_dim = static_cast<wm_slice_dim>(t.slice.dim);
+  out.slice_start = t.slice.start;
+  out.slice_count = t.slice.count;
+  out.slice_padded = t.slice.padded;
+  // A whole tensor's shape in the file is its shape (the C++ slice leaves full_shape empty then).
+  out.full_shape = t.slice.full_shape.size() == t.shape.size() ? t.slice.full_shape.data() : t.shape.data();
   wm::capi::write_struct(info, out);
   return WM_OK;
 }

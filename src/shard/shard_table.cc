@@ -28,7 +28,7 @@ Result<ShardReport> shard_table(TensorTable& table, const ShardOptions& options)
     const TensorInfo& t = table.tensors()[i];
     const NameRule* rule = rules->match_rule(t.qualified_name());
     SplitHow how = rule ? parse_split_how(rule->value).value() : SplitHow{};  // values checked when parsed
-    if (how.dim == SliceDim::kNone) {
+    if (how.dim == SliceDim::kNone || t.shape.empty()) {  // a 0-d tensor has nothing to cut: whole on every rank
       ++report.tensors_replicated;
       continue;
     }

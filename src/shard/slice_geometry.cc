@@ -32,7 +32,7 @@ Result<TensorTable::SliceGeometry> slice_geometry(const TensorInfo& t, const Spl
                              slice_dim_name(how.dim), why),
                  ErrorCode::kUnsupported};
   };
-  if (t.shape.empty()) return fail("it has no dimensions (replicate it)");
+  if (t.shape.empty()) return fail("it has no dimensions (replicate it)");  // shard_table replicates these first
   if (t.source.whole_only()) return fail("a PyTorch non-contiguous view or compressed entry is read whole (replicate it)");
   if (t.source.gather) return fail("it is already a slice");
   const size_t last = t.shape.size() - 1;
@@ -66,6 +66,11 @@ Result<TensorTable::SliceGeometry> slice_geometry(const TensorInfo& t, const Spl
   g.shape = t.shape;
   g.shape[dim] = cut.count + cut.padded;
   g.slice = {how.dim, cut.start, cut.count, cut.padded, t.shape};
+  if (t.nbytes == 0) {  // some dimension is 0, and stays 0 in the slice: nothing to read
+    g.offset = t.offset;
+    g.nbytes = 0;
+    return g;
+  }
   // Bytes per step along `dim`, and how many rows of the outer dimensions it repeats in.
   uint64_t outer_rows = 1, unit_bytes = 0;
   if (dim == 0 && last > 0) {
