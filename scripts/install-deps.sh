@@ -17,6 +17,8 @@ packages=(
   libgtest-dev libgmock-dev          # tests
   libbenchmark-dev                   # benchmarks
   python3-dev python3-venv           # the Python package (scripts/python-env.sh makes its venv)
+  openmpi-bin libopenmpi-dev         # tests/mpi (label mpi): --shard auto in every rank of mpirun
+  iproute2                           # scripts/netns-hosts.sh: one MPI "host" per network namespace
 )
 
 # --- Linux arm64 (scripts/test-arm64.sh) ---------------------------------

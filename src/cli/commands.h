@@ -45,9 +45,13 @@ struct LoadArgs {
   bool mlock = false;                     // --mlock: pin the model in memory
   std::optional<uint64_t> max_mapped_files;  // else WEIGHTMAP_MAX_MAPPED_FILES; else 1000
   std::string max_mapped;                 // else WEIGHTMAP_MAX_MAPPED_BYTES; else no limit
+  // Tensor parallel (cli/shard_choice.h): --shard RANK/WORLD or auto, --split RULES.
+  std::string shard;
+  std::string split;
 };
 void add_load_options(CLI::App& cmd, LoadArgs& args);
-// The public API's options for `args` (sets the process-wide mmap limits too).
+// The public API's options for `args` (sets the process-wide mmap limits too;
+// with --shard, error messages name the rank from here on).
 Result<Options> options_from(const LoadArgs& args, const Logger& log);
 // Opens `paths` through wm::open (only `components`, when given); shows a
 // progress bar when `progress`.

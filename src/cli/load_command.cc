@@ -1,5 +1,6 @@
 // `weightmap load PATH... [--mmap|--no-mmap] [--device RULES] [--type RULES]
-//  [--threads N] [--staging-mb N] [--offload-to-cpu] [--tensors] [--json]`
+//  [--threads N] [--staging-mb N] [--offload-to-cpu] [--shard R/W|auto
+//  --split RULES] [--tensors] [--json]`
 #include <chrono>
 #include <cstdio>
 #include <fmt/format.h>
@@ -7,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/load_output.h"
 #include "cli/progress_bar.h"
+#include "cli/shard_choice.h"
 #include "common/size_text.h"
 #include "io/mmap_limiter.h"
 #include "weightmap/weightmap.hpp"
@@ -44,6 +46,13 @@ Result<Options> options_from(const LoadArgs& args, const Logger& log) {
   }
   o.lock_files = args.lock;
   o.mlock = args.mlock;
+  // Tensor parallel: this rank's slices only.
+  auto shard = shard_choice(args.shard, args.split);
+  if (!shard) return shard.error();
+  set_error_rank(*shard);
+  o.shard.rank = shard->rank;
+  o.shard.world = shard->world;
+  o.shard.rules = shard->rules;
   // LoRA: --lora FILE[:STRENGTH], applied by open() right after the load.
   for (const auto& text : args.loras) {
     auto spec = parse_lora_spec(text);
@@ -122,6 +131,14 @@ void add_load_options(CLI::App& cmd, LoadArgs& args) {
   cmd.add_option("--max-mapped", args.max_mapped,
                  "Map at most this many bytes at once, reading the rest (e.g. 16G; default no limit; also "
                  "WEIGHTMAP_MAX_MAPPED_BYTES)");
+  cmd.add_option("--shard", args.shard,
+                 "Tensor parallel: load only this rank's slices, as RANK/WORLD (e.g. 1/4; ranks from 0) or 'auto' "
+                 "(from the launcher: torchrun RANK/WORLD_SIZE, Open MPI OMPI_COMM_WORLD_RANK/SIZE, MPICH PMI_RANK/"
+                 "SIZE, Slurm SLURM_PROCID/NTASKS)");
+  cmd.add_option("--split", args.split,
+                 "With --shard: how tensors are cut, a preset (llama, diffusion) and/or PATTERN=HOW,... with HOW "
+                 "rows, cols, rows:pad, cols:pad, rows[A:B], cols[A:B] or replicate; unmatched tensors are loaded "
+                 "whole (required when WORLD > 1)");
 }
 
 Result<Model> open_and_load(const std::vector<std::string>& paths, const LoadArgs& args, const Logger& log,
@@ -149,12 +166,18 @@ void add_load_command(CLI::App& app, Context& ctx) {
   cmd->add_flag("--tensors", args->tensors, "List every tensor with its placement and reason");
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args, &ctx] {
+    auto shard = shard_choice(args->load.shard, args->load.split);  // for the output: where rank and world came from
+    if (!shard) {
+      ctx.exit_code = report_error(shard.error().to_string());
+      return;
+    }
     auto model = open_and_load(args->paths, args->load, ctx.log, !args->json);
     if (!model) {
       ctx.exit_code = report_error(model.error().to_string());
       return;
     }
-    std::string out = args->json ? load_json(*model, args->tensors) : load_text(*model, args->tensors);
+    std::string out = args->json ? load_json(*model, args->tensors, &shard.value())
+                                 : load_text(*model, args->tensors, &shard.value());
     std::fwrite(out.data(), 1, out.size(), stdout);
   });
 }

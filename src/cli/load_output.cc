@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <simdjson.h>
 
 #include "cli/output_units.h"
+#include "common/json_writer.h"
+#include "common/size_text.h"
 
 namespace wm::cli {
 namespace {
@@ -23,21 +26,83 @@ std::string lora_note(const Model& model, size_t index) {
                          fmt::join(t->scales, ", "))
            : "";
 }
+
+bool sharded(const Model& model, const ShardChoice* shard) {
+  const ShardReport& r = model.report().shard;
+  return (shard && shard->active) || r.world > 1 || !r.rules.empty();
+}
+
+std::string shard_line(const Model& model, const ShardChoice* shard) {
+  const ShardReport& r = model.report().shard;
+  std::string from = shard && shard->active ? fmt::format(" (from {})", shard->source) : "";
+  return fmt::format("shard: rank {} of {}{}: {} tensors by rows, {} by columns, {} whole; {} of {}\n", r.rank,
+                     r.world, from, r.tensors_rows, r.tensors_cols, r.tensors_replicated, human_bytes(r.bytes),
+                     human_bytes(r.full_bytes));
+}
+
+// The library's JSON (Model::report_json) copied value by value, so the
+// CLI's additions go where they belong whatever the library writes.
+void copy_json(JsonWriter& j, simdjson::dom::element e) {
+  simdjson::dom::array arr;
+  simdjson::dom::object obj;
+  int64_t i = 0;
+  uint64_t u = 0;
+  double d = 0;
+  std::string_view str;
+  bool b = false;
+  if (!e.get(arr)) {
+    j.begin_array();
+    for (simdjson::dom::element x : arr) copy_json(j, x);
+    j.end_array();
+  } else if (!e.get(obj)) {
+    j.begin_object();
+    for (auto field : obj) {
+      j.key(field.key);
+      copy_json(j, field.value);
+    }
+    j.end_object();
+  } else if (e.is_int64() && !e.get(i)) {
+    j.value(i);
+  } else if (e.is_uint64() && !e.get(u)) {
+    j.value(u);
+  } else if (e.is_double() && !e.get(d)) {
+    j.value(d);
+  } else if (!e.get(str)) {
+    j.value(str);
+  } else if (!e.get(b)) {
+    j.value(b);
+  } else {
+    j.null();
+  }
+}
+
 }  // namespace
 
-std::string load_text(const Model& model, bool per_tensor) {
+std::string slice_text(const TensorSlice& s) {
+  if (s.dim == SliceDim::kNone) return "";
+  uint64_t n = s.full_shape.empty() ? 0 : s.dim == SliceDim::kRows ? s.full_shape.front() : s.full_shape.back();
+  std::string range = s.count ? fmt::format("{} {}..{} of {}", slice_dim_name(s.dim), s.start, s.start + s.count - 1, n)
+                              : fmt::format("no {} of {}", slice_dim_name(s.dim), n);
+  if (s.padded) range += fmt::format(", {} zero-padded", s.padded);
+  return range;
+}
+
+std::string load_text(const Model& model, bool per_tensor, const ShardChoice* shard) {
   const LoadReport& r = model.report();
   std::string out;
   if (per_tensor)
     for (const auto& t : model.tensors())
-      out += fmt::format("  {:<8} {:<5} {:<7} {}{}{}\n", placement_name(t.placement), model.devices()[t.device].name,
-                         dtype_name(t.dtype), t.name, t.reason.empty() ? "" : fmt::format("  ({})", t.reason),
+      out += fmt::format("  {:<8} {:<5} {:<7} {}{}{}{}\n", placement_name(t.placement), model.devices()[t.device].name,
+                         dtype_name(t.dtype), t.name,
+                         t.slice.dim == SliceDim::kNone ? "" : fmt::format("  [{}]", slice_text(t.slice)),
+                         t.reason.empty() ? "" : fmt::format("  ({})", t.reason),
                          lora_note(model, static_cast<size_t>(&t - model.tensors().data())));
   out += fmt::format(
       "{} tensors, {:.1f} MiB: mapped {} ({:.1f} MiB), copied {} ({:.1f} MiB), converted {} ({:.1f} MiB), "
       "host-resident {}\n",
       r.tensors, mib(r.bytes_total), r.tensors_mapped, mib(r.bytes_mapped), r.tensors_copied, mib(r.bytes_copied),
       r.tensors_converted, mib(r.bytes_converted), r.tensors_host_resident);
+  if (sharded(model, shard)) out += shard_line(model, shard);
   out += fmt::format(
       "time: total {:.1f} ms (parse {:.1f}, plan {:.1f}, map {:.1f}, read {:.1f}, convert {:.1f}, upload {:.1f}; "
       "{} threads)\n",
@@ -69,6 +134,36 @@ std::string load_text(const Model& model, bool per_tensor) {
   return out;
 }
 
-std::string load_json(const Model& model, bool per_tensor) { return model.report_json(per_tensor) + "\n"; }
+std::string load_json(const Model& model, bool per_tensor, const ShardChoice* shard) {
+  std::string json = model.report_json(per_tensor);
+  if (!shard || !shard->active) return json + "\n";
+  // The library's report (its "shard" object, per tensor "slice") plus what
+  // only the CLI knows: where rank and world came from.
+  simdjson::dom::parser parser;
+  simdjson::dom::object doc;
+  if (parser.parse(json).get(doc)) return json + "\n";  // cannot happen: the library writes valid JSON
+  JsonWriter j;
+  j.begin_object();
+  bool wrote_source = false;
+  for (auto field : doc) {
+    j.key(field.key);
+    simdjson::dom::object obj;
+    if (field.key != "shard" || field.value.get(obj)) {
+      copy_json(j, field.value);
+      continue;
+    }
+    j.begin_object();
+    for (auto f : obj) {
+      if (f.key == "source") continue;
+      j.key(f.key);
+      copy_json(j, f.value);
+    }
+    j.key("source").value(shard->source).end_object();
+    wrote_source = true;
+  }
+  if (!wrote_source) j.key("shard").begin_object().key("source").value(shard->source).end_object();
+  j.end_object();
+  return j.str() + "\n";
+}
 
 }  // namespace wm::cli

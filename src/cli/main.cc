@@ -5,13 +5,14 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/shard_choice.h"
 #include "io/terminal.h"
 #include "weightmap/version.hpp"
 
 namespace wm::cli {
 
 int report_error(const std::string& message) {
-  fmt::print(stderr, "weightmap: error: {}\n", message);
+  fmt::print(stderr, "weightmap: error: {}{}\n", error_rank_prefix(), message);
   return 1;
 }
 
