@@ -11,6 +11,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _dtypes, _native
+from ._index import expand_ellipsis
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -368,15 +369,7 @@ def _cuts(item: Any, n: int) -> bool:
 def _basic_index(index: Any, shape: Tuple[int, ...], name: str) -> List[Any]:
     """numpy basic indices, one per dimension: ints checked (IndexError) and
     made non-negative, slices kept (numpy clamps them), Ellipsis expanded."""
-    parts = index if isinstance(index, tuple) else (index,)
-    ellipses = sum(1 for part in parts if part is Ellipsis)
-    if ellipses > 1:
-        raise IndexError(f"tensor {name!r}: only one ellipsis (...) is allowed in an index")
-    if len(parts) - ellipses > len(shape):
-        raise IndexError(f"tensor {name!r}: {len(parts) - ellipses} indices for {len(shape)} dimensions")
-    if ellipses:
-        at = parts.index(Ellipsis)
-        parts = parts[:at] + (slice(None),) * (len(shape) - len(parts) + 1) + parts[at + 1:]
+    parts = expand_ellipsis(index, shape, name)
     parts = parts + (slice(None),) * (len(shape) - len(parts))
     items: List[Any] = []
     for dim, (part, n) in enumerate(zip(parts, shape)):

@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from ._index import expand_ellipsis
 from ._model import open as _open_model
 
 _FRAMEWORKS = {"np": "numpy", "numpy": "numpy", "pt": "torch", "torch": "torch"}
@@ -190,15 +191,7 @@ class TensorSlice:
 
 def _normalise(index: Any, shape: tuple[int, ...], name: str) -> list[slice | int]:
     """safetensors' index rules, as numpy basic indices with every bound checked."""
-    parts = index if isinstance(index, tuple) else (index,)
-    ellipses = sum(1 for part in parts if part is Ellipsis)
-    if ellipses > 1:
-        raise IndexError(f"tensor {name!r}: only one ellipsis (...) is allowed in a slice index")
-    if len(parts) - ellipses > len(shape):
-        raise IndexError(f"tensor {name!r}: {len(parts) - ellipses} indices for {len(shape)} dimensions")
-    if ellipses:
-        at = parts.index(Ellipsis)
-        parts = parts[:at] + (slice(None),) * (len(shape) - len(parts) + 1) + parts[at + 1:]
+    parts = expand_ellipsis(index, shape, name)
     return [_one_index(part, size, dim, name) for dim, (part, size) in enumerate(zip(parts, shape))]
 
 

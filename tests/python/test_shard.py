@@ -18,7 +18,7 @@ from gguf import GGMLQuantizationType as GQ
 from safetensors.numpy import save_file
 
 import weightmap
-from conftest import q4_k_blocks, rng
+from conftest import q4_k_blocks, rng, write_gguf
 
 # --- the files -----------------------------------------------------------------
 
@@ -58,18 +58,7 @@ def gguf_arrays() -> dict:
 
 @pytest.fixture
 def gguf_file(tmp_path) -> str:
-    path = str(tmp_path / "shard.gguf")
-    w = gguf.GGUFWriter(path, arch="llama")
-    for name, (array, raw) in gguf_arrays().items():
-        if raw is None:
-            w.add_tensor(name, array)
-        else:
-            w.add_tensor(name, array, raw_dtype=raw)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    return path
+    return write_gguf(str(tmp_path / "shard.gguf"), gguf_arrays())
 
 
 # --- helpers -------------------------------------------------------------------
