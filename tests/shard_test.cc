@@ -69,7 +69,9 @@ Bytes cols_of(const Bytes& full, uint64_t rows, uint64_t b0, uint64_t n, uint64_
 
 Options sharded(uint32_t rank, uint32_t world, std::string rules) {
   Options o;
-  o.shard = {rank, world, std::move(rules)};
+  o.shard.rank = rank;
+  o.shard.world = world;
+  o.shard.rules = std::move(rules);
   return o;
 }
 
@@ -263,7 +265,9 @@ TEST(Shard, LlamaPresetSplitsProjectionsAndReplicatesNorms) {
                                       {"blk.0.attn_q.weight", DType::F16, {8, 8}, test::pattern(8 * 8 * 2, 3)},
                                       {"blk.0.attn_output.weight", DType::F16, {8, 8}, test::pattern(8 * 8 * 2, 4)},
                                       {"blk.0.ffn_down.weight", DType::F16, {8, 16}, test::pattern(8 * 16 * 2, 5)}});
-  auto m = open(path, sharded(1, 2, "llama"));
+  Options o = sharded(1, 2, "llama");
+  o.shard.source = "OMPI_COMM_WORLD_RANK";
+  auto m = open(path, o);
   ASSERT_TRUE(m) << m.error().to_string();
   EXPECT_EQ(m->find("token_embd.weight")->shape, (std::vector<uint64_t>{3, 8}));  // 5 rows: padded
   EXPECT_EQ(m->find("token_embd.weight")->slice.padded, 1u);
@@ -276,6 +280,7 @@ TEST(Shard, LlamaPresetSplitsProjectionsAndReplicatesNorms) {
   EXPECT_EQ(s.tensors_cols, 2u);
   EXPECT_EQ(s.tensors_replicated, 1u);
   EXPECT_NE(s.rules.find("*.attn_q.weight=rows"), std::string::npos);
+  EXPECT_EQ(s.source, "OMPI_COMM_WORLD_RANK");  // echoed, for the report
 }
 
 TEST(Shard, EmptyAndZeroDimensionalTensors) {

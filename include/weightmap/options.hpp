@@ -52,6 +52,9 @@ struct ShardOptions {
   // Quantised tensors are cut on block boundaries, else refused; a 0-d
   // tensor has nothing to cut and is replicated whatever its rule.
   std::string rules;
+  // Who chose rank and world ("--shard", "OMPI_COMM_WORLD_RANK", ...):
+  // only reported back (LoadReport::shard.source).
+  std::string source;
 };
 
 struct Options {

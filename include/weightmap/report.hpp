@@ -32,6 +32,7 @@ struct PhaseTimes {
 struct ShardReport {
   uint32_t rank = 0, world = 1;
   std::string rules;               // as given, presets expanded
+  std::string source;              // ShardOptions::source, as given
   uint64_t tensors_rows = 0, tensors_cols = 0, tensors_replicated = 0;
   uint64_t bytes = 0;              // this rank's tensor bytes (source dtype, padding included)
   uint64_t full_bytes = 0;         // the whole model's tensor bytes

@@ -74,6 +74,7 @@ std::string load_report_json(const LoadedModel& model, bool per_tensor) {
   j.key("rank").value(r.shard.rank);
   j.key("world").value(r.shard.world);
   j.key("rules").value(r.shard.rules);
+  j.key("source").value(r.shard.source);
   j.key("tensors_rows").value(r.shard.tensors_rows);
   j.key("tensors_cols").value(r.shard.tensors_cols);
   j.key("tensors_replicated").value(r.shard.tensors_replicated);

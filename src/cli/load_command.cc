@@ -53,6 +53,7 @@ Result<Options> options_from(const LoadArgs& args, const Logger& log) {
   o.shard.rank = shard->rank;
   o.shard.world = shard->world;
   o.shard.rules = shard->rules;
+  o.shard.source = shard->source;
   // LoRA: --lora FILE[:STRENGTH], applied by open() right after the load.
   for (const auto& text : args.loras) {
     auto spec = parse_lora_spec(text);
@@ -166,18 +167,12 @@ void add_load_command(CLI::App& app, Context& ctx) {
   cmd->add_flag("--tensors", args->tensors, "List every tensor with its placement and reason");
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args, &ctx] {
-    auto shard = shard_choice(args->load.shard, args->load.split);  // for the output: where rank and world came from
-    if (!shard) {
-      ctx.exit_code = report_error(shard.error().to_string());
-      return;
-    }
     auto model = open_and_load(args->paths, args->load, ctx.log, !args->json);
     if (!model) {
       ctx.exit_code = report_error(model.error().to_string());
       return;
     }
-    std::string out = args->json ? load_json(*model, args->tensors, &shard.value())
-                                 : load_text(*model, args->tensors, &shard.value());
+    std::string out = args->json ? load_json(*model, args->tensors) : load_text(*model, args->tensors);
     std::fwrite(out.data(), 1, out.size(), stdout);
   });
 }

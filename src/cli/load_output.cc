@@ -3,10 +3,8 @@
 #include <algorithm>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <simdjson.h>
 
 #include "cli/output_units.h"
-#include "common/json_writer.h"
 #include "common/size_text.h"
 
 namespace wm::cli {
@@ -27,53 +25,17 @@ std::string lora_note(const Model& model, size_t index) {
            : "";
 }
 
-bool sharded(const Model& model, const ShardChoice* shard) {
+bool sharded(const Model& model) {
   const ShardReport& r = model.report().shard;
-  return (shard && shard->active) || r.world > 1 || !r.rules.empty();
+  return r.world > 1 || !r.rules.empty() || !r.source.empty();
 }
 
-std::string shard_line(const Model& model, const ShardChoice* shard) {
+std::string shard_line(const Model& model) {
   const ShardReport& r = model.report().shard;
-  std::string from = shard && shard->active ? fmt::format(" (from {})", shard->source) : "";
+  std::string from = r.source.empty() ? "" : fmt::format(" (from {})", r.source);
   return fmt::format("shard: rank {} of {}{}: {} tensors by rows, {} by columns, {} whole; {} of {}\n", r.rank,
                      r.world, from, r.tensors_rows, r.tensors_cols, r.tensors_replicated, human_bytes(r.bytes),
                      human_bytes(r.full_bytes));
-}
-
-// The library's JSON (Model::report_json) copied value by value, so the
-// CLI's additions go where they belong whatever the library writes.
-void copy_json(JsonWriter& j, simdjson::dom::element e) {
-  simdjson::dom::array arr;
-  simdjson::dom::object obj;
-  int64_t i = 0;
-  uint64_t u = 0;
-  double d = 0;
-  std::string_view str;
-  bool b = false;
-  if (!e.get(arr)) {
-    j.begin_array();
-    for (simdjson::dom::element x : arr) copy_json(j, x);
-    j.end_array();
-  } else if (!e.get(obj)) {
-    j.begin_object();
-    for (auto field : obj) {
-      j.key(field.key);
-      copy_json(j, field.value);
-    }
-    j.end_object();
-  } else if (e.is_int64() && !e.get(i)) {
-    j.value(i);
-  } else if (e.is_uint64() && !e.get(u)) {
-    j.value(u);
-  } else if (e.is_double() && !e.get(d)) {
-    j.value(d);
-  } else if (!e.get(str)) {
-    j.value(str);
-  } else if (!e.get(b)) {
-    j.value(b);
-  } else {
-    j.null();
-  }
 }
 
 }  // namespace
@@ -87,7 +49,7 @@ std::string slice_text(const TensorSlice& s) {
   return range;
 }
 
-std::string load_text(const Model& model, bool per_tensor, const ShardChoice* shard) {
+std::string load_text(const Model& model, bool per_tensor) {
   const LoadReport& r = model.report();
   std::string out;
   if (per_tensor)
@@ -102,7 +64,7 @@ std::string load_text(const Model& model, bool per_tensor, const ShardChoice* sh
       "host-resident {}\n",
       r.tensors, mib(r.bytes_total), r.tensors_mapped, mib(r.bytes_mapped), r.tensors_copied, mib(r.bytes_copied),
       r.tensors_converted, mib(r.bytes_converted), r.tensors_host_resident);
-  if (sharded(model, shard)) out += shard_line(model, shard);
+  if (sharded(model)) out += shard_line(model);
   out += fmt::format(
       "time: total {:.1f} ms (parse {:.1f}, plan {:.1f}, map {:.1f}, read {:.1f}, convert {:.1f}, upload {:.1f}; "
       "{} threads)\n",
@@ -134,36 +96,6 @@ std::string load_text(const Model& model, bool per_tensor, const ShardChoice* sh
   return out;
 }
 
-std::string load_json(const Model& model, bool per_tensor, const ShardChoice* shard) {
-  std::string json = model.report_json(per_tensor);
-  if (!shard || !shard->active) return json + "\n";
-  // The library's report (its "shard" object, per tensor "slice") plus what
-  // only the CLI knows: where rank and world came from.
-  simdjson::dom::parser parser;
-  simdjson::dom::object doc;
-  if (parser.parse(json).get(doc)) return json + "\n";  // cannot happen: the library writes valid JSON
-  JsonWriter j;
-  j.begin_object();
-  bool wrote_source = false;
-  for (auto field : doc) {
-    j.key(field.key);
-    simdjson::dom::object obj;
-    if (field.key != "shard" || field.value.get(obj)) {
-      copy_json(j, field.value);
-      continue;
-    }
-    j.begin_object();
-    for (auto f : obj) {
-      if (f.key == "source") continue;
-      j.key(f.key);
-      copy_json(j, f.value);
-    }
-    j.key("source").value(shard->source).end_object();
-    wrote_source = true;
-  }
-  if (!wrote_source) j.key("shard").begin_object().key("source").value(shard->source).end_object();
-  j.end_object();
-  return j.str() + "\n";
-}
+std::string load_json(const Model& model, bool per_tensor) { return model.report_json(per_tensor) + "\n"; }
 
 }  // namespace wm::cli

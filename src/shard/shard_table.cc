@@ -11,6 +11,7 @@ Result<ShardReport> shard_table(TensorTable& table, const ShardOptions& options)
   ShardReport report;
   report.rank = options.rank;
   report.world = options.world;
+  report.source = options.source;
   report.full_bytes = table.total_tensor_bytes();
   report.bytes = report.full_bytes;
   report.tensors_replicated = table.tensors().size();
