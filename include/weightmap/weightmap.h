@@ -360,7 +360,8 @@ WM_C_API wm_status wm_model_metadata_text(const wm_model* model, const char* key
  * "report"); per_tensor nonzero adds one entry per tensor (with a "slice"
  * object {"dim", "start", "count", "padded", "full_shape"} for a sliced
  * one). Its "shard" object is what wm_options.shard_* took: {"rank",
- * "world", "rules" (presets expanded), "tensors_rows", "tensors_cols",
+ * "world", "rules" (presets expanded), "source" (who chose rank and world;
+ * "" from C), "tensors_rows", "tensors_cols",
  * "tensors_replicated", "bytes" (this rank's tensor bytes, source dtype,
  * padding included), "full_bytes" (the whole model's)}. *json is a
  * NUL-terminated string the caller frees with wm_free. */
