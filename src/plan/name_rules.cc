@@ -24,15 +24,22 @@ bool glob_match(std::string_view pattern, std::string_view text) {
   return p == pattern.size();
 }
 
-Result<NameRules> NameRules::parse(std::string_view text) {
-  NameRules rules;
+std::vector<std::string_view> rule_items(std::string_view text) {
+  std::vector<std::string_view> items;
   while (!text.empty()) {
     size_t comma = text.find(',');
     std::string_view item = text.substr(0, comma);
     text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
     while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item.empty()) continue;
+    if (!item.empty()) items.push_back(item);
+  }
+  return items;
+}
+
+Result<NameRules> NameRules::parse(std::string_view text) {
+  NameRules rules;
+  for (std::string_view item : rule_items(text)) {
     size_t eq = item.rfind('=');
     std::string_view pattern = eq == std::string_view::npos ? "*" : item.substr(0, eq);
     std::string_view value = eq == std::string_view::npos ? item : item.substr(eq + 1);

@@ -36,4 +36,8 @@ class NameRules {
 
 bool glob_match(std::string_view pattern, std::string_view text);
 
+// The comma-separated items of a rules text, spaces trimmed, empty ones
+// dropped: how every rule list (device, type, split) is read.
+std::vector<std::string_view> rule_items(std::string_view text);
+
 }  // namespace wm

@@ -67,13 +67,7 @@ Result<SplitHow> parse_split_how(std::string_view value) {
 
 Result<NameRules> parse_split_rules(std::string_view text) {
   std::string expanded;
-  while (!text.empty()) {
-    size_t comma = text.find(',');
-    std::string_view item = text.substr(0, comma);
-    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item.empty()) continue;
+  for (std::string_view item : rule_items(text)) {  // presets replaced before the rules are parsed
     if (!expanded.empty()) expanded += ',';
     if (auto preset = split_preset(item)) expanded += *preset;
     else if (item.find('=') == std::string_view::npos)

@@ -74,23 +74,21 @@ Result<TensorTable::SliceGeometry> slice_geometry(const TensorInfo& t, const Spl
   // Bytes per step along `dim`, and how many rows of the outer dimensions it repeats in.
   uint64_t outer_rows = 1, unit_bytes = 0;
   if (dim == 0 && last > 0) {
-    unit_bytes = t.nbytes / n;  // a row: whole blocks of everything inside it
+    unit_bytes = t.nbytes / n;  // a row (unit is 1 here): whole blocks of everything inside it
   } else {
     for (size_t k = 0; k < last; ++k) outer_rows *= t.shape[k];
     unit_bytes = d.block_bytes;  // per `unit` elements
   }
-  const uint64_t per_unit = dim == 0 && last > 0 ? 1 : unit;
-  const uint64_t skip = cut.start / per_unit * unit_bytes, take = cut.count / per_unit * unit_bytes;
-  const uint64_t out = (cut.count + cut.padded) / per_unit * unit_bytes;
+  const uint64_t skip = cut.start / unit * unit_bytes, take = cut.count / unit * unit_bytes;
+  const uint64_t out = (cut.count + cut.padded) / unit * unit_bytes;
+  g.offset = cut.count ? t.offset + skip : t.offset;
   if (dim == 0 && last > 0) {  // rows: one range, then zero rows
-    g.offset = cut.count ? t.offset + skip : t.offset;
     g.nbytes = out;
     if (cut.padded) g.gather = SourceLayout::Gather{1, take, 0, out};
     return g;
   }
   // Columns (or the one dimension of a 1-D tensor): a segment of every row.
   const uint64_t full_row = t.nbytes / outer_rows;
-  g.offset = cut.count ? t.offset + skip : t.offset;
   g.nbytes = outer_rows * out;
   if (cut.padded || (outer_rows > 1 && take != full_row)) g.gather = SourceLayout::Gather{outer_rows, take, full_row, out};
   return g;
