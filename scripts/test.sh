@@ -136,7 +136,7 @@ fi
 if wanted tsan; then
   echo "== ThreadSanitizer build and concurrency tests"
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE=-O1 -DWM_WERROR=ON -DWM_TSAN=ON \
-    -DWM_TOOLS=OFF -DWM_BENCH=OFF -DWM_PCH=ON "-DWM_TESTS_ONLY=concurrency_test;prefetch_test;mmap_limits_test;capi_test" >/dev/null
+    -DWM_TOOLS=OFF -DWM_BENCH=OFF -DWM_PCH=ON "-DWM_TESTS_ONLY=concurrency_test;prefetch_test;mmap_limits_test;capi_test;exchange_test" >/dev/null
   cmake --build build-tsan -j2
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" WM_STRESS_SECONDS=3 \
     ctest --test-dir build-tsan --output-on-failure -j2 -LE consumer | tee -a "$summary"

@@ -71,10 +71,14 @@ const std::vector<Spec> kGgufModel = {
 
 // The launchers' variables --shard auto reads.
 constexpr const char* kLauncherVars[] = {"RANK",     "WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE",
-                                         "PMI_RANK", "PMI_SIZE",   "SLURM_PROCID",         "SLURM_NTASKS"};
+                                         "PMI_RANK", "PMI_SIZE",   "SLURM_PROCID",         "SLURM_NTASKS",
+                                         "WEIGHTMAP_MPI"};
 
 // Clears the launcher variables (a test may itself run under srun or
-// mpirun) and restores them when done.
+// mpirun) and restores them when done. The variables these tests set fake
+// a launcher that is not there, so the CLI must not start MPI for them
+// (WEIGHTMAP_MPI=off; under a fake Open MPI rank MPI would come up as a
+// one-rank singleton and the CLI would refuse the mismatch).
 class LauncherEnv {
  public:
   LauncherEnv() {
@@ -83,6 +87,7 @@ class LauncherEnv {
       saved_[v] = old ? std::optional<std::string>(old) : std::nullopt;
       test::set_env(v, nullptr);
     }
+    test::set_env("WEIGHTMAP_MPI", "off");
   }
   ~LauncherEnv() {
     for (const auto& [name, value] : saved_) test::set_env(name.c_str(), value ? value->c_str() : nullptr);

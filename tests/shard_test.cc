@@ -13,12 +13,15 @@
 #include "format/gguf_writer.h"
 #include "format/safetensors_writer.h"
 #include "lora_test_support.h"
+#include "slice_expect.h"
 #include "test_support.h"
 
 namespace wm {
 namespace {
 
 using test::TempDir;
+using test::cols_of;
+using test::rows_of;
 using Bytes = std::vector<std::byte>;
 
 struct Written {
@@ -47,24 +50,6 @@ std::string write_gguf(const TempDir& dir, const std::vector<Written>& tensors) 
 Bytes bytes_of(const Tensor& t) {
   EXPECT_NE(t.host_data, nullptr) << t.name;
   return t.host_data ? Bytes(t.host_data, t.host_data + t.nbytes) : Bytes();
-}
-
-// Rows [r0, r0 + n) of a row-major tensor of `row_bytes` rows, then `pad` zero rows.
-Bytes rows_of(const Bytes& full, uint64_t row_bytes, uint64_t r0, uint64_t n, uint64_t pad = 0) {
-  Bytes out(full.begin() + r0 * row_bytes, full.begin() + (r0 + n) * row_bytes);
-  out.resize(out.size() + pad * row_bytes, std::byte{0});
-  return out;
-}
-
-// Bytes [b0, b0 + n) of every row, then `pad` zero bytes per row.
-Bytes cols_of(const Bytes& full, uint64_t rows, uint64_t b0, uint64_t n, uint64_t pad = 0) {
-  const uint64_t row = full.size() / rows;
-  Bytes out;
-  for (uint64_t r = 0; r < rows; ++r) {
-    out.insert(out.end(), full.begin() + r * row + b0, full.begin() + r * row + b0 + n);
-    out.resize(out.size() + pad, std::byte{0});
-  }
-  return out;
 }
 
 Options sharded(uint32_t rank, uint32_t world, std::string rules) {

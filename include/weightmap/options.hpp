@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "weightmap/collective.hpp"
 #include "weightmap/device.hpp"
 #include "weightmap/error.hpp"
 #include "weightmap/export.hpp"
@@ -35,6 +36,19 @@ WM_API std::optional<IoMode> io_mode_from_name(std::string_view name);
 
 using ProgressCallback = std::function<void(uint64_t done_bytes, uint64_t total_bytes)>;
 
+// How the ranks of a tensor-parallel load get their bytes.
+enum class ShardMode {
+  kAuto,      // kShared when every rank's files are the same files of one
+              // running kernel (boot id, device, inode), else kExchange
+  kShared,    // each rank maps its own files and reads only its slices: on
+              // one host the page cache is shared, so the file is read once
+  kExchange,  // each rank reads a disjoint 1/world of the files and the ranks
+              // pass each other the bytes their slices need: read once in all
+              // even when every rank has its own copy (separate hosts)
+};
+WM_API const char* shard_mode_name(ShardMode m);
+WM_API std::optional<ShardMode> shard_mode_from_name(std::string_view name);
+
 // Tensor-parallel loading: this process is rank `rank` of `world` and loads
 // only its part of each tensor (README, "Tensor parallel and multi-host").
 struct ShardOptions {
@@ -55,6 +69,19 @@ struct ShardOptions {
   // Who chose rank and world ("--shard", "OMPI_COMM_WORLD_RANK", ...):
   // only reported back (LoadReport::shard.source).
   std::string source;
+  // The other ranks, for agreeing on failures and for the exchange mode
+  // (weightmap/collective.hpp; weightmap/mpi_collective.hpp over MPI). Its
+  // rank() and world() must equal `rank` and `world`. Null: every rank loads
+  // on its own (the shared mode; kExchange is then refused).
+  std::shared_ptr<Collective> collective;
+  ShardMode mode = ShardMode::kAuto;
+  // Exchange: the folder of this rank's staged copy (an unlinked file of
+  // the bytes its slices need, which the model then maps); empty: /dev/shm
+  // when writable, else $TMPDIR, else /tmp.
+  std::string staging_dir;
+  // Exchange: bytes each rank reads from its file per round; the buffers a
+  // round holds are at most (2 * world - 1) times this.
+  uint64_t exchange_round_bytes = 16ull << 20;
 };
 
 struct Options {

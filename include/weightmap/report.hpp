@@ -36,6 +36,17 @@ struct ShardReport {
   uint64_t tensors_rows = 0, tensors_cols = 0, tensors_replicated = 0;
   uint64_t bytes = 0;              // this rank's tensor bytes (source dtype, padding included)
   uint64_t full_bytes = 0;         // the whole model's tensor bytes
+  // With world > 1: "shared" or "exchange" (ShardMode), and why.
+  std::string mode;
+  std::string mode_reason;
+  // Exchange only: bytes this rank read from its files (its 1/world), sent
+  // to and received from the other ranks, and written into its staged copy
+  // (its slices' bytes: from its own reads and from the other ranks).
+  uint64_t exchange_read_bytes = 0;
+  uint64_t exchange_sent_bytes = 0, exchange_received_bytes = 0;
+  uint64_t staged_bytes = 0;
+  uint64_t exchange_rounds = 0;
+  std::string staging_dir;         // where the staged copies are (unlinked)
 };
 
 struct LoadReport {

@@ -7,6 +7,7 @@
 #include "api/model_access.h"
 #include "api/named_devices.h"
 #include "common/error.h"
+#include "exchange/rank_agreement.h"
 #include "format/component_select.h"
 #include "format/model_path.h"
 #include "io/file.h"
@@ -75,6 +76,12 @@ Result<Model> open_impl(const std::vector<std::string>& paths, const Options& op
   oo.variant = options.variant;
   oo.metadata_arrays = options.metadata_arrays;
   auto table = open_model(paths, oo);
+  if (options.shard.collective && options.shard.world > 1) {
+    // A rank that cannot parse its model tells the others, which would
+    // otherwise wait for it in the load's first collective.
+    Status parsed = table ? Status{} : Status{with_code(table.error(), ErrorCode::kBadFormat)};
+    if (Status s = agree_ranks(*options.shard.collective, parsed); !s) return s.error();
+  }
   if (!table) return with_code(table.error(), ErrorCode::kBadFormat);
   if (!options.components.empty()) {
     TensorTable selected;

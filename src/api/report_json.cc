@@ -80,6 +80,14 @@ std::string load_report_json(const LoadedModel& model, bool per_tensor) {
   j.key("tensors_replicated").value(r.shard.tensors_replicated);
   j.key("bytes").value(r.shard.bytes);
   j.key("full_bytes").value(r.shard.full_bytes);
+  j.key("mode").value(r.shard.mode);
+  j.key("mode_reason").value(r.shard.mode_reason);
+  j.key("exchange_read_bytes").value(r.shard.exchange_read_bytes);
+  j.key("exchange_sent_bytes").value(r.shard.exchange_sent_bytes);
+  j.key("exchange_received_bytes").value(r.shard.exchange_received_bytes);
+  j.key("staged_bytes").value(r.shard.staged_bytes);
+  j.key("exchange_rounds").value(r.shard.exchange_rounds);
+  j.key("staging_dir").value(r.shard.staging_dir);
   j.end_object();
   if (per_tensor) {
     j.key("per_tensor").begin_array();

@@ -48,6 +48,8 @@ struct LoadArgs {
   // Tensor parallel (cli/shard_choice.h): --shard RANK/WORLD or auto, --split RULES.
   std::string shard;
   std::string split;
+  std::string shard_mode = "auto";  // --shard-mode: auto, shared, exchange (wm::ShardMode)
+  std::string staging_dir;          // --staging-dir: the exchange mode's staged copies
 };
 void add_load_options(CLI::App& cmd, LoadArgs& args);
 // The public API's options for `args` (sets the process-wide mmap limits too;

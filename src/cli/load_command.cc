@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/load_output.h"
+#include "cli/mpi_ranks.h"
 #include "cli/progress_bar.h"
 #include "cli/shard_choice.h"
 #include "common/size_text.h"
@@ -54,6 +55,17 @@ Result<Options> options_from(const LoadArgs& args, const Logger& log) {
   o.shard.world = shard->world;
   o.shard.rules = shard->rules;
   o.shard.source = shard->source;
+  o.shard.mode = shard_mode_from_name(args.shard_mode).value_or(ShardMode::kAuto);
+  o.shard.staging_dir = args.staging_dir;
+  // Under an MPI launcher the ranks talk over MPI (agreeing on failures,
+  // choosing the mode, exchanging bytes); elsewhere each goes alone.
+  auto ranks = mpi_ranks(*shard, log);
+  if (!ranks) return ranks.error();
+  o.shard.collective = std::move(ranks.value());
+  if (!o.shard.collective && o.shard.mode == ShardMode::kExchange)
+    return Error{{}, {}, {},
+                 fmt::format("--shard-mode exchange needs MPI: {}", mpi_unavailable_reason(*shard)),
+                 ErrorCode::kInvalidArgument};
   // LoRA: --lora FILE[:STRENGTH], applied by open() right after the load.
   for (const auto& text : args.loras) {
     auto spec = parse_lora_spec(text);
@@ -140,6 +152,14 @@ void add_load_options(CLI::App& cmd, LoadArgs& args) {
                  "With --shard: how tensors are cut, a preset (llama, diffusion) and/or PATTERN=HOW,... with HOW "
                  "rows, cols, rows:pad, cols:pad, rows[A:B], cols[A:B] or replicate; unmatched tensors are loaded "
                  "whole (required when WORLD > 1)");
+  cmd.add_option("--shard-mode", args.shard_mode,
+                 "With --shard auto under mpirun: shared (each rank maps its files, touching only its slices: one "
+                 "host, one copy), exchange (each rank reads 1/WORLD of its copy and the ranks exchange over MPI: "
+                 "separate hosts), or auto (shared when every rank sees the same files on one host, else exchange)")
+      ->check(CLI::IsMember({"auto", "shared", "exchange"}));
+  cmd.add_option("--staging-dir", args.staging_dir,
+                 "Exchange mode: where each rank stages the bytes its slices need (an unlinked file; default "
+                 "/dev/shm, else $TMPDIR, else /tmp)");
 }
 
 Result<Model> open_and_load(const std::vector<std::string>& paths, const LoadArgs& args, const Logger& log,

@@ -35,7 +35,14 @@ std::string shard_line(const Model& model) {
   std::string from = r.source.empty() ? "" : fmt::format(" (from {})", r.source);
   return fmt::format("shard: rank {} of {}{}: {} tensors by rows, {} by columns, {} whole; {} of {}\n", r.rank,
                      r.world, from, r.tensors_rows, r.tensors_cols, r.tensors_replicated, human_bytes(r.bytes),
-                     human_bytes(r.full_bytes));
+                     human_bytes(r.full_bytes)) +
+         (r.mode.empty() ? "" : fmt::format("shard mode: {}: {}\n", r.mode, r.mode_reason)) +
+         (r.mode != "exchange"
+              ? ""
+              : fmt::format("exchange: read {} of the files, sent {}, received {}; staged {} in {} ({} rounds)\n",
+                            human_bytes(r.exchange_read_bytes), human_bytes(r.exchange_sent_bytes),
+                            human_bytes(r.exchange_received_bytes), human_bytes(r.staged_bytes), r.staging_dir,
+                            r.exchange_rounds));
 }
 
 }  // namespace

@@ -40,7 +40,7 @@ void add_verify_command(CLI::App& app, Context& ctx) {
       ctx.exit_code = report_error(report.error().to_string());
       return;
     }
-    std::string out = args->json ? verify_json(*report) : verify_text(*report);
+    std::string out = args->json ? verify_json(*report, model->report_json()) : verify_text(*report);
     std::fwrite(out.data(), 1, out.size(), stdout);
     if (!report->ok()) {
       ctx.exit_code =

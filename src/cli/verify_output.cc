@@ -24,7 +24,7 @@ std::string verify_text(const VerifyReport& r) {
   return out;
 }
 
-std::string verify_json(const VerifyReport& r) {
+std::string verify_json(const VerifyReport& r, const std::string& load_report) {
   JsonWriter j;
   j.begin_object();
   j.key("ok").value(r.ok());
@@ -50,6 +50,7 @@ std::string verify_json(const VerifyReport& r) {
     j.end_object();
   }
   j.end_array();
+  j.key("load").json(load_report);
   j.end_object();
   return j.str() + "\n";
 }

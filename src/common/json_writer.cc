@@ -142,4 +142,11 @@ JsonWriter& JsonWriter::null() {
   return *this;
 }
 
+JsonWriter& JsonWriter::json(std::string_view written) {
+  while (!written.empty() && (written.back() == '\n' || written.back() == ' ')) written.remove_suffix(1);
+  separate();
+  out_ += written;
+  return *this;
+}
+
 }  // namespace wm

@@ -26,6 +26,9 @@ class JsonWriter {
   JsonWriter& value(double v);
   JsonWriter& value(bool v);
   JsonWriter& null();
+  // A value that another JsonWriter wrote (one whole JSON value, trailing
+  // whitespace dropped): to nest one report in another.
+  JsonWriter& json(std::string_view written);
 
   const std::string& str() const { return out_; }
 

@@ -43,6 +43,7 @@ Status File::check_unchanged() const {
                  "the file was modified in place while in use (its modification time changed): its bytes may no "
                  "longer be what was loaded. Load it again",
                  ErrorCode::kChangedOnDisk};
+  if (unnamed_) return {};
   auto named = identity_of_path(path_);
   if (!named)
     return Error{path_, {}, {},
@@ -59,8 +60,19 @@ Status File::check_unchanged() const {
 }
 
 File::File(File&& other) noexcept
-    : path_(std::move(other.path_)), handle_(other.handle_), identity_(other.identity_) {
+    : path_(std::move(other.path_)), handle_(other.handle_), identity_(other.identity_), unnamed_(other.unnamed_) {
   other.handle_ = {};
+}
+
+Result<File> File::adopt_unnamed(std::string label, NativeHandle handle) {
+  auto id = identity_of_handle(handle, label);
+  if (!id) {
+    close_handle(handle);
+    return id.error();
+  }
+  File f(std::move(label), handle, *id);
+  f.unnamed_ = true;
+  return f;
 }
 
 File& File::operator=(File&& other) noexcept {
@@ -69,6 +81,7 @@ File& File::operator=(File&& other) noexcept {
     path_ = std::move(other.path_);
     handle_ = other.handle_;
     identity_ = other.identity_;
+    unnamed_ = other.unnamed_;
     other.handle_ = {};
   }
   return *this;

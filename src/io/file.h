@@ -34,6 +34,10 @@ std::optional<std::pair<uint64_t, uint64_t>> open_file_limit_raised();
 class File {
  public:
   static Result<File> open(const std::string& path);
+  // Takes `handle`, an open file that no path names (a staged copy,
+  // io/staged_copy.h), labelled `label` in errors. check_unchanged() checks
+  // it through the handle only.
+  static Result<File> adopt_unnamed(std::string label, NativeHandle handle);
 
   File(File&& other) noexcept;
   File& operator=(File&& other) noexcept;
@@ -69,6 +73,7 @@ class File {
   std::string path_;
   NativeHandle handle_;
   FileIdentity identity_;
+  bool unnamed_ = false;  // adopt_unnamed: no path to check
 };
 
 }  // namespace wm

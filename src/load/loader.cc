@@ -11,6 +11,8 @@
 #include "load/memory_pin.h"
 #include "load/model_files.h"
 #include "load/tensor_placement.h"
+#include "exchange/mode_choice.h"
+#include "exchange/shard_ranks.h"
 #include "shard/shard_table.h"
 
 namespace wm {
@@ -134,10 +136,21 @@ Result<LoadedModel> run_load(TensorTable table, const LoadOptions& options) {
   timings.start = Clock::now();
   timings.memory_before = read_process_memory();
   auto devices = make_devices(options.devices);
-  if (!devices) return devices.error();
-  const std::vector<DeviceCaps> caps = device_caps_of(*devices);
-  auto shard = shard_table(table, options.shard);
+  const bool ranks = options.shard.world > 1;
+  const uint64_t signature = ranks ? model_signature(table) : 0;  // before the cut: the same on every rank
+  auto shard = devices ? shard_table(table, options.shard) : Result<ShardReport>(devices.error());
+  if (ranks) {
+    // Every rank agrees that each got this far, then the mode; in the
+    // exchange mode the table's files become this rank's staged copies.
+    ShardReport unused;
+    Status ready = shard ? Status{} : Status{shard.error()};
+    if (Status s = prepare_shard_ranks(table, signature, ready, options.shard, shard ? shard.value() : unused,
+                                       options.log);
+        !s)
+      return s.error();
+  }
   if (!shard) return shard.error();
+  const std::vector<DeviceCaps> caps = device_caps_of(*devices);
   if (options.shard.world > 1 || !options.shard.rules.empty())
     options.log.info(fmt::format("shard: rank {} of {}: {} tensors by rows, {} by columns, {} whole; {} of {} bytes",
                                  shard->rank, shard->world, shard->tensors_rows, shard->tensors_cols,

@@ -37,4 +37,19 @@ std::optional<IoMode> io_mode_from_name(std::string_view name) {
   return std::nullopt;
 }
 
+const char* shard_mode_name(ShardMode m) {
+  switch (m) {
+    case ShardMode::kAuto: return "auto";
+    case ShardMode::kShared: return "shared";
+    case ShardMode::kExchange: return "exchange";
+  }
+  return "?";
+}
+
+std::optional<ShardMode> shard_mode_from_name(std::string_view name) {
+  for (ShardMode m : {ShardMode::kAuto, ShardMode::kShared, ShardMode::kExchange})
+    if (name == shard_mode_name(m)) return m;
+  return std::nullopt;
+}
+
 }  // namespace wm

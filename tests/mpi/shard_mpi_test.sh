@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# `weightmap load --shard auto` under Open MPI's mpirun: every rank takes its
-# rank and world from the launcher, loads its slices of one model, and the
-# ranks' slices add up to the whole model; one rank failing (its host lacks
-# the file) ends the job in bounded time, and the error names the rank.
+# `weightmap verify --shard auto` under Open MPI's mpirun: every rank takes
+# its rank and world from the launcher, loads its slices of one model, and
+# checks each against its file (bytes, read again by path); the ranks'
+# slices add up to the whole model; the mode is the one expected (exchange
+# when each rank has its own copy, shared when they share one file), and in
+# the exchange mode the ranks together read each byte of the file once; one
+# rank failing (its host lacks the file) ends the job in bounded time, and
+# the errors name the rank.
 #
-#   shard_mpi_test.sh local WEIGHTMAP WORK   mpirun -np 2 and -np 4 on this host
-#   shard_mpi_test.sh netns WEIGHTMAP WORK   one rank per network namespace, over
-#                                            TCP (scripts/netns-hosts.sh; root)
+#   shard_mpi_test.sh local WEIGHTMAP WORK MPI   mpirun -np 2 and -np 4 on this host
+#   shard_mpi_test.sh netns WEIGHTMAP WORK MPI   one rank per network namespace, over
+#                                                TCP (scripts/netns-hosts.sh; root)
+#
+# MPI is "mpi" when the CLI was built with MPI (WM_MPI), else "nompi": then
+# every rank loads alone and the mode is always shared.
 #
 # Each rank reads its own host's copy of the model (WORK/models/HOST/), as on
-# separate machines. Exit 77 (CTest's SKIP_RETURN_CODE) when what a mode
+# separate machines, except in the shared-file run. Exit 77 (CTest's SKIP_RETURN_CODE) when what a mode
 # needs is missing: mpirun (Open MPI), python3 (checks the JSON), and for
 # netns root, ip and network namespaces. Every mpirun runs under timeout.
 set -euo pipefail
@@ -17,6 +24,7 @@ set -euo pipefail
 mode=${1:?usage: shard_mpi_test.sh local|netns WEIGHTMAP WORK}
 wm=$(readlink -f "${2:?no weightmap}")
 work=${3:?no work folder}
+with_mpi=${4:?mpi or nompi}
 here=$(cd "$(dirname "$0")" && pwd)
 rank_load=$here/rank_load.sh
 netns_hosts=$(cd "$here/../../scripts" && pwd)/netns-hosts.sh
@@ -84,13 +92,14 @@ copies() {
   done
 }
 
-# check_ranks OUT N: every rank's JSON parses; rank, world and source are
-# the launcher's; each sliced tensor is rank's 1/N; the bytes add up.
+# check_ranks OUT N MODE: every rank's JSON parses and verified ok; rank,
+# world and source are the launcher's; the mode is MODE; the bytes add up;
+# in the exchange mode the ranks read the file's data once between them.
 check_ranks() {
-  python3 - "$1" "$2" "${#tensors[@]}" <<'PY'
+  python3 - "$1" "$2" "${#tensors[@]}" "$3" "$(stat -c %s "$model")" <<'PY'
 import json, sys
-out, world, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-errors, total, full = [], 0, None
+out, world, count, mode, file_size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+errors, total, full, read, sent, received = [], 0, None, 0, 0, 0
 for rank in range(world):
     try:
         with open(f"{out}/out.{rank}.json") as f:
@@ -98,53 +107,65 @@ for rank in range(world):
     except Exception as e:  # missing, empty or not JSON
         errors.append(f"rank {rank}: no JSON report: {e}")
         continue
-    s = doc["shard"]
-    want = {"rank": rank, "world": world, "source": "OMPI_COMM_WORLD_RANK", "tensors_replicated": 0}
+    bad = [t["name"] for t in doc["per_tensor"] if not t["ok"] or t["check"] != "bytes"]
+    if not doc["ok"] or bad or doc["tensors"] != count:
+        errors.append(f"rank {rank}: verify: ok={doc['ok']}, {doc['tensors']} tensors, differ: {bad}")
+    s = doc["load"]["shard"]
+    want = {"rank": rank, "world": world, "source": "OMPI_COMM_WORLD_RANK", "tensors_replicated": 0, "mode": mode}
     for k, v in want.items():
         if s.get(k) != v:
-            errors.append(f"rank {rank}: shard.{k} is {s.get(k)!r}, expected {v!r}")
-    if s["tensors_rows"] + s["tensors_cols"] != count or doc["tensors"] != count:
+            errors.append(f"rank {rank}: shard.{k} is {s.get(k)!r}, expected {v!r} ({s.get('mode_reason')})")
+    if s["tensors_rows"] + s["tensors_cols"] != count:
         errors.append(f"rank {rank}: {s['tensors_rows']} + {s['tensors_cols']} tensors cut, expected {count}")
     if full is not None and s["full_bytes"] != full:
         errors.append(f"rank {rank}: full_bytes {s['full_bytes']} differs from rank 0's {full}")
     full = s["full_bytes"]
     total += s["bytes"]
-    for t in doc["per_tensor"]:
-        c = t.get("slice")
-        if not c:
-            errors.append(f"rank {rank}: {t['name']} not sliced")
-            continue
-        n = c["full_shape"][0 if c["dim"] == "rows" else -1]
-        if c["count"] * world != n or c["start"] != rank * c["count"] or c["padded"] != 0:
-            errors.append(f"rank {rank}: {t['name']}: {c} is not 1/{world} of {n}")
+    read += s["exchange_read_bytes"]
+    sent += s["exchange_sent_bytes"]
+    received += s["exchange_received_bytes"]
+    if mode == "exchange" and s["staged_bytes"] != s["bytes"]:
+        errors.append(f"rank {rank}: staged {s['staged_bytes']} bytes, its slices have {s['bytes']}")
 if full is not None and total != full:
     errors.append(f"the ranks' bytes add up to {total}, the model has {full}")
+if mode == "exchange" and (read != full or sent != received):
+    errors.append(f"exchange: the ranks read {read} bytes of the file between them (its tensors: {full}), "
+                  f"sent {sent}, received {received}")
+if mode == "shared" and read:
+    errors.append(f"shared mode, yet the ranks read {read} bytes for an exchange")
 for e in errors:
     print("  " + e)
 sys.exit(1 if errors else 0)
 PY
 }
 
-# launch NAME N LINGER: the ranks through $launcher into WORK/NAME, output
-# into WORK/NAME/log; sets rc and took (seconds).
+# launch NAME N LINGER SHARED [OPTIONS...]: the ranks through $launcher into
+# WORK/NAME, output into WORK/NAME/log; sets rc and took (seconds).
 launch() {
-  local name=$1 n=$2 linger=$3 start
+  local name=$1 n=$2 linger=$3 shared=$4 start
+  shift 4
   out=$work/$name
   mkdir -p "$out"
   start=$(now)
   rc=0
-  "${launcher[@]}" "$n" "$rank_load" "$wm" "$work/models" "$out" "$split" "$linger" >"$out/log" 2>&1 || rc=$?
+  "${launcher[@]}" "$n" "$rank_load" "$wm" "$work/models" "$out" "$split" "$linger" "$shared" "$@" >"$out/log" 2>&1 ||
+    rc=$?
   took=$(seconds_since "$start")
 }
 
-# run_ok NAME N: every rank loads its part.
+# run_ok NAME N MODE [SHARED [OPTIONS...]]: every rank loads its part, in MODE.
 run_ok() {
-  launch "$1" "$2" 0
+  local name=$1 n=$2 want=$3 shared=${4:--}
+  shift 3
+  shift $(($# > 0 ? 1 : 0))
+  [[ $with_mpi == mpi ]] || want=shared  # without MPI every rank loads alone
+  launch "$name" "$n" 0 "$shared" "$@"
+  set -- "$name" "$n"
   if [[ $rc -ne 0 ]]; then
     cat "$out/log" >&2
     fail "$1: $2 ranks: exit $rc"
   fi
-  check_ranks "$out" "$2" || { cat "$out/log" >&2; fail "$1: $2 ranks: reports do not add up"; }
+  check_ranks "$out" "$2" "$want" || { cat "$out/log" >&2; fail "$1: $2 ranks: reports do not add up"; }
   if [[ $mode == netns ]]; then  # one rank per host, each in its own network namespace
     local hosts netns
     hosts=$(cut -d' ' -f1 "$out"/host.* | sort -u | wc -l)
@@ -152,7 +173,7 @@ run_ok() {
     [[ $hosts -eq $2 && $netns -eq $2 ]] ||
       fail "$1: $2 ranks ran on $hosts hosts in $netns network namespaces: $(cat "$out"/host.*)"
   fi
-  echo "ok   $1: $2 ranks loaded their slices (${took} s)"
+  echo "ok   $1: $2 ranks loaded and verified their slices, $want mode (${took} s)"
 }
 
 # run_one_fails NAME N HOST: HOST lacks the model; the others load and
@@ -161,7 +182,7 @@ run_ok() {
 run_one_fails() {
   local name=$1 n=$2 host=$3
   mv "$work/models/$host/model.safetensors" "$work/models/$host/moved.safetensors"
-  launch "$name" "$n" 120
+  launch "$name" "$n" 120 -
   mv "$work/models/$host/moved.safetensors" "$work/models/$host/model.safetensors"
   [[ $rc -ne 0 ]] || { cat "$out/log" >&2; fail "$name: exit 0 with $host's model missing"; }
   awk -v t="$took" -v max="$fail_within_s" 'BEGIN { exit !(t < max) }' ||
@@ -177,8 +198,11 @@ case $mode in
     # mpirun's own --timeout ends a stuck job; timeout(1) is the backstop.
     launcher=(timeout -k 10 90 mpirun --allow-run-as-root --oversubscribe --timeout 60 -np)
     copies host 4
-    run_ok local_np2 2
-    run_ok local_np4 4
+    copies shared 1  # one file for every rank
+    run_ok local_np2 2 exchange
+    run_ok local_np4 4 exchange
+    run_ok local_np4_one_file 4 shared shared0
+    run_ok local_np2_one_file_exchange 2 exchange shared0 --shard-mode exchange
     run_one_fails local_np4_missing 4 host2
     ;;
   netns)
@@ -200,8 +224,8 @@ case $mode in
     # netns-hosts.sh run N [MPIRUN-OPTS] -- PROGRAM ARGS: wrap to put the "--" in.
     netns_run() { local n=$1; shift; timeout -k 10 120 bash "$netns_hosts" run "$n" -- "$@"; }
     launcher=(netns_run)
-    run_ok netns_np2 2
-    run_ok netns_np4 4
+    run_ok netns_np2 2 exchange
+    run_ok netns_np4 4 exchange
     run_one_fails netns_np4_missing 4 wmh2
     ;;
 esac
