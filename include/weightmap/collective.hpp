@@ -4,9 +4,9 @@
 // modes, and in the exchange mode to pass file bytes between ranks.
 //
 // weightmap links no MPI or NCCL: the engine hands in its own communicator
-// through this interface. weightmap/mpi_collective.hpp (installed with these
-// headers; adapters/mpi/ in the source tree) is one over an MPI communicator,
-// header-only: the engine, which links MPI already, compiles it. One over
+// through this interface. weightmap/mpi_collective.hpp (adapters/mpi/ in the
+// source tree; CMake target weightmap::mpi_collective) is one over an MPI
+// communicator, header-only: the engine, which links MPI already, compiles it. One over
 // torch.distributed or NCCL is as short.
 //
 // Contract: every rank of the load calls the same operations, in the same

@@ -1,8 +1,10 @@
 // wm::Collective over an MPI communicator, header-only: weightmap itself
 // links no MPI, the engine that includes this does (mpicxx, or
-// find_package(MPI) and MPI::MPI_C). Installed beside the public headers;
-// kept out of include/weightmap, whose headers include only the standard
-// library. The CLI uses it under mpirun. MPI must be initialised before use
+// find_package(MPI) and MPI::MPI_C). Kept out of include/weightmap, whose
+// headers include only the standard library, and not installed: with
+// add_subdirectory, link weightmap::mpi_collective; otherwise add
+// adapters/mpi/include to the include path (or copy this file). The CLI
+// uses it under mpirun. MPI must be initialised before use
 // and finalised after the last wm::open that uses it.
 //
 //   wm::Options o;
