@@ -682,6 +682,150 @@ typedef struct {
   int fail_allocations, fail_uploads; /* to test the failure paths */
 } c_device_state;
 
+/* ---- tensor parallel with a C collective: two ranks as two threads ------- */
+
+/* A wm_collective among the threads of this process: a generation barrier
+ * and one published pointer per rank. */
+typedef struct thread_group {
+  pthread_mutex_t mutex;
+  pthread_cond_t cond;
+  unsigned arrived, generation;
+  const void* send[2];
+  const uint64_t* counts[2];
+  const uint64_t* offsets[2];
+} thread_group;
+
+typedef struct thread_rank {
+  thread_group* group;
+  unsigned rank;
+  int fail_allgather;  /* nonzero: allgather returns this (a broken communicator) */
+} thread_rank;
+
+static void group_barrier(thread_group* g) {
+  unsigned gen;
+  CHECK(pthread_mutex_lock(&g->mutex) == 0);
+  gen = g->generation;
+  if (++g->arrived == 2) {
+    g->arrived = 0;
+    ++g->generation;
+    CHECK(pthread_cond_broadcast(&g->cond) == 0);
+  } else {
+    while (gen == g->generation) CHECK(pthread_cond_wait(&g->cond, &g->mutex) == 0);
+  }
+  CHECK(pthread_mutex_unlock(&g->mutex) == 0);
+}
+
+static int rank_allgather(void* user, const void* mine, size_t n, void* all) {
+  thread_rank* r = (thread_rank*)user;
+  unsigned k;
+  if (r->fail_allgather) return r->fail_allgather;
+  r->group->send[r->rank] = mine;
+  group_barrier(r->group);
+  for (k = 0; k < 2; ++k) memcpy((unsigned char*)all + k * n, r->group->send[k], n);
+  group_barrier(r->group);
+  return 0;
+}
+
+static int rank_alltoallv(void* user, const void* send, const uint64_t* send_counts, const uint64_t* send_offsets,
+                          void* recv, const uint64_t* recv_counts, const uint64_t* recv_offsets) {
+  thread_rank* r = (thread_rank*)user;
+  thread_group* g = r->group;
+  unsigned k;
+  int rc = 0;
+  g->send[r->rank] = send;
+  g->counts[r->rank] = send_counts;
+  g->offsets[r->rank] = send_offsets;
+  group_barrier(g);
+  for (k = 0; k < 2; ++k) {
+    if (g->counts[k][r->rank] != recv_counts[k]) rc = 99;
+    else if (recv_counts[k]) memcpy((unsigned char*)recv + recv_offsets[k],
+                                    (const unsigned char*)g->send[k] + g->offsets[k][r->rank], recv_counts[k]);
+  }
+  group_barrier(g);
+  return rc;
+}
+
+typedef struct exchange_run {
+  thread_rank rank;
+  const char* path;
+  wm_status status;
+  wm_model* model;
+} exchange_run;
+
+static void* open_as_rank(void* arg) {
+  exchange_run* run = (exchange_run*)arg;
+  wm_collective c;
+  wm_options options = wm_options_default();
+  c.user_data = &run->rank;
+  c.allgather = rank_allgather;
+  c.alltoallv = rank_alltoallv;
+  options.shard_rank = run->rank.rank;
+  options.shard_world = 2;
+  options.shard_rules = "w.weight=rows,v=replicate";
+  options.shard_collective = &c;
+  options.prefetch = WM_PREFETCH_WAIT;
+  run->status = wm_model_open(&run->path, 1, &options, &run->model);
+  return NULL;
+}
+
+/* Each rank opens its own copy of the model: the ranks choose the exchange
+ * mode, each gets its rows of w.weight (mapped, from its staged copy) and
+ * all of v, equal to the file's bytes; a collective that fails fails the
+ * open, naming the operation. */
+static void test_shard_exchange(const char* st_path, long st_start) {
+  wm_options options = wm_options_default();
+  unsigned char* expected = read_file_at(st_path, st_start, 76);
+  unsigned char* copy;
+  char copy_path[4096];
+  thread_group group;
+  exchange_run runs[2];
+  pthread_t threads[2];
+  unsigned r;
+  char* json = NULL;
+
+  CHECK(options.shard_collective == NULL && options.shard_mode == WM_SHARD_AUTO);
+  CHECK(options.shard_staging_dir == NULL && options.shard_exchange_round_bytes == 16u << 20);
+  copy = read_file_at(st_path, 0, (size_t)st_start + 76);
+  write_file(path_of("model.rank1.safetensors", copy_path, sizeof copy_path), copy, (size_t)st_start + 76);
+  free(copy);
+
+  memset(&group, 0, sizeof group);
+  CHECK(pthread_mutex_init(&group.mutex, NULL) == 0 && pthread_cond_init(&group.cond, NULL) == 0);
+  memset(runs, 0, sizeof runs);
+  for (r = 0; r < 2; ++r) {
+    runs[r].rank.group = &group;
+    runs[r].rank.rank = r;
+    runs[r].path = r == 0 ? st_path : copy_path;
+    CHECK(pthread_create(&threads[r], NULL, open_as_rank, &runs[r]) == 0);
+  }
+  for (r = 0; r < 2; ++r) CHECK(pthread_join(threads[r], NULL) == 0);
+  for (r = 0; r < 2; ++r) {
+    wm_tensor_info w, v;
+    CHECK(runs[r].status == WM_OK && runs[r].model != NULL);
+    w = info_of(runs[r].model, "w.weight");
+    CHECK(w.shape[0] == 2 && w.nbytes == 32 && w.slice_start == 2 * r);
+    CHECK(w.placement == WM_PLACEMENT_MAP);
+    CHECK(memcmp(w.host_data, expected + 32 * r, 32) == 0);
+    v = info_of(runs[r].model, "v");
+    CHECK(v.nbytes == 12 && memcmp(v.host_data, expected + 64, 12) == 0);
+    CHECK_OK(wm_model_report_json(runs[r].model, 0, &json));
+    CHECK(strstr(json, "\"mode\":\"exchange\"") != NULL);
+    CHECK(shard_json_u64(json, "staged_bytes") == 32 + 12);
+    wm_free(json);
+    CHECK_OK(wm_model_release(runs[r].model, 0));
+  }
+
+  /* A communicator that fails: the open fails on the rank that saw it. */
+  runs[0].rank.fail_allgather = 7;
+  runs[0].model = NULL;
+  open_as_rank(&runs[0]);
+  CHECK(runs[0].status != WM_OK && runs[0].model == NULL);
+  CHECK(strstr(wm_last_error(), "allgather returned 7") != NULL);
+
+  CHECK(pthread_mutex_destroy(&group.mutex) == 0 && pthread_cond_destroy(&group.cond) == 0);
+  free(expected);
+}
+
 /* Aligned memory in plain C99 (posix_memalign and aligned_alloc are not in
  * every C runtime): the block malloc gave is kept just below the aligned one. */
 static void* c_aligned_alloc(uint64_t alignment, uint64_t nbytes) {
@@ -990,6 +1134,7 @@ int main(int argc, char** argv) {
   test_safetensors(st_path, st_start);
   test_lora(st_path, lora_path, st_start);
   test_shard(st_path, st_start, gguf_path);
+  test_shard_exchange(st_path, st_start);
   test_c_device(gguf_path, &gguf);
   test_threads(gguf_path);
   test_errors(gguf_path, &gguf);

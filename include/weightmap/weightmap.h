@@ -207,6 +207,33 @@ typedef struct wm_lora_spec {
   float strength;  /* 1.0 = as trained */
 } wm_lora_spec;
 
+/* How the ranks of a tensor-parallel load talk to each other
+ * (wm::Collective, weightmap/collective.hpp): to agree that each is ready
+ * (or all fail naming the one that is not), to choose the shared or
+ * exchange mode, and in the exchange mode to pass file bytes between them.
+ * An engine fills it over its own communicator (MPI, NCCL, ...). Every rank
+ * calls the same operations in the same order, from the thread that called
+ * wm_model_open; each returns 0 when done, anything else fails the load on
+ * this rank (with that number in the error). */
+typedef struct wm_collective {
+  void* user_data;
+  /* Every rank gives `bytes` bytes at `mine`; `all` (world * bytes)
+   * receives them in rank order, this rank's included. */
+  int (*allgather)(void* user_data, const void* mine, size_t bytes, void* all);
+  /* send_counts[j] bytes at send + send_offsets[j] go to rank j, which
+   * receives them at its recv + recv_offsets[this rank]; recv_counts[k] is
+   * what rank k sends here. Arrays of world entries; counts below 2^31. */
+  int (*alltoallv)(void* user_data, const void* send, const uint64_t* send_counts, const uint64_t* send_offsets,
+                   void* recv, const uint64_t* recv_counts, const uint64_t* recv_offsets);
+} wm_collective;
+
+/* wm::ShardMode: how the ranks get their bytes. */
+typedef enum wm_shard_mode {
+  WM_SHARD_AUTO = 0,     /* shared when every rank sees the same files on one host, else exchange */
+  WM_SHARD_SHARED = 1,   /* each rank maps its files and reads only its slices */
+  WM_SHARD_EXCHANGE = 2  /* each rank reads 1/world of its files; the ranks exchange (needs a collective) */
+} wm_shard_mode;
+
 /* Every field as wm::Options (weightmap/options.hpp says what each does);
  * NULL strings and 0-length arrays mean "none"; ints are booleans.
  * Everything is copied during wm_model_open: nothing needs to outlive it
@@ -255,6 +282,13 @@ typedef struct wm_options {
                                           tensors whole; HOW: rows, cols, rows:pad,
                                           cols:pad, rows[A:B], cols[A:B], replicate;
                                           presets "llama", "diffusion" */
+  /* the other ranks (wm::ShardOptions::collective): NULL, each rank loads
+   * alone (the shared mode); else it and its user_data must stay valid
+   * during wm_model_open. Its world is shard_world, this rank shard_rank. */
+  const wm_collective* shard_collective;
+  wm_shard_mode shard_mode;            /* default WM_SHARD_AUTO */
+  const char* shard_staging_dir;       /* exchange: staged copies' folder (default /dev/shm, $TMPDIR, /tmp) */
+  uint64_t shard_exchange_round_bytes; /* exchange: bytes each rank reads per round (default 16 MiB) */
 } wm_options;
 
 /* The defaults (those of wm::Options{}), struct_size set. */
@@ -363,7 +397,10 @@ WM_C_API wm_status wm_model_metadata_text(const wm_model* model, const char* key
  * "world", "rules" (presets expanded), "source" (who chose rank and world;
  * "" from C), "tensors_rows", "tensors_cols",
  * "tensors_replicated", "bytes" (this rank's tensor bytes, source dtype,
- * padding included), "full_bytes" (the whole model's)}. *json is a
+ * padding included), "full_bytes" (the whole model's), "mode" ("shared" or
+ * "exchange" when world > 1), "mode_reason", and for the exchange
+ * "exchange_read_bytes", "exchange_sent_bytes", "exchange_received_bytes",
+ * "staged_bytes", "exchange_rounds", "staging_dir"}. *json is a
  * NUL-terminated string the caller frees with wm_free. */
 WM_C_API wm_status wm_model_report_json(const wm_model* model, int per_tensor, char** json);
 

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "capi/capi.h"
+#include "capi/collective_adapter.h"
 #include "capi/device_adapter.h"
 
 namespace wm::capi {
@@ -107,6 +108,21 @@ wm_status to_options(const wm_options* caller, Options& out) {
   out.shard.rank = o.shard_rank;
   out.shard.world = o.shard_world;
   out.shard.rules = text(o.shard_rules);
+  switch (o.shard_mode) {
+    case WM_SHARD_AUTO: out.shard.mode = ShardMode::kAuto; break;
+    case WM_SHARD_SHARED: out.shard.mode = ShardMode::kShared; break;
+    case WM_SHARD_EXCHANGE: out.shard.mode = ShardMode::kExchange; break;
+    default:
+      return fail(WM_ERR_INVALID_ARGUMENT, fmt::format("wm_options.shard_mode {} is not a wm_shard_mode",
+                                                       static_cast<int>(o.shard_mode)));
+  }
+  out.shard.staging_dir = text(o.shard_staging_dir);
+  out.shard.exchange_round_bytes = o.shard_exchange_round_bytes;
+  if (o.shard_collective) {
+    auto c = make_c_collective(o.shard_collective, o.shard_rank, o.shard_world);
+    if (!c) return fail(c.error());
+    out.shard.collective = std::move(c.value());
+  }
   if (o.progress) {
     wm_progress_fn fn = o.progress;
     void* user = o.progress_user_data;
@@ -146,6 +162,8 @@ wm_options wm_options_default(void) {
   o.lora_mode = static_cast<wm_lora_mode>(d.lora.mode);
   o.shard_rank = d.shard.rank;
   o.shard_world = d.shard.world;
+  o.shard_mode = static_cast<wm_shard_mode>(d.shard.mode);
+  o.shard_exchange_round_bytes = d.shard.exchange_round_bytes;
   return o;
 }
 
