@@ -1,6 +1,8 @@
 // The keyword options of weightmap.open(), one parser per wm::Options field.
 #include "options_from_kwargs.h"
 
+#include "py_collective.h"
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -123,6 +125,14 @@ const std::map<std::string, Setter, std::less<>>& setters() {
          o.lora.mode = as_mode(k, v, wm::lora_mode_from_name, "'auto', 'immediately', 'at_runtime'");
        }},
       {"shard", set_shard},
+      {"shard_mode",
+       [](wm::Options& o, const std::string& k, nb::handle v) {
+         o.shard.mode = as_mode(k, v, wm::shard_mode_from_name, "'auto', 'shared', 'exchange'");
+       }},
+      {"staging_dir", [](wm::Options& o, const std::string& k, nb::handle v) { o.shard.staging_dir = as_str(k, v); }},
+      {"exchange_round_bytes",
+       [](wm::Options& o, const std::string& k, nb::handle v) { o.shard.exchange_round_bytes = as_count(k, v); }},
+      {"collective", [](wm::Options&, const std::string&, nb::handle) {}},  // after the loop: it needs shard=
       {"split",
        [](wm::Options& o, const std::string& k, nb::handle v) { o.shard.rules = v.is_none() ? "" : as_str(k, v); }},
       {"metadata_arrays",
@@ -174,6 +184,12 @@ wm::Options options_from_kwargs(const nb::dict& kwargs) {
     if (it == setters().end())
       throw nb::type_error(("weightmap.open() got an unexpected keyword argument '" + name + "'").c_str());
     it->second(options, name, value);
+  }
+  if (kwargs.contains("collective") && !kwargs["collective"].is_none()) {
+    nb::object comm = nb::borrow(kwargs["collective"]);
+    if (!nb::hasattr(comm, "allgather") || !nb::hasattr(comm, "alltoall"))
+      wrong_type("collective", "a communicator with allgather() and alltoall() (mpi4py's, or one like it)", comm);
+    options.shard.collective = py_collective(std::move(comm), options.shard.rank, options.shard.world);
   }
   return options;
 }

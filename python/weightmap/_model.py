@@ -100,6 +100,17 @@ def open(path_or_paths, **options) -> "Model":  # noqa: A001 - the package's one
     slices are gathered into copies. info(name).slice says which part a
     tensor is, report["shard"] what the rank took.
 
+    With collective=comm (an object with mpi4py's allgather(bytes) -> list
+    and alltoall(list) -> list: an mpi4py communicator as it is) the ranks
+    talk: they agree on failures (one rank failing fails all, naming it)
+    and choose a mode, report["shard"]["mode"]: "shared" (every rank sees
+    the same file on one host: each maps only its slices) or "exchange"
+    (each rank reads 1/world of its own copy and the ranks exchange what
+    each other's slices need, into a staged copy in staging_dir, /dev/shm by
+    default); shard_mode="auto" | "shared" | "exchange" forces one;
+    exchange_round_bytes (16 MiB) bounds each round. Every rank must call
+    open() with the same model and rules.
+
     Unknown names raise TypeError, bad values ValueError, failures
     weightmap.Error. The GIL is released during the load.
     """
@@ -228,7 +239,11 @@ class Model:
         """What open(..., shard=, split=) took (report["shard"]): rank,
         world, rules (presets expanded), tensors_rows, tensors_cols,
         tensors_replicated, bytes (this rank's tensor bytes, source dtype,
-        padding included) and full_bytes (the whole model's)."""
+        padding included) and full_bytes (the whole model's); with
+        world > 1, mode ("shared" or "exchange") and mode_reason, and for
+        the exchange exchange_read_bytes, exchange_sent_bytes,
+        exchange_received_bytes, staged_bytes, exchange_rounds and
+        staging_dir."""
         return self.report["shard"]
 
     @property
