@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 secs="${1:-60}"
 build=build-fuzz
 
-targets="gguf_fuzz safetensors_fuzz safetensors_index_fuzz torch_fuzz lora_names_fuzz"
+targets="gguf_fuzz safetensors_fuzz safetensors_index_fuzz torch_fuzz lora_names_fuzz exchange_runs_fuzz"
 start=$SECONDS
 # -O2 with line tables only (-gline-tables-only): what the sanitizers' stack
 # traces need, and quicker to compile than RelWithDebInfo's full -g.
@@ -33,6 +33,7 @@ for target in $targets; do
     gguf_fuzz) seeds="$work/seeds-gguf" ;;
     safetensors_fuzz) seeds="$work/seeds-st" ;;
     lora_names_fuzz) seeds="fuzz/seeds/lora_names_fuzz" ;;
+    exchange_runs_fuzz) seeds="fuzz/seeds/exchange_runs_fuzz" ;;
     torch_fuzz) seeds="tests/data/torch" ;;  # checkpoints and hostile pickles from make_torch_fixtures.py
     *) seeds="$work/seeds-index" ;;
   esac

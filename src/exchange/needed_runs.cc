@@ -66,7 +66,8 @@ Result<std::vector<FileRuns>> decode_runs(std::span<const uint64_t> words, size_
       return Error{{}, {}, {}, fmt::format("byte runs of file {}: {} runs in {} words", f, n, words.size() - at)};
     for (uint64_t i = 0; i < n; ++i, at += 4) {
       ByteRun r{words[at], words[at + 1], words[at + 2], words[at + 3]};
-      if (r.count == 0 || r.len == 0 || (r.count > 1 && r.stride < r.len) ||
+      // end() must not overflow: offset + (count - 1) * stride + len.
+      if (r.count == 0 || r.len == 0 || r.len > UINT64_MAX - r.offset || (r.count > 1 && r.stride < r.len) ||
           (r.count > 1 && r.stride > (UINT64_MAX - r.offset - r.len) / (r.count - 1)))
         return Error{{}, {}, {}, fmt::format("byte run {} of file {} is malformed", i, f)};
       out[f].push_back(r);

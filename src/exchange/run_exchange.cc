@@ -197,4 +197,19 @@ Result<ExchangeResult> run_exchange(Collective& c, const TensorTable& table, con
   return out;
 }
 
+Result<uint64_t> release_gathered(const TensorTable& table) {
+  uint64_t freed = 0;
+  for (const TensorInfo& t : table.tensors()) {
+    if (!t.source.gather || t.source.gather->src_rows == 0) continue;
+    const SourceLayout::Gather& g = *t.source.gather;
+    // The tensor's whole extent in the file: this rank's row segments and
+    // the other ranks' columns between them (pages it holds only partly).
+    const uint64_t extent = (g.src_rows - 1) * g.row_stride + g.row_bytes;
+    const File& staged = *table.files()[t.file].opened;
+    if (Status s = release_staged_range(staged, t.offset, extent); !s) return s.error();
+    freed += extent;
+  }
+  return freed;
+}
+
 }  // namespace wm

@@ -36,6 +36,13 @@ struct ExchangeResult {
 // fails every rank, naming it.
 Result<ExchangeResult> run_exchange(Collective& c, const TensorTable& table, const ShardOptions& options);
 
+// After the load's copies: frees the staged pages that only gathered
+// slices (columns, padded) were read from, which the load copied out and
+// nothing reads again (LoRA, the one later reader of a tensor's source, is
+// refused on slices). Returns the bytes freed. `table`'s files are the
+// staged copies.
+Result<uint64_t> release_gathered(const TensorTable& table);
+
 // Each rank's part of [begin, end): world contiguous ranges, split at
 // multiples of `align` (absolute offsets), the first from begin and the
 // last to end. parts[k] is rank k's [first, second).

@@ -30,6 +30,9 @@ Status File::read_exact(uint64_t offset, std::span<std::byte> dst) const {
 }
 
 Status File::check_unchanged() const {
+  // A staged copy: no path reaches it, and only its loader writes it
+  // (freeing pages it is done with, which moves its mtime).
+  if (unnamed_) return {};
   auto now = identity_of_handle(handle_, path_);
   if (!now) return now.error();
   if (now->size != identity_.size)
@@ -43,7 +46,6 @@ Status File::check_unchanged() const {
                  "the file was modified in place while in use (its modification time changed): its bytes may no "
                  "longer be what was loaded. Load it again",
                  ErrorCode::kChangedOnDisk};
-  if (unnamed_) return {};
   auto named = identity_of_path(path_);
   if (!named)
     return Error{path_, {}, {},

@@ -35,8 +35,8 @@ class File {
  public:
   static Result<File> open(const std::string& path);
   // Takes `handle`, an open file that no path names (a staged copy,
-  // io/staged_copy.h), labelled `label` in errors. check_unchanged() checks
-  // it through the handle only.
+  // io/staged_copy.h), labelled `label` in errors. check_unchanged() has
+  // nothing to check: no path reaches it, and only its loader writes it.
   static Result<File> adopt_unnamed(std::string label, NativeHandle handle);
 
   File(File&& other) noexcept;

@@ -41,6 +41,12 @@ class StagedCopy {
   std::string label_;
 };
 
+// Frees the whole pages of [offset, offset + len) of `staged`, a File from
+// StagedCopy::file(), once nothing will read them again (what a column
+// slice was gathered from); they read as zeros after. Pages only partly in
+// the range are kept. Linux (FALLOC_FL_PUNCH_HOLE); elsewhere an error.
+Status release_staged_range(const File& staged, uint64_t offset, uint64_t len);
+
 // Where staged copies go by default: /dev/shm when it is a writable folder
 // (memory: the copy costs no storage writes), else $TMPDIR, else /tmp.
 std::string default_staging_dir();

@@ -11,7 +11,9 @@
 #include "load/memory_pin.h"
 #include "load/model_files.h"
 #include "load/tensor_placement.h"
+#include "common/size_text.h"
 #include "exchange/mode_choice.h"
+#include "exchange/run_exchange.h"
 #include "exchange/shard_ranks.h"
 #include "shard/shard_table.h"
 
@@ -184,6 +186,15 @@ Result<LoadedModel> run_load(TensorTable table, const LoadOptions& options) {
                            options.log, options.progress};
   auto copy = run_copies({&table, &files->files, &*placed, &*devices}, copy_options);
   if (!copy) return copy.error();
+  if (shard->mode == shard_mode_name(ShardMode::kExchange)) {
+    // The staged pages of column and padded slices were only copied from.
+    if (auto freed = release_gathered(table))
+      options.log.info(fmt::format("shard: exchange: freed {} of the staged copy that only gathered slices used",
+                                   human_bytes(*freed)));
+    else
+      options.log.warn(fmt::format("shard: exchange: the staged pages of gathered slices stay held: {}",
+                                   freed.error().to_string()));
+  }
   PinnedMemory pinned;
   if (options.mlock) pinned = pin_memory(files->mappings, placed->tensors, table, options.log);
 

@@ -98,6 +98,22 @@ Result<File> StagedCopy::file() const {
   return File::adopt_unnamed(label_, NativeHandle{fd});
 }
 
+Status release_staged_range(const File& staged, uint64_t offset, uint64_t len) {
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t from = (offset + page - 1) / page * page, to = (offset + len) / page * page;
+  if (from >= to) return {};
+#if defined(__linux__)
+  if (::fallocate(static_cast<int>(staged.native_handle().value), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  static_cast<off_t>(from), static_cast<off_t>(to - from)) != 0)
+    return os_error(staged.path(), fmt::format("cannot free {} bytes at {} of the staged copy", to - from, from),
+                    errno);
+  return {};
+#else
+  return Error{staged.path(), {}, from, "freeing part of a staged copy needs Linux (FALLOC_FL_PUNCH_HOLE)",
+               ErrorCode::kUnsupported};
+#endif
+}
+
 std::string default_staging_dir() {
   if (writable_dir("/dev/shm")) return "/dev/shm";
   if (const char* t = std::getenv("TMPDIR"); writable_dir(t)) return t;

@@ -31,6 +31,10 @@ Result<File> StagedCopy::file() const {
   return Error{label_, {}, {}, "staged copies are not available on Windows", ErrorCode::kUnsupported};
 }
 
+Status release_staged_range(const File& staged, uint64_t, uint64_t) {
+  return Error{staged.path(), {}, {}, "staged copies are not available on Windows", ErrorCode::kUnsupported};
+}
+
 std::string default_staging_dir() {
   const char* t = std::getenv("TEMP");
   return t ? t : ".";
