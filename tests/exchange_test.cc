@@ -328,6 +328,25 @@ TEST(ExchangeFailure, AStagingFolderMissingOnOneRankFailsEveryRank) {
   }
 }
 
+TEST(ExchangeFailure, ARankFailingAfterTheExchangeFailsEveryRank) {
+  TempDir dir;
+  const auto tensors = model_tensors(false);
+  auto paths = copies(dir, "m.safetensors", 2, tensors, false);
+  ThreadGroup group(2);
+  // Rank 1's memory limit refuses its column slices' copies: after the exchange, before its load ends.
+  RankRun run = open_ranks(group, paths, kRules, [&](uint32_t r, Options& o) {
+    if (r == 1) o.max_memory_bytes = 1;
+  });
+  for (uint32_t r = 0; r < 2; ++r) {
+    ASSERT_FALSE(*run.models[r]) << "rank " << r << " loaded";
+    const std::string text = run.models[r]->error().to_string();
+    if (r == 0) {
+      EXPECT_NE(text.find("rank 1 of 2 failed"), std::string::npos) << text;
+    }
+    EXPECT_NE(text.find("max"), std::string::npos) << text;  // rank 1's own reason, on both
+  }
+}
+
 TEST(ExchangeFailure, RanksWithDifferentModelsAreRefused) {
   TempDir dir;
   auto tensors = model_tensors(false);

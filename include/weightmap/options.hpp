@@ -71,8 +71,10 @@ struct ShardOptions {
   std::string source;
   // The other ranks, for agreeing on failures and for the exchange mode
   // (weightmap/collective.hpp; weightmap/mpi_collective.hpp over MPI). Its
-  // rank() and world() must equal `rank` and `world`. Null: every rank loads
-  // on its own (the shared mode; kExchange is then refused).
+  // rank() and world() must equal `rank` and `world`. With one, every rank
+  // must call wm::open with the same model, rules and mode: they all
+  // succeed, or all fail (the others naming the rank that failed). Null:
+  // every rank loads on its own (the shared mode; kExchange is refused).
   std::shared_ptr<Collective> collective;
   ShardMode mode = ShardMode::kAuto;
   // Exchange: the folder of this rank's staged copy (an unlinked file of

@@ -66,6 +66,20 @@ double ms_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
 
+// The load, then the LoRAs: the model open() returns.
+Result<Model> load_and_patch(TensorTable table, const LoadOptions& lo, const Options& options) {
+  auto loaded = load_model(std::move(table), lo);
+  if (!loaded) return with_code(loaded.error(), ErrorCode::kIo);
+  if (!options.loras.empty()) {
+    LoraOptions lora = options.lora;
+    if (!lora.log.enabled()) lora.log = lo.log;
+    auto applied = apply_loras(*loaded, options.loras, lora);
+    if (!applied) return with_code(applied.error(), ErrorCode::kBadFormat);
+    loaded->refresh_memory();  // the report's memory is after everything open() did
+  }
+  return ModelAccess::wrap(std::move(loaded.value()));
+}
+
 Result<Model> open_impl(const std::vector<std::string>& paths, const Options& options) {
   if (paths.empty()) return invalid("no model paths given");
   auto lo = load_options(options);
@@ -76,7 +90,8 @@ Result<Model> open_impl(const std::vector<std::string>& paths, const Options& op
   oo.variant = options.variant;
   oo.metadata_arrays = options.metadata_arrays;
   auto table = open_model(paths, oo);
-  if (options.shard.collective && options.shard.world > 1) {
+  const bool ranks = options.shard.collective && options.shard.world > 1;
+  if (ranks) {
     // A rank that cannot parse its model tells the others, which would
     // otherwise wait for it in the load's first collective.
     Status parsed = table ? Status{} : Status{with_code(table.error(), ErrorCode::kBadFormat)};
@@ -98,16 +113,14 @@ Result<Model> open_impl(const std::vector<std::string>& paths, const Options& op
   if (auto raised = open_file_limit_raised(); raised && !limit_logged.exchange(true))
     lo->log.info(fmt::format("raised the soft open-file limit from {} to {} (RLIMIT_NOFILE) to open the model's "
                              "files", raised->first, raised->second));
-  auto loaded = load_model(std::move(table.value()), *lo);
-  if (!loaded) return with_code(loaded.error(), ErrorCode::kIo);
-  if (!options.loras.empty()) {
-    LoraOptions lora = options.lora;
-    if (!lora.log.enabled()) lora.log = lo->log;
-    auto applied = apply_loras(*loaded, options.loras, lora);
-    if (!applied) return with_code(applied.error(), ErrorCode::kBadFormat);
-    loaded->refresh_memory();  // the report's memory is after everything open() did
+  Result<Model> model = load_and_patch(std::move(table.value()), *lo, options);
+  if (ranks) {
+    // The last word: a rank that failed after the ranks' exchange (memory,
+    // a device, a LoRA) fails every rank, naming itself.
+    Status done = model ? Status{} : Status{model.error()};
+    if (Status s = agree_ranks(*options.shard.collective, done); !s) return s.error();
   }
-  return ModelAccess::wrap(std::move(loaded.value()));
+  return model;
 }
 
 }  // namespace
