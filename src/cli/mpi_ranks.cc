@@ -11,11 +11,11 @@
 namespace wm::cli {
 namespace {
 
+#ifdef WM_WITH_MPI
 bool mpi_launched(const ShardChoice& c) {
   return c.active && c.world > 1 && (c.source == "OMPI_COMM_WORLD_RANK" || c.source == "PMI_RANK");
 }
 
-#ifdef WM_WITH_MPI
 void finalize_at_exit() {
   int finalized = 0;
   MPI_Finalized(&finalized);

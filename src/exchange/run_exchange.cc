@@ -56,7 +56,8 @@ class FileExchange {
     std::vector<std::byte> buf, send, recv;
     Status pending;  // a failed write of the round before, agreed on with the next round's reads
     for (uint64_t r = 0; r < rounds_; ++r) {
-      const auto [wb, we] = window(me_, r);
+      const auto mine = window(me_, r);
+      const uint64_t wb = mine.first, we = mine.second;  // (not a structured binding: lambdas below capture them)
       buf.resize(we - wb);
       Status s = pending;
       if (s.ok() && !buf.empty()) s = file_.read_exact(wb, buf);
@@ -88,8 +89,8 @@ class FileExchange {
       for (uint32_t k = 0; k < world_; ++k) {
         recv_offsets[k] = total;
         if (k != me_) {
-          const auto [kb, ke] = window(k, r);
-          total += recv_counts[k] = bytes_within(*runs_[me_], kb, ke);
+          const auto theirs = window(k, r);
+          total += recv_counts[k] = bytes_within(*runs_[me_], theirs.first, theirs.second);
         }
       }
       recv.resize(total);
@@ -99,9 +100,9 @@ class FileExchange {
         if (k == me_) continue;
         out.sent_bytes += send_counts[k];
         out.received_bytes += recv_counts[k];
-        const auto [kb, ke] = window(k, r);
+        const auto theirs = window(k, r);
         const std::byte* at = recv.data() + recv_offsets[k];
-        for_each_piece(*runs_[me_], kb, ke, [&](uint64_t off, uint64_t len) {
+        for_each_piece(*runs_[me_], theirs.first, theirs.second, [&](uint64_t off, uint64_t len) {
           if (pending.ok()) pending = staged_.write(off, std::span(at, len));
           at += len;
           out.staged_bytes += len;
