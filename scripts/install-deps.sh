@@ -42,7 +42,7 @@ arm64_overlay_ready() { [ -f "$arm64_overlay/usr/lib/aarch64-linux-gnu/cmake/sim
 packages+=(
   mingw-w64 g++-mingw-w64-x86-64-posix   # the posix-thread g++ (std::thread)
   libz-mingw-w64-dev                     # zlib for mingw
-  wine64                                 # runs the test programs
+  wine64 wine                            # runs the test programs (wine: the wine, wineboot, wineserver commands)
   googletest dpkg-dev                    # GoogleTest's source; dpkg-source unpacks simdjson's
 )
 
