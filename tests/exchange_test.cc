@@ -304,6 +304,21 @@ TEST(ExchangeMode, ExchangeWithoutACollectiveIsRefused) {
   EXPECT_NE(alone->report().shard.mode_reason.find("no collective"), std::string::npos);
 }
 
+// Every rank failed; each error holds `reason` (the failing rank's); the
+// others' errors also name the failing rank.
+void expect_every_rank_failed(const RankRun& run, uint32_t failing, const std::string& reason) {
+  const size_t world = run.models.size();
+  for (uint32_t r = 0; r < world; ++r) {
+    ASSERT_TRUE(run.models[r].has_value());
+    ASSERT_FALSE(*run.models[r]) << "rank " << r << " loaded";
+    const std::string text = run.models[r]->error().to_string();
+    EXPECT_NE(text.find(reason), std::string::npos) << "rank " << r << ": " << text;
+    if (r != failing) {
+      EXPECT_NE(text.find(fmt::format("rank {} of {} failed", failing, world)), std::string::npos) << text;
+    }
+  }
+}
+
 TEST(ExchangeFailure, ARankWithoutItsFileFailsEveryRankNamingIt) {
   TempDir dir;
   const auto tensors = model_tensors(false);
@@ -311,15 +326,7 @@ TEST(ExchangeFailure, ARankWithoutItsFileFailsEveryRankNamingIt) {
   std::filesystem::remove(paths[2]);
   ThreadGroup group(4);
   RankRun run = open_ranks(group, paths, kRules);
-  for (uint32_t r = 0; r < 4; ++r) {
-    ASSERT_TRUE(run.models[r].has_value());
-    ASSERT_FALSE(*run.models[r]) << "rank " << r << " loaded without rank 2";
-    const std::string text = run.models[r]->error().to_string();
-    EXPECT_NE(text.find("host2/m.safetensors"), std::string::npos) << text;
-    if (r != 2) {
-      EXPECT_NE(text.find("rank 2 of 4 failed"), std::string::npos) << text;
-    }
-  }
+  expect_every_rank_failed(run, 2, "host2/m.safetensors");
 }
 
 TEST(ExchangeFailure, AStagingFolderMissingOnOneRankFailsEveryRank) {
@@ -331,14 +338,7 @@ TEST(ExchangeFailure, AStagingFolderMissingOnOneRankFailsEveryRank) {
   RankRun run = open_ranks(group, paths, kRules, [&](uint32_t r, Options& o) {
     o.shard.staging_dir = r == 1 ? dir.file("no-such-folder") : dir.path();
   });
-  for (uint32_t r = 0; r < 2; ++r) {
-    ASSERT_FALSE(*run.models[r]);
-    const std::string text = run.models[r]->error().to_string();
-    EXPECT_NE(text.find("no-such-folder"), std::string::npos) << text;
-    if (r == 0) {
-      EXPECT_NE(text.find("rank 1 of 2 failed"), std::string::npos) << text;
-    }
-  }
+  expect_every_rank_failed(run, 1, "no-such-folder");
 }
 
 TEST(ExchangeFailure, ARankFailingAfterTheExchangeFailsEveryRank) {
@@ -351,14 +351,7 @@ TEST(ExchangeFailure, ARankFailingAfterTheExchangeFailsEveryRank) {
   RankRun run = open_ranks(group, paths, kRules, [&](uint32_t r, Options& o) {
     if (r == 1) o.max_memory_bytes = 1;
   });
-  for (uint32_t r = 0; r < 2; ++r) {
-    ASSERT_FALSE(*run.models[r]) << "rank " << r << " loaded";
-    const std::string text = run.models[r]->error().to_string();
-    if (r == 0) {
-      EXPECT_NE(text.find("rank 1 of 2 failed"), std::string::npos) << text;
-    }
-    EXPECT_NE(text.find("max"), std::string::npos) << text;  // rank 1's own reason, on both
-  }
+  expect_every_rank_failed(run, 1, "max");  // rank 1's own reason (its memory limit), on both
 }
 
 TEST(ExchangeFailure, RanksWithDifferentModelsAreRefused) {
