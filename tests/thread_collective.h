@@ -3,10 +3,11 @@
 // without MPI, under the sanitizers too.
 #pragma once
 
-#include <barrier>
+#include <condition_variable>
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -35,8 +36,32 @@ class ThreadGroup {
     const std::vector<uint64_t>* counts = nullptr;
     const std::vector<uint64_t>* offsets = nullptr;
   };
+  // A generation barrier on a mutex and a condition variable (not
+  // std::barrier: libstdc++ 12's hung now and then under wine).
+  class Barrier {
+   public:
+    explicit Barrier(uint32_t n) : n_(n) {}
+    void arrive_and_wait() {
+      std::unique_lock<std::mutex> lock(m_);
+      const uint64_t gen = generation_;
+      if (++arrived_ == n_) {
+        arrived_ = 0;
+        ++generation_;
+        cv_.notify_all();
+        return;
+      }
+      cv_.wait(lock, [&] { return generation_ != gen; });
+    }
+
+   private:
+    std::mutex m_;
+    std::condition_variable cv_;
+    const uint32_t n_;
+    uint32_t arrived_ = 0;
+    uint64_t generation_ = 0;
+  };
   uint32_t world_;
-  std::barrier<> barrier_;
+  Barrier barrier_;
   std::vector<Slot> slots_;
 };
 
