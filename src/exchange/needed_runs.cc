@@ -7,11 +7,10 @@
 #include "format/view_geometry.h"
 
 namespace wm {
-namespace {
 
 // What a tensor's bytes in the file are: a column slice's rows, a plain
 // range, a deflated entry's compressed bytes, or a view's reach.
-ByteRun run_of(const TensorInfo& t) {
+ByteRun tensor_run(const TensorInfo& t) {
   const SourceLayout& s = t.source;
   if (s.gather) return {t.offset, s.gather->src_rows, s.gather->row_bytes, s.gather->row_stride};
   if (s.deflated) return {t.offset, 1, s.compressed_bytes, s.compressed_bytes};
@@ -27,12 +26,10 @@ ByteRun run_of(const TensorInfo& t) {
   return {t.offset, 1, t.nbytes, t.nbytes};
 }
 
-}  // namespace
-
 std::vector<FileRuns> needed_runs(const TensorTable& table) {
   std::vector<FileRuns> out(table.files().size());
   for (const TensorInfo& t : table.tensors()) {
-    ByteRun r = run_of(t);
+    ByteRun r = tensor_run(t);
     if (r.count == 0 || r.len == 0) continue;
     if (r.count == 1) r.stride = r.len;
     out[t.file].push_back(r);

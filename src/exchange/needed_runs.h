@@ -23,6 +23,9 @@ struct ByteRun {
 };
 using FileRuns = std::vector<ByteRun>;  // sorted; what one rank needs of one file
 
+// Where one tensor's bytes lie in its file (count 0 when it has none).
+ByteRun tensor_run(const TensorInfo& t);
+
 // Per file of `table` (cut by shard_table already), the runs its tensors'
 // bytes lie in, sorted. Empty tensors need nothing.
 std::vector<FileRuns> needed_runs(const TensorTable& table);

@@ -201,11 +201,11 @@ Result<ExchangeResult> run_exchange(Collective& c, const TensorTable& table, con
 Result<uint64_t> release_gathered(const TensorTable& table) {
   uint64_t freed = 0;
   for (const TensorInfo& t : table.tensors()) {
-    if (!t.source.gather || t.source.gather->src_rows == 0) continue;
-    const SourceLayout::Gather& g = *t.source.gather;
+    const ByteRun run = tensor_run(t);
+    if (!t.source.gather || run.count == 0 || run.len == 0) continue;
     // The tensor's whole extent in the file: this rank's row segments and
     // the other ranks' columns between them (pages it holds only partly).
-    const uint64_t extent = (g.src_rows - 1) * g.row_stride + g.row_bytes;
+    const uint64_t extent = run.end() - run.offset;
     const File& staged = *table.files()[t.file].opened;
     if (Status s = release_staged_range(staged, t.offset, extent); !s) return s.error();
     freed += extent;
